@@ -1,0 +1,87 @@
+package wsproto
+
+import (
+	"context"
+	"errors"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// aLongTimeAgo is a deadline in the past: setting it interrupts a blocked
+// read or write at once.
+var aLongTimeAgo = time.Unix(1, 0)
+
+// deadline turns a context into net.Conn deadlines for one direction. With
+// context.Background it costs nothing and allocates nothing.
+type deadline struct {
+	set   func(time.Time) error
+	mu    sync.Mutex
+	gen   uint64      // bumped when an operation ends, so a late cancellation is ignored
+	armed atomic.Bool // a deadline is set on the connection
+}
+
+func (d *deadline) init(set func(time.Time) error) { d.set = set }
+
+// start applies ctx to the operation about to run. The returned stop, if
+// not nil, must be passed to end.
+func (d *deadline) start(ctx context.Context) (stop func() bool) {
+	dl, hasDeadline := ctx.Deadline()
+	done := ctx.Done()
+	if !hasDeadline && done == nil && !d.armed.Load() {
+		return nil // the fast path: nothing to set, nothing to clear
+	}
+	d.mu.Lock()
+	if hasDeadline {
+		d.set(dl)
+		d.armed.Store(true)
+	} else if d.armed.Load() {
+		d.set(time.Time{})
+		d.armed.Store(false)
+	}
+	gen := d.gen
+	d.mu.Unlock()
+	if done == nil {
+		return nil
+	}
+	return context.AfterFunc(ctx, func() {
+		d.mu.Lock()
+		if d.gen == gen {
+			d.set(aLongTimeAgo)
+			d.armed.Store(true)
+		}
+		d.mu.Unlock()
+	})
+}
+
+func (d *deadline) end(stop func() bool) {
+	if stop == nil {
+		return
+	}
+	stop()
+	d.mu.Lock()
+	d.gen++
+	d.mu.Unlock()
+}
+
+// setTimeout bounds what follows by a fixed time (used while closing).
+func (d *deadline) setTimeout(t time.Duration) {
+	d.mu.Lock()
+	d.set(time.Now().Add(t))
+	d.armed.Store(true)
+	d.gen++
+	d.mu.Unlock()
+}
+
+func isTimeout(err error) bool { return errors.Is(err, os.ErrDeadlineExceeded) }
+
+// ctxError reports a timeout caused by ctx as ctx's error.
+func ctxError(ctx context.Context, err error) error {
+	if err != nil && isTimeout(err) {
+		if cerr := ctx.Err(); cerr != nil {
+			return cerr
+		}
+	}
+	return err
+}

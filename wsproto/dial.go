@@ -1,0 +1,206 @@
+package wsproto
+
+import (
+	"bufio"
+	"context"
+	"crypto/rand"
+	"crypto/tls"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"golang.org/x/net/http/httpguts"
+)
+
+// DialOptions configures Dial. The zero value is ready to use.
+type DialOptions struct {
+	// Header holds extra request headers: Origin, Authorization, Cookie...
+	Header http.Header
+	// Subprotocols to offer, in order of preference.
+	Subprotocols []string
+	// TLSConfig is used for wss:// URLs. ServerName defaults to the host.
+	TLSConfig *tls.Config
+	// NetDial, if set, opens the TCP connection.
+	NetDial func(ctx context.Context, network, addr string) (net.Conn, error)
+	// HandshakeTimeout bounds the whole opening handshake, on top of ctx.
+	// Default 10s.
+	HandshakeTimeout time.Duration
+	// As in UpgradeOptions.
+	ReadLimit                       int64
+	CloseTimeout                    time.Duration
+	ReadBufferSize, WriteBufferSize int
+	OnPong                          func(payload []byte)
+}
+
+// maxErrorBody is how much of a refusal's body a HandshakeError keeps.
+const maxErrorBody = 1024
+
+// Dial opens a WebSocket connection to a ws:// or wss:// URL (RFC 6455
+// section 4.1). ctx bounds the handshake only. If the server answers with
+// anything but 101, Dial returns a *HandshakeError holding its status,
+// headers and the start of its body; the response is returned as well
+// whenever one was read.
+func Dial(ctx context.Context, rawURL string, opts *DialOptions) (*Conn, *http.Response, error) {
+	if opts == nil {
+		opts = &DialOptions{}
+	}
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return nil, nil, err
+	}
+	// Section 3: the ws and wss schemes; a fragment "MUST NOT be used".
+	var port string
+	switch u.Scheme {
+	case "ws", "http":
+		port = "80"
+	case "wss", "https":
+		port = "443"
+	default:
+		return nil, nil, fmt.Errorf("websocket: URL scheme must be ws or wss, not %q", u.Scheme)
+	}
+	if u.Fragment != "" || strings.Contains(rawURL, "#") {
+		return nil, nil, errors.New("websocket: URL must not have a fragment")
+	}
+	addr := u.Host
+	if u.Port() == "" {
+		addr = net.JoinHostPort(u.Hostname(), port)
+	}
+
+	timeout := opts.HandshakeTimeout
+	if timeout <= 0 {
+		timeout = DefaultHandshakeTimeout
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+
+	dial := opts.NetDial
+	if dial == nil {
+		dial = new(net.Dialer).DialContext
+	}
+	nc, err := dial(ctx, "tcp", addr)
+	if err != nil {
+		return nil, nil, err
+	}
+	// Until the handshake is over, ctx ends it by closing the connection.
+	stop := context.AfterFunc(ctx, func() { nc.SetDeadline(aLongTimeAgo) })
+	c, resp, err := handshake(ctx, nc, u, port == "443", opts)
+	if !stop() || err != nil {
+		nc.Close()
+		if err == nil || isTimeout(err) && ctx.Err() != nil {
+			err = fmt.Errorf("websocket: handshake with %s: %w", addr, ctx.Err())
+		}
+		return nil, resp, err
+	}
+	nc.SetDeadline(time.Time{})
+	return c, resp, nil
+}
+
+func handshake(ctx context.Context, nc net.Conn, u *url.URL, secure bool, opts *DialOptions) (*Conn, *http.Response, error) {
+	if secure {
+		cfg := opts.TLSConfig.Clone()
+		if cfg == nil {
+			cfg = &tls.Config{}
+		}
+		if cfg.ServerName == "" {
+			cfg.ServerName = u.Hostname()
+		}
+		tc := tls.Client(nc, cfg)
+		if err := tc.HandshakeContext(ctx); err != nil {
+			return nil, nil, err
+		}
+		nc = tc
+	}
+
+	// Section 4.1: the key is 16 random bytes, base64-encoded.
+	var raw [16]byte
+	rand.Read(raw[:])
+	key := base64.StdEncoding.EncodeToString(raw[:])
+
+	var req strings.Builder
+	req.WriteString("GET " + u.RequestURI() + " HTTP/1.1\r\n")
+	req.WriteString("Host: " + u.Host + "\r\n")
+	req.WriteString("Upgrade: websocket\r\nConnection: Upgrade\r\n")
+	req.WriteString("Sec-WebSocket-Key: " + key + "\r\n")
+	req.WriteString("Sec-WebSocket-Version: 13\r\n")
+	if len(opts.Subprotocols) > 0 {
+		req.WriteString("Sec-WebSocket-Protocol: " + strings.Join(opts.Subprotocols, ", ") + "\r\n")
+	}
+	for name, values := range opts.Header {
+		switch http.CanonicalHeaderKey(name) {
+		case "Host", "Upgrade", "Connection", "Sec-Websocket-Key", "Sec-Websocket-Version", "Sec-Websocket-Protocol", "Sec-Websocket-Extensions":
+			return nil, nil, fmt.Errorf("websocket: header %s is set by Dial", name)
+		}
+		if !httpguts.ValidHeaderFieldName(name) {
+			return nil, nil, fmt.Errorf("websocket: invalid header name %q", name)
+		}
+		for _, v := range values {
+			if !httpguts.ValidHeaderFieldValue(v) {
+				return nil, nil, fmt.Errorf("websocket: invalid value for header %s", name)
+			}
+			req.WriteString(name + ": " + v + "\r\n")
+		}
+	}
+	req.WriteString("\r\n")
+	if dl, ok := ctx.Deadline(); ok {
+		nc.SetDeadline(dl)
+	}
+	if _, err := io.WriteString(nc, req.String()); err != nil {
+		return nil, nil, err
+	}
+
+	bufSize := max(opts.ReadBufferSize, defaultBufferSize)
+	br := bufio.NewReaderSize(nc, bufSize)
+	resp, err := http.ReadResponse(br, &http.Request{Method: http.MethodGet, URL: u})
+	if err != nil {
+		return nil, nil, fmt.Errorf("websocket: reading the handshake response: %w", err)
+	}
+	if resp.StatusCode != http.StatusSwitchingProtocols {
+		body, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
+		resp.Body.Close()
+		return nil, resp, &HandshakeError{Status: resp.StatusCode, Header: resp.Header, Body: string(body)}
+	}
+	if err := checkResponse(resp, key, opts.Subprotocols); err != nil {
+		return nil, resp, err
+	}
+	return newConn(nc, br, false, config{
+		readLimit:       opts.ReadLimit,
+		closeTimeout:    opts.CloseTimeout,
+		readBufferSize:  opts.ReadBufferSize,
+		writeBufferSize: opts.WriteBufferSize,
+		onPong:          opts.OnPong,
+		subprotocol:     resp.Header.Get("Sec-WebSocket-Protocol"),
+	}), resp, nil
+}
+
+// checkResponse applies RFC 6455 section 4.1's checks to a 101 response;
+// any failure fails the connection.
+func checkResponse(resp *http.Response, key string, offered []string) error {
+	// Items 2 and 3: Upgrade: websocket, Connection: Upgrade.
+	if !httpguts.HeaderValuesContainsToken(resp.Header["Upgrade"], "websocket") {
+		return errors.New("websocket: server's response lacks Upgrade: websocket")
+	}
+	if !httpguts.HeaderValuesContainsToken(resp.Header["Connection"], "upgrade") {
+		return errors.New("websocket: server's response lacks Connection: Upgrade")
+	}
+	// Item 4: Sec-WebSocket-Accept is derived from our key.
+	if resp.Header.Get("Sec-WebSocket-Accept") != acceptKey(key) {
+		return errors.New("websocket: server's Sec-WebSocket-Accept does not match the key")
+	}
+	// Item 5: no extension we did not offer (we offer none).
+	if len(resp.Header["Sec-Websocket-Extensions"]) > 0 {
+		return errors.New("websocket: server chose an extension that was not offered")
+	}
+	// Item 6: a subprotocol only from those offered.
+	if p := resp.Header["Sec-Websocket-Protocol"]; len(p) > 0 {
+		if len(p) > 1 || selectSubprotocol(offered, p) == "" {
+			return errors.New("websocket: server chose a subprotocol that was not offered")
+		}
+	}
+	return nil
+}
