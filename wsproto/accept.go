@@ -25,8 +25,11 @@ type UpgradeOptions struct {
 	// ReadLimit is the largest message accepted, in bytes; a larger one is
 	// answered with 1009. Default DefaultReadLimit; negative for no limit.
 	ReadLimit int64
-	// CloseTimeout bounds the wait for the peer's close frame. Default 5s.
+	// CloseTimeout bounds the closing handshake. Default 5s.
 	CloseTimeout time.Duration
+	// WriteTimeout, if set, bounds each write whose context has no
+	// deadline; a write that times out closes the connection.
+	WriteTimeout time.Duration
 	// ReadBufferSize and WriteBufferSize size the I/O buffers. Default 4096.
 	ReadBufferSize, WriteBufferSize int
 	// OnPong, if set, is called with the payload of every pong received,
@@ -98,6 +101,7 @@ func Upgrade(w http.ResponseWriter, r *http.Request, opts *UpgradeOptions) (*Con
 	return newConn(nc, brw.Reader, true, config{
 		readLimit:       opts.ReadLimit,
 		closeTimeout:    opts.CloseTimeout,
+		writeTimeout:    opts.WriteTimeout,
 		readBufferSize:  opts.ReadBufferSize,
 		writeBufferSize: opts.WriteBufferSize,
 		onPong:          opts.OnPong,
@@ -111,6 +115,10 @@ var (
 	errVersion    = errors.New("unsupported Sec-WebSocket-Version: only 13 is supported")
 	errKey        = errors.New("Sec-WebSocket-Key must be one base64-encoded 16-byte value")
 )
+
+// CheckRequest reports whether r is a valid opening handshake, as Upgrade
+// would judge it: 0 and nil, or the HTTP status Upgrade would refuse it with.
+func CheckRequest(r *http.Request) (status int, err error) { return checkRequest(r) }
 
 // checkRequest applies the rules of RFC 6455 section 4.2.1 to a request
 // and returns the status to refuse it with, or 0 and nil.

@@ -32,6 +32,7 @@ type Conn struct {
 
 	readLimit    int64
 	closeTimeout time.Duration
+	writeTimeout time.Duration
 	onPong       func([]byte)
 	allowedRSV   byte
 	writeBufSize int
@@ -80,6 +81,7 @@ type Conn struct {
 type config struct {
 	readLimit       int64
 	closeTimeout    time.Duration
+	writeTimeout    time.Duration
 	readBufferSize  int
 	writeBufferSize int
 	onPong          func([]byte)
@@ -126,6 +128,7 @@ func newConn(nc net.Conn, br *bufio.Reader, server bool, cfg config) *Conn {
 	c.mw.c = c
 	c.rdl.init(nc.SetReadDeadline)
 	c.wdl.init(nc.SetWriteDeadline)
+	c.wdl.timeout = cfg.writeTimeout
 	return c
 }
 
@@ -224,6 +227,12 @@ func (c *Conn) Close(code StatusCode, reason string) error {
 	if err != nil {
 		return err
 	}
+	// The whole handshake is bounded: even a write blocked on a peer that
+	// does not read cannot hold Close for longer than the close timeout.
+	timer := time.AfterFunc(c.closeTimeout, func() {
+		c.closeTCP(&CloseError{Code: StatusAbnormalClosure, Err: errCloseTimeout})
+	})
+	defer timer.Stop()
 	sent, err := c.sendClose(payload, &CloseError{Code: code, Reason: reason})
 	if err != nil {
 		return err
@@ -231,9 +240,6 @@ func (c *Conn) Close(code StatusCode, reason string) error {
 	if !sent {
 		return ErrClosed
 	}
-	timer := time.NewTimer(c.closeTimeout)
-	defer timer.Stop()
-	timedOut := false
 	select {
 	case c.readSem <- struct{}{}:
 		// Nobody is reading: read until the peer's close frame.
@@ -242,20 +248,23 @@ func (c *Conn) Close(code StatusCode, reason string) error {
 		c.finish()
 		<-c.readSem
 	case <-c.readEnded:
-		// A reader received the peer's close frame or failed.
-		c.readSem <- struct{}{}
-		c.finish()
-		<-c.readSem
+		// A reader received the peer's close frame, or failed.
+		select {
+		case c.readSem <- struct{}{}:
+			c.finish()
+			<-c.readSem
+		case <-c.done:
+		}
 	case <-c.done:
-	case <-timer.C:
-		timedOut = true
 	}
 	c.closeTCP(c.closingErr())
-	if timedOut {
-		return errors.New("websocket: peer did not answer the close frame within " + c.closeTimeout.String())
+	if !timer.Stop() {
+		return errCloseTimeout
 	}
 	return nil
 }
+
+var errCloseTimeout = errors.New("websocket: the close handshake timed out")
 
 // sendClose writes a close frame unless one was sent already. It reports
 // whether it sent one. After it, no data frame is ever written (RFC 6455

@@ -16,10 +16,11 @@ var aLongTimeAgo = time.Unix(1, 0)
 // deadline turns a context into net.Conn deadlines for one direction. With
 // context.Background it costs nothing and allocates nothing.
 type deadline struct {
-	set   func(time.Time) error
-	mu    sync.Mutex
-	gen   uint64      // bumped when an operation ends, so a late cancellation is ignored
-	armed atomic.Bool // a deadline is set on the connection
+	set     func(time.Time) error
+	timeout time.Duration // if > 0, bounds an operation whose context has no deadline
+	mu      sync.Mutex
+	gen     uint64      // bumped when an operation ends, so a late cancellation is ignored
+	armed   atomic.Bool // a deadline is set on the connection
 }
 
 func (d *deadline) init(set func(time.Time) error) { d.set = set }
@@ -28,6 +29,9 @@ func (d *deadline) init(set func(time.Time) error) { d.set = set }
 // not nil, must be passed to end.
 func (d *deadline) start(ctx context.Context) (stop func() bool) {
 	dl, hasDeadline := ctx.Deadline()
+	if !hasDeadline && d.timeout > 0 {
+		dl, hasDeadline = time.Now().Add(d.timeout), true
+	}
 	done := ctx.Done()
 	if !hasDeadline && done == nil && !d.armed.Load() {
 		return nil // the fast path: nothing to set, nothing to clear

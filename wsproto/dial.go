@@ -34,6 +34,7 @@ type DialOptions struct {
 	// As in UpgradeOptions.
 	ReadLimit                       int64
 	CloseTimeout                    time.Duration
+	WriteTimeout                    time.Duration
 	ReadBufferSize, WriteBufferSize int
 	OnPong                          func(payload []byte)
 }
@@ -171,6 +172,7 @@ func handshake(ctx context.Context, nc net.Conn, u *url.URL, secure bool, opts *
 	return newConn(nc, br, false, config{
 		readLimit:       opts.ReadLimit,
 		closeTimeout:    opts.CloseTimeout,
+		writeTimeout:    opts.WriteTimeout,
 		readBufferSize:  opts.ReadBufferSize,
 		writeBufferSize: opts.WriteBufferSize,
 		onPong:          opts.OnPong,
