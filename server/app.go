@@ -1,0 +1,204 @@
+package server
+
+import (
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"wsraise/wsproto"
+)
+
+// Options configures an App. The zero value gives the defaults.
+type Options struct {
+	// Logger receives one record per connection end. Default slog.Default().
+	Logger *slog.Logger
+
+	// OriginPatterns lists the origins allowed besides the request's own
+	// host, as path.Match patterns on the Origin's host ("*.example.com",
+	// "localhost:*"). By default only same-origin browsers get through.
+	OriginPatterns []string
+	// InsecureSkipOriginCheck accepts every Origin. Only for servers that
+	// use no cookies or other ambient credentials: it allows cross-site
+	// WebSocket hijacking.
+	InsecureSkipOriginCheck bool
+
+	// PingInterval is how often the server pings an idle peer; a peer that
+	// does not answer within PongTimeout is closed with 1011. Defaults 20s
+	// and 20s, as uvicorn; a negative PingInterval turns pings off.
+	PingInterval, PongTimeout time.Duration
+	// CloseTimeout bounds the closing handshake. Default 5s.
+	CloseTimeout time.Duration
+	// HandshakeTimeout bounds writing the 101 response. Default 10s.
+	HandshakeTimeout time.Duration
+	// WriteTimeout bounds every send; a send that times out ends the
+	// connection (the peer sees 1006). Default 10s.
+	WriteTimeout time.Duration
+	// ReadLimit is the largest message accepted; larger ones close with
+	// 1009. Default 16 MiB.
+	ReadLimit int64
+
+	// ShutdownCode is the code Shutdown closes connections with: 1001
+	// Going Away by default, or 1012 Service Restart as uvicorn.
+	ShutdownCode wsproto.StatusCode
+
+	// CloseAfterAccept makes an exception raised before the handshake was
+	// accepted accept it and then close with its code and reason, so that
+	// browsers see them; by default the handshake is refused with 403.
+	CloseAfterAccept bool
+	// Debug puts the text of unhandled errors in the 1011 close reason.
+	// Never in production: it shows internals to clients.
+	Debug bool
+}
+
+// Handler is a WebSocket route's function. Returning an error, or
+// panicking with one, raises it: see the package documentation.
+type Handler func(ws *WebSocket) error
+
+// Guard runs before the handler, before the handshake is accepted:
+// authentication, rate limits, validation. An error it returns is raised
+// as if the handler had returned it.
+type Guard func(ws *WebSocket) error
+
+// App is an http.Handler that serves WebSocket routes.
+type App struct {
+	opts     Options
+	logger   *slog.Logger
+	mux      *http.ServeMux
+	handlers handlerSet
+
+	mu       sync.Mutex
+	conns    map[*WebSocket]struct{} // accepted and not yet ended
+	active   sync.WaitGroup          // running handlers
+	shutdown bool
+}
+
+// New returns an App with opts.
+func New(opts Options) *App {
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	if opts.PingInterval == 0 {
+		opts.PingInterval = 20 * time.Second
+	}
+	if opts.PongTimeout <= 0 {
+		opts.PongTimeout = 20 * time.Second
+	}
+	if opts.CloseTimeout <= 0 {
+		opts.CloseTimeout = wsproto.DefaultCloseTimeout
+	}
+	if opts.WriteTimeout <= 0 {
+		opts.WriteTimeout = 10 * time.Second
+	}
+	if opts.ShutdownCode == 0 {
+		opts.ShutdownCode = wsproto.StatusGoingAway
+	}
+	return &App{
+		opts:   opts,
+		logger: opts.Logger,
+		mux:    http.NewServeMux(),
+		conns:  make(map[*WebSocket]struct{}),
+	}
+}
+
+func (a *App) handlerSet() *handlerSet { return &a.handlers }
+
+// Route is a registered WebSocket route.
+type Route struct {
+	app      *App
+	pattern  string
+	handler  Handler
+	guards   []Guard
+	handlers handlerSet
+
+	closeAfterAccept bool
+}
+
+func (r *Route) handlerSet() *handlerSet { return &r.handlers }
+
+// Guard adds guards that run, in order, before the route's handler.
+func (r *Route) Guard(g ...Guard) *Route {
+	r.guards = append(r.guards, g...)
+	return r
+}
+
+// CloseAfterAccept makes exceptions raised before accept on this route
+// accept the handshake and then close, as Options.CloseAfterAccept.
+func (r *Route) CloseAfterAccept() *Route {
+	r.closeAfterAccept = true
+	return r
+}
+
+// Handle registers a WebSocket route. pattern is a net/http ServeMux
+// pattern, such as "/rooms/{room}"; the handler reads path values with
+// ws.PathValue. A pattern without a method matches GET only, since every
+// WebSocket handshake is a GET. Register routes before the app serves.
+func (a *App) Handle(pattern string, h Handler) *Route {
+	r := &Route{app: a, pattern: pattern, handler: h}
+	if !strings.Contains(pattern, " ") {
+		pattern = http.MethodGet + " " + pattern
+	}
+	a.mux.Handle(pattern, http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		a.serve(r, w, req)
+	}))
+	return r
+}
+
+// ServeHTTP dispatches a request to its route; other requests get 404.
+func (a *App) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	a.mux.ServeHTTP(w, r)
+}
+
+// serve runs one WebSocket connection from handshake request to end.
+func (a *App) serve(route *Route, w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	// Not a WebSocket handshake at all: answer as the protocol says, and
+	// never run the handler.
+	if status, _ := wsproto.CheckRequest(r); status != 0 {
+		wsproto.Upgrade(w, r, nil) // writes the refusal for this status
+		return
+	}
+	if !a.originAllowed(r) {
+		http.Error(w, "origin not allowed", http.StatusForbidden)
+		a.logEnd(route, r, start, endInfo{status: http.StatusForbidden, reason: "origin not allowed"})
+		return
+	}
+	if !a.enter() {
+		w.Header().Set("Retry-After", "1")
+		http.Error(w, "server shutting down", http.StatusServiceUnavailable)
+		return
+	}
+	defer a.active.Done()
+
+	ws := newWebSocket(a, route, w, r)
+	err := ws.run()
+	ws.finish(err, start)
+}
+
+// enter counts a handler in, unless the app is shutting down.
+func (a *App) enter() bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.shutdown {
+		return false
+	}
+	a.active.Add(1)
+	return true
+}
+
+func (a *App) track(ws *WebSocket) bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.shutdown {
+		return false
+	}
+	a.conns[ws] = struct{}{}
+	return true
+}
+
+func (a *App) untrack(ws *WebSocket) {
+	a.mu.Lock()
+	delete(a.conns, ws)
+	a.mu.Unlock()
+}

@@ -1,0 +1,87 @@
+package server_test
+
+import (
+	"context"
+	"fmt"
+	"net/http/httptest"
+	"strings"
+
+	"wsraise/server"
+	"wsraise/wsproto"
+)
+
+// The first program of the FastAPI article: a route that accepts, then
+// raises WebSocketException(code=1008, reason="Closing the connection...").
+//
+//	@app.websocket("/ws")
+//	async def websocket_endpoint(websocket: WebSocket):
+//	    await websocket.accept()
+//	    raise WebSocketException(code=status.WS_1008_POLICY_VIOLATION,
+//	                             reason="Closing the connection...")
+func Example() {
+	app := server.New(server.Options{})
+	app.Handle("/ws", func(ws *server.WebSocket) error {
+		if err := ws.Accept(); err != nil {
+			return err
+		}
+		return server.Raise(wsproto.StatusPolicyViolation, "Closing the connection...")
+	})
+
+	srv := httptest.NewServer(app)
+	defer srv.Close()
+	fmt.Println(dialAndReadClose(srv.URL + "/ws"))
+	// Output: 1008 (policy violation) "Closing the connection..."
+}
+
+// CustomException is the article's custom exception type.
+type CustomException struct{}
+
+func (*CustomException) Error() string { return "custom exception" }
+
+// The second program: a custom exception whose registered handler closes
+// with 1008 "Custom exception".
+//
+//	@app.exception_handler(CustomException)
+//	async def custom_exception_handler(websocket: WebSocket, exc: CustomException):
+//	    await websocket.close(code=1008, reason="Custom exception")
+func ExampleHandleException() {
+	app := server.New(server.Options{})
+	server.HandleException(app, func(ws *server.WebSocket, err *CustomException) error {
+		return ws.Close(wsproto.StatusPolicyViolation, "Custom exception")
+	})
+	app.Handle("/custom", func(ws *server.WebSocket) error {
+		if err := ws.Accept(); err != nil {
+			return err
+		}
+		return &CustomException{}
+	})
+
+	srv := httptest.NewServer(app)
+	defer srv.Close()
+	fmt.Println(dialAndReadClose(srv.URL + "/custom"))
+	// Output: 1008 (policy violation) "Custom exception"
+}
+
+// dialAndReadClose connects as a client would and reports the close frame
+// it receives.
+func dialAndReadClose(url string) string {
+	ctx := context.Background()
+	c, _, err := wsproto.Dial(ctx, "ws"+strings.TrimPrefix(url, "http"), nil)
+	if err != nil {
+		return err.Error()
+	}
+	defer c.CloseNow()
+	for {
+		if _, _, err := c.Read(ctx); err != nil {
+			code := wsproto.CloseStatus(err)
+			var ce *wsproto.CloseError
+			if e, ok := err.(*wsproto.CloseError); ok {
+				ce = e
+			}
+			if ce == nil {
+				return err.Error()
+			}
+			return fmt.Sprintf("%v %q", code, ce.Reason)
+		}
+	}
+}

@@ -1,0 +1,267 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"runtime/debug"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"wsraise/wsproto"
+)
+
+// run calls the guards and the handler, recovering a panic. A panic with
+// an error is raised like a returned error; with another value it becomes
+// a *PanicError, which no exception handler sees.
+func (ws *WebSocket) run() (err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			err = panicError(v)
+		}
+	}()
+	for _, g := range ws.route.guards {
+		if err := g(ws); err != nil {
+			return err
+		}
+	}
+	return ws.route.handler(ws)
+}
+
+func panicError(v any) error {
+	if v == http.ErrAbortHandler {
+		panic(v) // net/http's own signal: let it through
+	}
+	if err, ok := v.(error); ok {
+		return err
+	}
+	return &PanicError{Value: v, Stack: debug.Stack()}
+}
+
+// finish applies the rules of SEMANTICS.md to what the handler returned,
+// makes sure the connection is over, and logs its end.
+func (ws *WebSocket) finish(err error, start time.Time) {
+	var failure error // logged at error level
+	switch {
+	case err == nil:
+		failure = ws.endQuietly()
+	default:
+		var pe *PanicError
+		handled := false
+		if !errors.As(err, &pe) {
+			h, link := findHandler([]*handlerSet{&ws.route.handlers, &ws.app.handlers}, err)
+			if h != nil {
+				handled = true
+				herr := ws.callHandler(h, link)
+				if herr != nil {
+					// Row 4: the handler's own error goes to the defaults,
+					// never to handlers again, and is logged.
+					failure = fmt.Errorf("exception handler failed on %w: %w", err, herr)
+					ws.applyDefaults(herr)
+				} else {
+					failure = ws.endQuietly()
+				}
+			}
+		}
+		if !handled {
+			failure = ws.applyDefaults(err)
+		}
+	}
+	ws.stopKeepalive()
+	if ws.conn != nil {
+		ws.conn.CloseNow() // a no-op after a completed close
+		// Wait for the reading goroutine: nothing outlives the handler.
+		for range ws.msgs {
+		}
+		ws.app.untrack(ws)
+	}
+	ws.cancel()
+	ws.app.logEnd(ws.route, ws.req, start, ws.endInfo(failure))
+}
+
+// callHandler runs an exception handler, turning its panic into an error.
+func (ws *WebSocket) callHandler(h handlerFunc, link error) (err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			err = panicError(v)
+		}
+	}()
+	return h(ws, link)
+}
+
+// endQuietly ends a connection whose handler returned nil. Row 7: after
+// accept, close 1000. Row 8: without an answer to the handshake, 500 and a
+// logged failure.
+func (ws *WebSocket) endQuietly() error {
+	switch ws.State() {
+	case Connected:
+		ws.Close(wsproto.StatusNormalClosure, "")
+	case Connecting:
+		ws.mu.Lock()
+		answered := ws.answered
+		ws.refuseLocked(http.StatusInternalServerError, "Internal Server Error", nil)
+		ws.mu.Unlock()
+		if !answered {
+			return errors.New("handler returned without completing the handshake")
+		}
+	}
+	return nil
+}
+
+// applyDefaults is the built-in handling of an error no exception handler
+// took. It returns the error if it is a failure to log.
+func (ws *WebSocket) applyDefaults(err error) error {
+	var (
+		disc *Disconnect
+		ce   *wsproto.CloseError
+		wse  *WebSocketException
+		he   *HTTPException
+		je   *JSONError
+	)
+	// The outermost link of a known type decides.
+	walkChain(err, func(e error) bool {
+		switch e := e.(type) {
+		case *Disconnect:
+			disc = e
+		case *wsproto.CloseError:
+			ce = e
+		case *WebSocketException:
+			wse = e
+		case *HTTPException:
+			he = e
+		case *JSONError:
+			je = e
+		default:
+			return false
+		}
+		return true
+	})
+	switch {
+	case disc != nil || ce != nil:
+		// Rows 13 and 18: the connection is already over; send nothing.
+		if ws.State() == Connecting {
+			return ws.endQuietly()
+		}
+		return nil
+	case wse != nil:
+		// Rows 1, 2, 11, 12.
+		ws.Close(wse.Code, wse.Reason)
+		return nil
+	case he != nil:
+		// Rows 9 and 10.
+		if ws.State() == Connecting {
+			ws.mu.Lock()
+			detail := he.Detail
+			if detail == "" {
+				detail = http.StatusText(he.Status)
+			}
+			status := he.Status
+			if status < 100 || status > 999 {
+				status = http.StatusInternalServerError
+			}
+			ws.refuseLocked(status, detail, he.Header)
+			ws.mu.Unlock()
+			return nil
+		}
+		code := wsproto.StatusInternalError
+		if he.Status >= 400 && he.Status <= 599 {
+			code = wsproto.StatusCode(4000 + he.Status)
+		}
+		ws.Close(code, he.Detail)
+		return nil
+	case je != nil:
+		// Row 14.
+		ws.Close(wsproto.StatusInvalidPayload, "invalid JSON")
+		return nil
+	}
+	// Rows 5 and 6: unhandled.
+	if ws.State() == Connecting {
+		ws.mu.Lock()
+		ws.refuseLocked(http.StatusInternalServerError, "Internal Server Error", nil)
+		ws.mu.Unlock()
+		return err
+	}
+	reason := "Internal Error"
+	if ws.app.opts.Debug {
+		reason = err.Error()
+	}
+	ws.Close(wsproto.StatusInternalError, reason)
+	return err
+}
+
+// sanitizeReason makes any string a valid close reason (row 12): invalid
+// UTF-8 replaced by U+FFFD, then cut at a character boundary to at most
+// 123 bytes.
+func sanitizeReason(s string) string {
+	s = strings.ToValidUTF8(s, "\uFFFD")
+	if len(s) <= wsproto.MaxCloseReason {
+		return s
+	}
+	cut := wsproto.MaxCloseReason
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut]
+}
+
+// endInfo describes how a connection ended, for the log.
+type endInfo struct {
+	status   int // HTTP status, when the handshake was refused
+	closedBy string
+	code     wsproto.StatusCode
+	reason   string
+	err      error
+}
+
+func (ws *WebSocket) endInfo(failure error) endInfo {
+	info := endInfo{err: failure}
+	if ws.conn == nil {
+		info.status = ws.status
+		return info
+	}
+	info.status = http.StatusSwitchingProtocols
+	end := ws.conn.Err()
+	switch {
+	case end == nil:
+	case end.Code == wsproto.StatusAbnormalClosure:
+		info.closedBy = "none"
+		info.code = end.Code
+	case end.Received:
+		info.closedBy = "client"
+		info.code, info.reason = end.Code, end.Reason
+	default:
+		info.closedBy = "server"
+		info.code, info.reason = end.Code, end.Reason
+	}
+	return info
+}
+
+// logEnd writes the one record of a connection's end.
+func (a *App) logEnd(route *Route, r *http.Request, start time.Time, info endInfo) {
+	attrs := []slog.Attr{
+		slog.String("route", route.pattern),
+		slog.String("remote", r.RemoteAddr),
+	}
+	if info.status != http.StatusSwitchingProtocols {
+		attrs = append(attrs, slog.Int("status", info.status))
+	} else {
+		attrs = append(attrs,
+			slog.String("closed_by", info.closedBy),
+			slog.Int("code", int(info.code)),
+			slog.String("reason", info.reason))
+	}
+	attrs = append(attrs, slog.Duration("duration", time.Since(start)))
+	level := slog.LevelInfo
+	if info.err != nil {
+		level = slog.LevelError
+		attrs = append(attrs, slog.String("error", info.err.Error()))
+		var pe *PanicError
+		if errors.As(info.err, &pe) {
+			attrs = append(attrs, slog.String("stack", string(pe.Stack)))
+		}
+	}
+	a.logger.LogAttrs(context.Background(), level, "websocket connection ended", attrs...)
+}

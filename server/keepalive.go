@@ -1,0 +1,50 @@
+package server
+
+import (
+	"context"
+	"time"
+
+	"wsraise/wsproto"
+)
+
+// Keepalive: the server pings every PingInterval; if no pong has come
+// PongTimeout after a ping, it closes with 1011 (as uvicorn and the
+// websockets library do). It runs on a timer, not a goroutine; the
+// reading goroutine records pongs.
+
+func (ws *WebSocket) startKeepalive() {
+	o := ws.app.opts
+	if o.PingInterval <= 0 {
+		return
+	}
+	ws.lastPong.Store(time.Now().UnixNano())
+	ws.pinger = time.AfterFunc(o.PingInterval, ws.ping)
+}
+
+func (ws *WebSocket) ping() {
+	o := ws.app.opts
+	sent := time.Now()
+	if err := ws.conn.Ping(context.Background(), nil); err != nil {
+		return // the connection is over
+	}
+	time.AfterFunc(o.PongTimeout, func() {
+		if ws.lastPong.Load() < sent.UnixNano() {
+			ws.Close(wsproto.StatusInternalError, "keepalive ping timeout")
+			return
+		}
+		ws.mu.Lock()
+		defer ws.mu.Unlock()
+		if ws.pinger != nil && ws.closed == nil {
+			ws.pinger.Reset(max(o.PingInterval-o.PongTimeout, 0))
+		}
+	})
+}
+
+func (ws *WebSocket) stopKeepalive() {
+	ws.mu.Lock()
+	defer ws.mu.Unlock()
+	if ws.pinger != nil {
+		ws.pinger.Stop()
+		ws.pinger = nil
+	}
+}

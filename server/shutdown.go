@@ -1,0 +1,59 @@
+package server
+
+import (
+	"context"
+	"net/http"
+	"sync"
+)
+
+// Shutdown closes every open connection with Options.ShutdownCode (1001
+// Going Away by default), refuses new handshakes with 503, and waits for
+// the handlers to return, up to ctx. Handlers see the close as a
+// *Disconnect from their next receive or send; messages they sent before
+// it reach the peer before the close frame. When ctx ends first, the
+// connections left are closed at once and ctx's error is returned.
+//
+// http.Server.Shutdown does not track hijacked connections, so call both:
+// first the server's, so no new connection arrives, then the app's; or
+// use RegisterOnShutdown.
+func (a *App) Shutdown(ctx context.Context) error {
+	a.mu.Lock()
+	a.shutdown = true
+	conns := make([]*WebSocket, 0, len(a.conns))
+	for ws := range a.conns {
+		conns = append(conns, ws)
+	}
+	a.mu.Unlock()
+
+	var closing sync.WaitGroup
+	for _, ws := range conns {
+		closing.Go(func() { ws.Close(a.opts.ShutdownCode, "server shutting down") })
+	}
+	done := make(chan struct{})
+	go func() {
+		closing.Wait()
+		a.active.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		a.mu.Lock()
+		for ws := range a.conns {
+			ws.conn.CloseNow()
+		}
+		a.mu.Unlock()
+		return ctx.Err()
+	}
+}
+
+// RegisterOnShutdown makes srv.Shutdown shut the app down too, bounded by
+// the app's close timeout.
+func (a *App) RegisterOnShutdown(srv *http.Server) {
+	srv.RegisterOnShutdown(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*a.opts.CloseTimeout)
+		defer cancel()
+		a.Shutdown(ctx)
+	})
+}

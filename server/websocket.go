@@ -1,0 +1,366 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"wsraise/wsproto"
+)
+
+// State is where a WebSocket is in its life.
+type State int32
+
+const (
+	Connecting   State = iota // handshake received, not answered
+	Connected                 // accepted
+	Disconnected              // closed, refused, or gone
+)
+
+func (s State) String() string {
+	switch s {
+	case Connecting:
+		return "connecting"
+	case Connected:
+		return "connected"
+	}
+	return "disconnected"
+}
+
+// WebSocket is the connection a handler gets. Its methods may be called
+// from several goroutines: sends from many at once; receives are handed
+// out one message each, in order.
+type WebSocket struct {
+	app   *App
+	route *Route
+	w     http.ResponseWriter
+	req   *http.Request
+
+	ctx    context.Context
+	cancel context.CancelFunc
+
+	mu       sync.Mutex // serialises Accept, Close and answering the handshake
+	state    atomic.Int32
+	answered bool // an HTTP response was written (refusal)
+	status   int  // its status
+	conn     *wsproto.Conn
+	closed   *closeRecord // the close this side sent, for the log
+
+	msgs     chan message // from the reading goroutine
+	readErr  error        // set before msgs is closed
+	lastPong atomic.Int64 // unix nanoseconds
+	pinger   *time.Timer
+}
+
+type message struct {
+	typ  wsproto.MessageType
+	data []byte
+}
+
+type closeRecord struct {
+	code   wsproto.StatusCode
+	reason string
+}
+
+func newWebSocket(a *App, route *Route, w http.ResponseWriter, r *http.Request) *WebSocket {
+	ctx, cancel := context.WithCancel(r.Context())
+	return &WebSocket{app: a, route: route, w: w, req: r, ctx: ctx, cancel: cancel}
+}
+
+// Request returns the handshake request: headers, cookies, URL and query.
+func (ws *WebSocket) Request() *http.Request { return ws.req }
+
+// PathValue returns the value of a wildcard of the route's pattern.
+func (ws *WebSocket) PathValue(name string) string { return ws.req.PathValue(name) }
+
+// Context is cancelled when the connection ends.
+func (ws *WebSocket) Context() context.Context { return ws.ctx }
+
+// State reports where the connection is.
+func (ws *WebSocket) State() State { return State(ws.state.Load()) }
+
+// Subprotocol returns the accepted subprotocol, or "".
+func (ws *WebSocket) Subprotocol() string {
+	if c := ws.conn; c != nil && ws.State() != Connecting {
+		return c.Subprotocol()
+	}
+	return ""
+}
+
+// AcceptOption configures Accept.
+type AcceptOption func(*acceptConfig)
+
+type acceptConfig struct {
+	subprotocol string
+	header      http.Header
+}
+
+// WithSubprotocol accepts with one of the subprotocols the client offered.
+func WithSubprotocol(p string) AcceptOption {
+	return func(c *acceptConfig) { c.subprotocol = p }
+}
+
+// WithHeader adds headers to the 101 response.
+func WithHeader(h http.Header) AcceptOption {
+	return func(c *acceptConfig) { c.header = h }
+}
+
+// Accept completes the handshake. It fails with ErrAlreadyAccepted if
+// called twice, with ErrSubprotocol if the client did not offer the
+// subprotocol, with ErrShuttingDown during shutdown.
+func (ws *WebSocket) Accept(opts ...AcceptOption) error {
+	var cfg acceptConfig
+	for _, o := range opts {
+		o(&cfg)
+	}
+	ws.mu.Lock()
+	defer ws.mu.Unlock()
+	switch {
+	case ws.State() == Connected:
+		return ErrAlreadyAccepted
+	case ws.answered || ws.State() == Disconnected:
+		return ErrHandshakeAnswered
+	}
+	if cfg.subprotocol != "" && !slices.Contains(wsproto.ClientSubprotocols(ws.req), cfg.subprotocol) {
+		return ErrSubprotocol
+	}
+	o := ws.app.opts
+	uo := &wsproto.UpgradeOptions{
+		Header:           cfg.header,
+		HandshakeTimeout: o.HandshakeTimeout,
+		ReadLimit:        o.ReadLimit,
+		CloseTimeout:     o.CloseTimeout,
+		WriteTimeout:     o.WriteTimeout,
+		OnPong:           func([]byte) { ws.lastPong.Store(time.Now().UnixNano()) },
+	}
+	if cfg.subprotocol != "" {
+		uo.Subprotocols = []string{cfg.subprotocol}
+	}
+	if !ws.app.track(ws) {
+		ws.refuseLocked(http.StatusServiceUnavailable, "server shutting down", nil)
+		return ErrShuttingDown
+	}
+	c, err := wsproto.Upgrade(ws.w, ws.req, uo)
+	if err != nil {
+		ws.app.untrack(ws)
+		ws.answered = true
+		ws.status = http.StatusInternalServerError
+		var he *wsproto.HandshakeError
+		if errors.As(err, &he) {
+			ws.status = he.Status
+		}
+		ws.state.Store(int32(Disconnected))
+		return err
+	}
+	ws.conn = c
+	ws.msgs = make(chan message)
+	ws.state.Store(int32(Connected))
+	go ws.readLoop()
+	ws.startKeepalive()
+	return nil
+}
+
+// readLoop reads messages and hands them to the receive methods one at a
+// time, so that control frames (pings, the peer's close) are handled even
+// while the handler only sends. It ends with the connection.
+func (ws *WebSocket) readLoop() {
+	defer close(ws.msgs)
+	defer ws.cancel()
+	for {
+		typ, data, err := ws.conn.Read(context.Background())
+		if err != nil {
+			ws.readErr = err
+			return
+		}
+		select {
+		case ws.msgs <- message{typ, data}:
+		case <-ws.conn.Done():
+			ws.readErr = ws.conn.Err()
+			return
+		}
+	}
+}
+
+// Receive returns the next message, text or binary.
+func (ws *WebSocket) Receive() (wsproto.MessageType, []byte, error) {
+	if ws.State() == Connecting || ws.msgs == nil {
+		return 0, nil, ErrNotAccepted
+	}
+	m, ok := <-ws.msgs
+	if !ok {
+		return 0, nil, ws.disconnect()
+	}
+	return m.typ, m.data, nil
+}
+
+// ReceiveText returns the next message, which must be text; a binary one
+// raises 1003 Unsupported Data.
+func (ws *WebSocket) ReceiveText() (string, error) {
+	typ, data, err := ws.Receive()
+	if err != nil {
+		return "", err
+	}
+	if typ != wsproto.MessageText {
+		return "", Raise(wsproto.StatusUnsupportedData, "expected a text message")
+	}
+	return string(data), nil
+}
+
+// ReceiveBytes returns the next message, which must be binary; a text one
+// raises 1003 Unsupported Data.
+func (ws *WebSocket) ReceiveBytes() ([]byte, error) {
+	typ, data, err := ws.Receive()
+	if err != nil {
+		return nil, err
+	}
+	if typ != wsproto.MessageBinary {
+		return nil, Raise(wsproto.StatusUnsupportedData, "expected a binary message")
+	}
+	return data, nil
+}
+
+// ReceiveJSON decodes the next message, text or binary, into v. A message
+// that does not decode returns a *JSONError, which closes with 1007 unless
+// handled.
+func (ws *WebSocket) ReceiveJSON(v any) error {
+	_, data, err := ws.Receive()
+	if err != nil {
+		return err
+	}
+	if err := json.Unmarshal(data, v); err != nil {
+		return &JSONError{Err: err}
+	}
+	return nil
+}
+
+// SendText sends a text message.
+func (ws *WebSocket) SendText(s string) error {
+	return ws.send(wsproto.MessageText, []byte(s))
+}
+
+// SendBytes sends a binary message.
+func (ws *WebSocket) SendBytes(b []byte) error {
+	return ws.send(wsproto.MessageBinary, b)
+}
+
+// SendJSON sends v encoded as JSON, in a text message.
+func (ws *WebSocket) SendJSON(v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	return ws.send(wsproto.MessageText, b)
+}
+
+func (ws *WebSocket) send(typ wsproto.MessageType, p []byte) error {
+	switch ws.State() {
+	case Connecting:
+		return ErrNotAccepted
+	}
+	if ws.conn == nil {
+		return ErrNotAccepted
+	}
+	if err := ws.conn.Write(context.Background(), typ, p); err != nil {
+		var ce *wsproto.CloseError
+		if errors.As(err, &ce) || errors.Is(err, wsproto.ErrClosed) {
+			return ws.disconnectFrom(err)
+		}
+		return err
+	}
+	return nil
+}
+
+// disconnect is the error for a connection whose reading has ended.
+func (ws *WebSocket) disconnect() error { return ws.disconnectFrom(ws.readErr) }
+
+func (ws *WebSocket) disconnectFrom(err error) error {
+	var ce *wsproto.CloseError
+	if !errors.As(err, &ce) {
+		if end := ws.conn.Err(); end != nil {
+			ce = end
+		} else {
+			ce = &wsproto.CloseError{Code: wsproto.StatusAbnormalClosure, Err: err}
+		}
+	}
+	return &Disconnect{
+		Code:   ce.Code,
+		Reason: ce.Reason,
+		ByPeer: ce.Received || ce.Code == wsproto.StatusAbnormalClosure,
+		Err:    ce,
+	}
+}
+
+// Close closes the connection with code and reason. Before accept, it
+// refuses the handshake with 403 and the reason as body (or, with
+// CloseAfterAccept, accepts and then closes). A code that may not be sent
+// becomes 1011 and is logged; a reason is cut to 123 bytes at a character
+// boundary, with invalid UTF-8 replaced. After the connection has ended,
+// Close does nothing and returns nil.
+func (ws *WebSocket) Close(code wsproto.StatusCode, reason string) error {
+	ws.mu.Lock()
+	state := ws.State()
+	if state == Connecting && !ws.answered {
+		if !ws.closeAfterAccept() {
+			ws.refuseLocked(http.StatusForbidden, reason, nil)
+			ws.mu.Unlock()
+			return nil
+		}
+		ws.mu.Unlock()
+		if err := ws.Accept(); err != nil {
+			return err
+		}
+		ws.mu.Lock()
+		state = Connected
+	}
+	if state != Connected || ws.closed != nil {
+		ws.mu.Unlock()
+		return nil
+	}
+	if !code.Valid() {
+		ws.app.logger.Error("websocket: invalid close code raised; sent 1011 instead",
+			"route", ws.route.pattern, "code", int(code), "reason", reason)
+		code, reason = wsproto.StatusInternalError, "Internal Error"
+	}
+	reason = sanitizeReason(reason)
+	ws.closed = &closeRecord{code, reason}
+	ws.mu.Unlock()
+	ws.stopKeepalive()
+	err := ws.conn.Close(code, reason)
+	ws.state.Store(int32(Disconnected))
+	if errors.Is(err, wsproto.ErrClosed) {
+		return nil // the peer was first: nothing to do
+	}
+	return err
+}
+
+func (ws *WebSocket) closeAfterAccept() bool {
+	return ws.app.opts.CloseAfterAccept || ws.route.closeAfterAccept
+}
+
+// refuseLocked answers the handshake with an HTTP error. ws.mu is held.
+func (ws *WebSocket) refuseLocked(status int, body string, header http.Header) {
+	if ws.answered || ws.State() != Connecting {
+		return
+	}
+	h := ws.w.Header()
+	for k, v := range header {
+		h[k] = slices.Clone(v)
+	}
+	if body != "" {
+		h.Set("Content-Type", "text/plain; charset=utf-8")
+		h.Set("X-Content-Type-Options", "nosniff")
+	}
+	ws.w.WriteHeader(status)
+	ws.status = status
+	if body != "" {
+		ws.w.Write([]byte(body))
+	}
+	ws.answered = true
+	ws.state.Store(int32(Disconnected))
+	ws.cancel()
+}
