@@ -167,4 +167,3 @@ func (c *Conn) ExpectClose(code wsproto.StatusCode, reason string) {
 		c.t.Fatalf("closed with %v %q, want %v %q", gotCode, gotReason, code, reason)
 	}
 }
-
