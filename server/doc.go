@@ -1,0 +1,92 @@
+// Package server is a WebSocket framework on net/http in which a handler
+// raises an error and the client sees the right close code and reason:
+// the WebSocketException and exception_handler model of Starlette and
+// FastAPI, in Go.
+//
+// # Routes and handlers
+//
+// An App is an http.Handler. Routes use net/http ServeMux patterns, and a
+// handler is a func(*WebSocket) error:
+//
+//	app := server.New(server.Options{})
+//	app.Handle("/rooms/{room}", func(ws *server.WebSocket) error {
+//		if err := ws.Accept(); err != nil {
+//			return err
+//		}
+//		for {
+//			msg, err := ws.ReceiveText()
+//			if err != nil {
+//				return err // a *server.Disconnect when the client leaves
+//			}
+//			if err := ws.SendText(ws.PathValue("room") + ": " + msg); err != nil {
+//				return err
+//			}
+//		}
+//	})
+//	http.ListenAndServe("127.0.0.1:8000", app)
+//
+// # Raising
+//
+// Returning an error raises it, and so does panicking with one, from any
+// depth of the handler's call stack. What the client then sees:
+//
+//	return server.Raise(1008, "Closing the connection...")
+//
+// closes with 1008 and that reason after the close handshake. Raised
+// before Accept, it refuses the handshake with 403 and the reason as the
+// body, unless the route or app has CloseAfterAccept, which accepts and then
+// closes so that a browser's CloseEvent shows the code and reason. An
+// *HTTPException refuses the handshake with its status, headers and detail;
+// after accept it closes with 4000+status. A message that ReceiveJSON cannot
+// decode closes with 1007. Any other error closes with 1011 "Internal
+// Error" (or, before accept, answers 500) and is logged with its text,
+// which never reaches the client unless Options.Debug is set. A handler
+// that returns nil after accepting closes with 1000.
+//
+// A code that may not be sent (1004-1006, 1015, outside 1000-4999...) is
+// never sent: 1011 goes instead and the mistake is logged. Reasons are cut
+// to the protocol's 123 bytes at a character boundary.
+//
+// # Exception handlers
+//
+// FastAPI's @app.exception_handler(CustomException) is HandleException,
+// typed by the error it handles:
+//
+//	server.HandleException(app, func(ws *server.WebSocket, err *CustomException) error {
+//		return ws.Close(1008, "Custom exception")
+//	})
+//
+// Handlers may be registered on the app or on a route, which takes
+// precedence. The error chain is searched outermost first; at each link a
+// handler for its exact type wins over handlers for interfaces it
+// implements; a handler for error itself is the catch-all. An exception
+// handler's own error goes to the built-in rules above, never to handlers
+// again.
+//
+// # Disconnects
+//
+// When the client closes, the receive and send methods return a
+// *Disconnect with its code and reason (1005 if it sent none, 1006 if it
+// vanished). Returning it ends the handler quietly: no second close frame,
+// no error in the log. The protocol layer answers broken input by itself,
+// with 1002, 1007 or 1009, and the handler sees a *Disconnect with that
+// code. The connection's Context is cancelled when it ends, so a handler
+// that only sends can watch for the client leaving.
+//
+// # Around the handler
+//
+// Guards run before the handler and raise like it. The Origin of a
+// browser's handshake must match the Host, or one of
+// Options.OriginPatterns, or the request is refused with 403 before any
+// handler runs. The server pings idle connections and closes with 1011 a
+// peer that stops answering. Shutdown closes every connection with 1001
+// (or 1012) after the messages already sent, and waits for the handlers.
+// Each connection's end is one log/slog record: route, remote address, who
+// closed, code, reason, duration, and the error for failures.
+//
+// # Testing
+//
+// Package wstest dials an app over loopback and asserts what a real client
+// sees: the close code and reason after accept, the HTTP status and body
+// before.
+package server
