@@ -1,0 +1,73 @@
+package main
+
+import (
+	_ "embed"
+	"log/slog"
+	"net/http"
+
+	"wsraise/server"
+	"wsraise/wsproto"
+)
+
+//go:embed index.html
+var indexHTML []byte
+
+// CustomException is the article's custom exception.
+type CustomException struct{}
+
+func (*CustomException) Error() string { return "custom exception" }
+
+// newDemo builds the demo app, and the handler that serves it with its page.
+func newDemo(logger *slog.Logger) (*server.App, http.Handler) {
+	app := server.New(server.Options{Logger: logger})
+
+	server.HandleException(app, func(ws *server.WebSocket, err *CustomException) error {
+		return ws.Close(wsproto.StatusPolicyViolation, "Custom exception")
+	})
+
+	app.Handle("/ws", func(ws *server.WebSocket) error {
+		if err := ws.Accept(); err != nil {
+			return err
+		}
+		return server.Raise(wsproto.StatusPolicyViolation, "Closing the connection...")
+	})
+
+	app.Handle("/custom", func(ws *server.WebSocket) error {
+		if err := ws.Accept(); err != nil {
+			return err
+		}
+		return &CustomException{}
+	})
+
+	app.Handle("/echo", func(ws *server.WebSocket) error {
+		if err := ws.Accept(); err != nil {
+			return err
+		}
+		for {
+			typ, msg, err := ws.Receive()
+			if err != nil {
+				return err
+			}
+			if typ == wsproto.MessageText {
+				err = ws.SendText(string(msg))
+			} else {
+				err = ws.SendBytes(msg)
+			}
+			if err != nil {
+				return err
+			}
+		}
+	})
+
+	app.Handle("/reject", func(ws *server.WebSocket) error {
+		return server.Raise(wsproto.StatusPolicyViolation, "Rejected before accept")
+	})
+
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		w.Write(indexHTML)
+	})
+	mux.Handle("/", app)
+	return app, mux
+}

@@ -1,0 +1,69 @@
+// Command demo serves the FastAPI article's experiment with wsraise:
+//
+//	/ws      accepts, then raises WebSocketException 1008 "Closing the connection..."
+//	/custom  accepts, then returns a CustomException; its handler closes 1008 "Custom exception"
+//	/echo    echoes every text and binary message until the client closes
+//	/reject  raises before accept: the handshake is refused with 403 and the reason
+//	/        a page whose buttons open each route and show the browser's CloseEvent
+//
+// Usage: go run ./cmd/demo [-addr 127.0.0.1:8000]
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+)
+
+func main() {
+	addr := flag.String("addr", "127.0.0.1:8000", "address to listen on")
+	flag.Parse()
+	logger := slog.New(slog.NewTextHandler(os.Stderr, nil))
+
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		logger.Error("listen", "error", err)
+		os.Exit(1)
+	}
+	if err := run(ln, logger); err != nil {
+		logger.Error("serve", "error", err)
+		os.Exit(1)
+	}
+}
+
+// run serves until SIGINT or SIGTERM, then shuts down gracefully: the HTTP
+// server stops accepting, then every WebSocket gets 1001 Going Away.
+func run(ln net.Listener, logger *slog.Logger) error {
+	app, handler := newDemo(logger)
+	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	logger.Info("demo listening", "url", "http://"+ln.Addr().String()+"/")
+
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	logger.Info("shutting down")
+	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	err := srv.Shutdown(sctx)
+	if aerr := app.Shutdown(sctx); err == nil {
+		err = aerr
+	}
+	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return err
+}
