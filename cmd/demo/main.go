@@ -20,6 +20,8 @@ import (
 	"os/signal"
 	"syscall"
 	"time"
+
+	"wsraise/internal/demo"
 )
 
 func main() {
@@ -41,7 +43,7 @@ func main() {
 // run serves until SIGINT or SIGTERM, then shuts down gracefully: the HTTP
 // server stops accepting, then every WebSocket gets 1001 Going Away.
 func run(ln net.Listener, logger *slog.Logger) error {
-	app, handler := newDemo(logger)
+	app, handler := demo.New(logger)
 	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)

@@ -1,4 +1,7 @@
-package main
+// Package demo is the demo app of cmd/demo: the FastAPI article's two
+// programs, an echo route, a route that refuses before accept, and a page
+// that shows what a browser sees. The end-to-end tests serve it too.
+package demo
 
 import (
 	_ "embed"
@@ -17,8 +20,8 @@ type CustomException struct{}
 
 func (*CustomException) Error() string { return "custom exception" }
 
-// newDemo builds the demo app, and the handler that serves it with its page.
-func newDemo(logger *slog.Logger) (*server.App, http.Handler) {
+// New builds the demo app, and the handler that serves it with its page.
+func New(logger *slog.Logger) (*server.App, http.Handler) {
 	app := server.New(server.Options{Logger: logger})
 
 	server.HandleException(app, func(ws *server.WebSocket, err *CustomException) error {
