@@ -1,0 +1,67 @@
+// Command wsbench compares wsraise with other Go WebSocket libraries and
+// with a raw TCP echo, on one machine, in one run.
+//
+//	go run . run [-quick]      # everything; writes ../docs/BENCH.md and ../docs/bench.svg
+//	go run . serve -lib gws -addr 127.0.0.1:9000
+//	go run . load -lib gws -addr 127.0.0.1:9000 -size 512 -conns 100 -d 3s
+//	go run . idle -lib gws -addr 127.0.0.1:9000 -k 10000 -pid PID
+//
+// run pins the servers to CPU 0 and the load client to CPU 1 with taskset.
+package main
+
+import (
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"syscall"
+	"time"
+)
+
+func main() {
+	raiseFileLimit()
+	if len(os.Args) < 2 {
+		fmt.Fprintln(os.Stderr, "usage: wsbench run|serve|load|idle [flags]")
+		os.Exit(64)
+	}
+	fs := flag.NewFlagSet(os.Args[1], flag.ExitOnError)
+	lib := fs.String("lib", "wsraise", "library")
+	addr := fs.String("addr", "127.0.0.1:0", "address")
+	size := fs.Int("size", 512, "message size in bytes")
+	conns := fs.Int("conns", 1, "connections")
+	d := fs.Duration("d", 3*time.Second, "duration of a load run")
+	k := fs.Int("k", 10000, "idle connections")
+	pid := fs.Int("pid", 0, "server process id (idle)")
+	quick := fs.Bool("quick", false, "run: the quick mode (under two minutes)")
+	out := fs.String("out", "../docs/BENCH.md", "run: report file")
+	svg := fs.String("svg", "../docs/bench.svg", "run: chart file")
+	only := fs.String("libs", "", "run: comma-separated libraries (default all)")
+	fs.Parse(os.Args[2:])
+
+	var err error
+	switch os.Args[1] {
+	case "serve":
+		err = serve(*lib, *addr)
+	case "load":
+		err = json.NewEncoder(os.Stdout).Encode(runLoad(*lib, *addr, *size, *conns, *d))
+	case "idle":
+		err = json.NewEncoder(os.Stdout).Encode(runIdle(*lib, *addr, *k, *pid))
+	case "run":
+		err = runAll(*quick, *only, *out, *svg)
+	default:
+		err = fmt.Errorf("unknown command %q", os.Args[1])
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "wsbench:", err)
+		os.Exit(1)
+	}
+}
+
+// raiseFileLimit lets the idle test hold 10,000 connections.
+func raiseFileLimit() {
+	var l syscall.Rlimit
+	if syscall.Getrlimit(syscall.RLIMIT_NOFILE, &l) == nil && l.Cur < l.Max {
+		l.Cur = l.Max
+		syscall.Setrlimit(syscall.RLIMIT_NOFILE, &l)
+	}
+}

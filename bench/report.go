@@ -1,0 +1,203 @@
+package main
+
+import (
+	"fmt"
+	"math"
+	"strings"
+)
+
+func sizeName(s int) string {
+	switch {
+	case s >= 1<<20:
+		return fmt.Sprintf("%d MiB", s>>20)
+	case s >= 1<<10:
+		return fmt.Sprintf("%d KiB", s>>10)
+	}
+	return fmt.Sprintf("%d B", s)
+}
+
+func find(run benchRun, lib string, size, conns int) (loadResult, bool) {
+	for _, r := range run.Load {
+		if r.Lib == lib && r.Size == size && r.Conns == conns {
+			return r, true
+		}
+	}
+	return loadResult{}, false
+}
+
+func libsIn(run benchRun) []string {
+	var out []string
+	seen := map[string]bool{}
+	for _, r := range run.Load {
+		if !seen[r.Lib] {
+			seen[r.Lib] = true
+			out = append(out, r.Lib)
+		}
+	}
+	return out
+}
+
+// markdown renders the raw figures and the ratios.
+func markdown(run benchRun) string {
+	var b strings.Builder
+	mode := "full"
+	if run.Quick {
+		mode = "quick"
+	}
+	fmt.Fprintf(&b, "# Benchmarks\n\nOne run of `cd bench && go run . run` (%s mode), %s, on %s.\n",
+		mode, run.Started.UTC().Format("2006-01-02 15:04 MST"), run.Machine)
+	b.WriteString("Servers pinned to CPU 0, the shared load client to CPU 1 (taskset). Each connection is a\n" +
+		"closed loop: send one binary message, read the echo, compare it byte for byte.\n\n")
+	b.WriteString("![round trips per second by message size](bench.svg)\n\n")
+	libs := libsIn(run)
+	for _, n := range connCount {
+		fmt.Fprintf(&b, "## Round trips per second, %d connection(s)\n\n| library |", n)
+		for _, s := range sizes {
+			fmt.Fprintf(&b, " %s |", sizeName(s))
+		}
+		b.WriteString("\n|---|" + strings.Repeat("---:|", len(sizes)) + "\n")
+		for _, lib := range libs {
+			fmt.Fprintf(&b, "| %s |", lib)
+			for _, s := range sizes {
+				r, _ := find(run, lib, s, n)
+				cell := fmt.Sprintf("%.0f", r.RTPS)
+				if r.Mismatches > 0 || r.Errors > 0 {
+					cell += fmt.Sprintf(" (%d mismatches, %d errors)", r.Mismatches, r.Errors)
+				}
+				fmt.Fprintf(&b, " %s |", cell)
+			}
+			b.WriteString("\n")
+		}
+		fmt.Fprintf(&b, "\nLatency p50 / p99 in µs, %d connection(s):\n\n| library |", n)
+		for _, s := range sizes {
+			fmt.Fprintf(&b, " %s |", sizeName(s))
+		}
+		b.WriteString("\n|---|" + strings.Repeat("---:|", len(sizes)) + "\n")
+		for _, lib := range libs {
+			fmt.Fprintf(&b, "| %s |", lib)
+			for _, s := range sizes {
+				r, _ := find(run, lib, s, n)
+				fmt.Fprintf(&b, " %.0f / %.0f |", r.P50us, r.P99us)
+			}
+			b.WriteString("\n")
+		}
+		b.WriteString("\n")
+	}
+
+	b.WriteString("## Ratios\n\nwsraise (plain `wsproto`) divided by the best peer in the column, and by raw TCP.\n" +
+		"Goals: at least 1.00x the best peer everywhere; at least 0.85x raw TCP at 64 KiB and above.\n\n| ratio |")
+	for _, n := range connCount {
+		for _, s := range sizes {
+			fmt.Fprintf(&b, " %s x%d |", sizeName(s), n)
+		}
+	}
+	b.WriteString("\n|---|" + strings.Repeat("---:|", len(sizes)*len(connCount)) + "\n")
+	for _, ours := range []string{"wsraise", "wsraise-server"} {
+		fmt.Fprintf(&b, "| %s / best peer |", ours)
+		for _, n := range connCount {
+			for _, s := range sizes {
+				me, _ := find(run, ours, s, n)
+				best, bestLib := 0.0, ""
+				for _, lib := range libs {
+					if r, ok := find(run, lib, s, n); ok && isPeer(lib) && r.RTPS > best {
+						best, bestLib = r.RTPS, lib
+					}
+				}
+				if best == 0 {
+					b.WriteString(" - |")
+					continue
+				}
+				fmt.Fprintf(&b, " %.2f (%s) |", me.RTPS/best, bestLib)
+			}
+		}
+		b.WriteString("\n")
+		fmt.Fprintf(&b, "| %s / raw TCP |", ours)
+		for _, n := range connCount {
+			for _, s := range sizes {
+				me, _ := find(run, ours, s, n)
+				raw, ok := find(run, "raw-tcp", s, n)
+				if !ok || raw.RTPS == 0 {
+					b.WriteString(" - |")
+					continue
+				}
+				fmt.Fprintf(&b, " %.2f |", me.RTPS/raw.RTPS)
+			}
+		}
+		b.WriteString("\n")
+	}
+
+	if len(run.Idle) > 0 {
+		fmt.Fprintf(&b, "\n## Idle connections\n\n%d connections held open; the server's resident memory (VmRSS) before and after.\n\n", run.Idle[0].Conns)
+		b.WriteString("| library | bytes per connection | handshakes/s | errors |\n|---|---:|---:|---:|\n")
+		for _, r := range run.Idle {
+			fmt.Fprintf(&b, "| %s | %.0f | %.0f | %d |\n", r.Lib, r.BytesPerConn, r.HandshakesPS, r.Errors)
+		}
+	}
+	return b.String()
+}
+
+// chart draws round trips per second against message size, log-log, one
+// line per library, a panel per connection count.
+func chart(run benchRun) string {
+	const (
+		panelW, panelH = 460, 320
+		left, top      = 70, 40
+		plotW, plotH   = 360, 220
+	)
+	colors := []string{"#d62728", "#ff7f0e", "#1f77b4", "#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f"}
+	libs := libsIn(run)
+	var b strings.Builder
+	width := panelW * len(connCount)
+	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" font-family="sans-serif" font-size="11">`+"\n", width, panelH+20*len(libs)/2+40)
+	b.WriteString(`<rect width="100%" height="100%" fill="white"/>` + "\n")
+	for pi, n := range connCount {
+		ox := pi * panelW
+		lo, hi := math.Inf(1), math.Inf(-1)
+		for _, r := range run.Load {
+			if r.Conns == n && r.RTPS > 0 {
+				lo, hi = math.Min(lo, r.RTPS), math.Max(hi, r.RTPS)
+			}
+		}
+		if math.IsInf(lo, 0) {
+			continue
+		}
+		ylo, yhi := math.Floor(math.Log10(lo)), math.Ceil(math.Log10(hi))
+		if yhi == ylo {
+			yhi++
+		}
+		x := func(i int) float64 { return float64(ox+left) + float64(i)*plotW/float64(len(sizes)-1) }
+		y := func(v float64) float64 {
+			return float64(top+plotH) - (math.Log10(v)-ylo)/(yhi-ylo)*plotH
+		}
+		fmt.Fprintf(&b, `<text x="%d" y="20" font-size="13" font-weight="bold">round trips/s, %d connection(s)</text>`+"\n", ox+left, n)
+		for e := ylo; e <= yhi; e++ {
+			v := math.Pow(10, e)
+			fmt.Fprintf(&b, `<line x1="%d" x2="%d" y1="%.1f" y2="%.1f" stroke="#ddd"/><text x="%d" y="%.1f" text-anchor="end">%g</text>`+"\n",
+				ox+left, ox+left+plotW, y(v), y(v), ox+left-6, y(v)+4, v)
+		}
+		for i, s := range sizes {
+			fmt.Fprintf(&b, `<text x="%.1f" y="%d" text-anchor="middle">%s</text>`+"\n", x(i), top+plotH+16, sizeName(s))
+		}
+		for li, lib := range libs {
+			var pts []string
+			for i, s := range sizes {
+				if r, ok := find(run, lib, s, n); ok && r.RTPS > 0 {
+					pts = append(pts, fmt.Sprintf("%.1f,%.1f", x(i), y(r.RTPS)))
+				}
+			}
+			c := colors[li%len(colors)]
+			w := 1.5
+			if strings.HasPrefix(lib, "wsraise") {
+				w = 3
+			}
+			fmt.Fprintf(&b, `<polyline fill="none" stroke="%s" stroke-width="%.1f" points="%s"/>`+"\n", c, w, strings.Join(pts, " "))
+		}
+	}
+	for li, lib := range libs {
+		lx, ly := left+(li%4)*170, panelH+10+(li/4)*20
+		fmt.Fprintf(&b, `<rect x="%d" y="%d" width="14" height="4" fill="%s"/><text x="%d" y="%d">%s</text>`+"\n",
+			lx, ly, colors[li%len(colors)], lx+20, ly+6, lib)
+	}
+	b.WriteString("</svg>\n")
+	return b.String()
+}

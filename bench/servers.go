@@ -1,0 +1,225 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+
+	coder "github.com/coder/websocket"
+	"github.com/gobwas/ws"
+	"github.com/gobwas/ws/wsutil"
+	gorilla "github.com/gorilla/websocket"
+	"github.com/lxzan/gws"
+	xnet "golang.org/x/net/websocket"
+
+	"wsraise/server"
+	"wsraise/wsproto"
+)
+
+// Each echo server is written the way its library's README or examples
+// recommend, with compression off and a read limit of at least 16 MiB so
+// that the 1 MiB messages pass everywhere.
+
+const maxMessage = 16 << 20
+
+var servers = map[string]func(net.Listener) error{
+	"wsraise":        serveWsproto,
+	"wsraise-server": serveFramework,
+	"gorilla":        serveGorilla,
+	"coder":          serveCoder,
+	"gobwas":         serveGobwas,
+	"gws":            serveGws,
+	"x-net":          serveXNet,
+	"raw-tcp":        serveRawTCP,
+}
+
+// libraries in report order; raw-tcp is the ceiling, not a peer.
+var libraries = []string{"wsraise", "wsraise-server", "gorilla", "coder", "gobwas", "gws", "x-net", "raw-tcp"}
+
+func isPeer(lib string) bool {
+	return lib != "wsraise" && lib != "wsraise-server" && lib != "raw-tcp"
+}
+
+func serveHTTP(ln net.Listener, h http.HandlerFunc) error {
+	return (&http.Server{Handler: h}).Serve(ln)
+}
+
+func serveWsproto(ln net.Listener) error {
+	return serveHTTP(ln, func(w http.ResponseWriter, r *http.Request) {
+		c, err := wsproto.Upgrade(w, r, nil)
+		if err != nil {
+			return
+		}
+		ctx := context.Background()
+		for {
+			typ, msg, err := c.Read(ctx)
+			if err != nil {
+				return
+			}
+			if err := c.Write(ctx, typ, msg); err != nil {
+				return
+			}
+		}
+	})
+}
+
+func serveFramework(ln net.Listener) error {
+	app := server.New(server.Options{
+		Logger:       slog.New(slog.NewTextHandler(io.Discard, nil)),
+		PingInterval: -1,
+	})
+	app.Handle("/", func(ws *server.WebSocket) error {
+		if err := ws.Accept(); err != nil {
+			return err
+		}
+		for {
+			typ, msg, err := ws.Receive()
+			if err != nil {
+				return err
+			}
+			if typ == wsproto.MessageText {
+				err = ws.SendText(string(msg))
+			} else {
+				err = ws.SendBytes(msg)
+			}
+			if err != nil {
+				return err
+			}
+		}
+	})
+	return (&http.Server{Handler: app}).Serve(ln)
+}
+
+func serveGorilla(ln net.Listener) error {
+	upgrader := gorilla.Upgrader{}
+	return serveHTTP(ln, func(w http.ResponseWriter, r *http.Request) {
+		c, err := upgrader.Upgrade(w, r, nil)
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		c.SetReadLimit(maxMessage)
+		for {
+			mt, msg, err := c.ReadMessage()
+			if err != nil {
+				return
+			}
+			if err := c.WriteMessage(mt, msg); err != nil {
+				return
+			}
+		}
+	})
+}
+
+func serveCoder(ln net.Listener) error {
+	return serveHTTP(ln, func(w http.ResponseWriter, r *http.Request) {
+		c, err := coder.Accept(w, r, &coder.AcceptOptions{CompressionMode: coder.CompressionDisabled})
+		if err != nil {
+			return
+		}
+		defer c.CloseNow()
+		c.SetReadLimit(maxMessage)
+		ctx := context.Background()
+		for {
+			typ, rd, err := c.Reader(ctx)
+			if err != nil {
+				return
+			}
+			wr, err := c.Writer(ctx, typ)
+			if err != nil {
+				return
+			}
+			if _, err := io.Copy(wr, rd); err != nil {
+				return
+			}
+			if err := wr.Close(); err != nil {
+				return
+			}
+		}
+	})
+}
+
+func serveGobwas(ln net.Listener) error {
+	return serveHTTP(ln, func(w http.ResponseWriter, r *http.Request) {
+		conn, _, _, err := ws.UpgradeHTTP(r, w)
+		if err != nil {
+			return
+		}
+		go func() {
+			defer conn.Close()
+			for {
+				msg, op, err := wsutil.ReadClientData(conn)
+				if err != nil {
+					return
+				}
+				if err := wsutil.WriteServerMessage(conn, op, msg); err != nil {
+					return
+				}
+			}
+		}()
+	})
+}
+
+type gwsEcho struct{ gws.BuiltinEventHandler }
+
+func (gwsEcho) OnMessage(socket *gws.Conn, message *gws.Message) {
+	defer message.Close()
+	socket.WriteMessage(message.Opcode, message.Bytes())
+}
+
+func serveGws(ln net.Listener) error {
+	upgrader := gws.NewUpgrader(gwsEcho{}, &gws.ServerOption{ReadMaxPayloadSize: maxMessage})
+	return serveHTTP(ln, func(w http.ResponseWriter, r *http.Request) {
+		socket, err := upgrader.Upgrade(w, r)
+		if err != nil {
+			return
+		}
+		go socket.ReadLoop()
+	})
+}
+
+func serveXNet(ln net.Listener) error {
+	s := xnet.Server{Handler: func(c *xnet.Conn) {
+		c.MaxPayloadBytes = maxMessage
+		for {
+			var msg []byte
+			if err := xnet.Message.Receive(c, &msg); err != nil {
+				return
+			}
+			if err := xnet.Message.Send(c, msg); err != nil {
+				return
+			}
+		}
+	}}
+	return serveHTTP(ln, s.ServeHTTP)
+}
+
+// serveRawTCP echoes bytes with no WebSocket at all: the ceiling.
+func serveRawTCP(ln net.Listener) error {
+	for {
+		c, err := ln.Accept()
+		if err != nil {
+			return err
+		}
+		go func() {
+			defer c.Close()
+			io.Copy(c, c)
+		}()
+	}
+}
+
+func serve(lib, addr string) error {
+	s, ok := servers[lib]
+	if !ok {
+		return fmt.Errorf("unknown library %q", lib)
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return err
+	}
+	fmt.Println("listening", ln.Addr())
+	return s(ln)
+}
