@@ -159,6 +159,7 @@ func (ws *WebSocket) Accept(opts ...AcceptOption) error {
 	}
 	ws.conn = c
 	ws.msgs = make(chan message)
+	ws.discard = make(chan struct{})
 	ws.state.Store(int32(Connected))
 	go ws.readLoop()
 	ws.startKeepalive()
@@ -179,6 +180,9 @@ func (ws *WebSocket) readLoop() {
 		}
 		select {
 		case ws.msgs <- message{typ, data}:
+		case <-ws.discard:
+			// This side is closing: nobody will receive the message, and
+			// reading on is how the peer's close frame is found.
 		case <-ws.conn.Done():
 			ws.readErr = ws.conn.Err()
 			return
@@ -328,6 +332,7 @@ func (ws *WebSocket) Close(code wsproto.StatusCode, reason string) error {
 	}
 	reason = sanitizeReason(reason)
 	ws.closed = &closeRecord{code, reason}
+	close(ws.discard)
 	ws.mu.Unlock()
 	ws.stopKeepalive()
 	err := ws.conn.Close(code, reason)

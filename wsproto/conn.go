@@ -213,9 +213,11 @@ func (c *Conn) CloseNow() error {
 
 // Close performs the closing handshake (RFC 6455 section 7.1.2): it sends a
 // close frame with code and reason, waits up to the close timeout for the
-// peer's close frame, discarding any data messages that arrive first, and
-// then closes the TCP connection. A server closes TCP at once; a client
-// waits for the server to close it first (section 7.1.1).
+// peer's close frame, and then closes the TCP connection. A server closes
+// TCP at once; a client waits for the server to close it first (section
+// 7.1.1). Data messages that arrive before the peer's close frame go to the
+// goroutine that is reading when Close is called, which should read until
+// it gets an error; if none is, Close reads them itself and discards them.
 //
 // Close returns an error, and sends nothing, if code may not be sent or the
 // reason is not valid UTF-8 of at most 123 bytes. It returns ErrClosed if a
@@ -240,22 +242,26 @@ func (c *Conn) Close(code StatusCode, reason string) error {
 	if !sent {
 		return ErrClosed
 	}
+	// If nobody is reading, Close reads until the peer's close frame. If a
+	// goroutine is reading, the messages that arrive before that frame are
+	// its to receive: Close waits for it to reach the close frame.
 	select {
 	case c.readSem <- struct{}{}:
-		// Nobody is reading: read until the peer's close frame.
 		c.rdl.setTimeout(c.closeTimeout)
 		c.awaitPeerClose()
 		c.finish()
 		<-c.readSem
-	case <-c.readEnded:
-		// A reader received the peer's close frame, or failed.
+	default:
 		select {
-		case c.readSem <- struct{}{}:
-			c.finish()
-			<-c.readSem
+		case <-c.readEnded:
+			select {
+			case c.readSem <- struct{}{}:
+				c.finish()
+				<-c.readSem
+			case <-c.done:
+			}
 		case <-c.done:
 		}
-	case <-c.done:
 	}
 	c.closeTCP(c.closingErr())
 	if !timer.Stop() {
