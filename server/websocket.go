@@ -51,9 +51,10 @@ type WebSocket struct {
 	conn     *wsproto.Conn
 	closed   *closeRecord // the close this side sent, for the log
 
-	msgs     chan message // from the reading goroutine
-	readErr  error        // set before msgs is closed
-	lastPong atomic.Int64 // unix nanoseconds
+	msgs     chan message  // from the reading goroutine
+	discard  chan struct{} // closed when this side closes: stop handing messages over
+	readErr  error         // set before msgs is closed
+	lastPong atomic.Int64  // unix nanoseconds
 	pinger   *time.Timer
 }
 
