@@ -88,7 +88,27 @@ func runAll(quick bool, only, out, svg string) error {
 	if err := os.WriteFile(out, []byte(markdown(run)), 0o644); err != nil {
 		return err
 	}
-	return os.WriteFile(svg, []byte(chart(run)), 0o644)
+	if err := os.WriteFile(svg, []byte(chart(run)), 0o644); err != nil {
+		return err
+	}
+	return verdict(run)
+}
+
+// verdict fails the run, after the report is written, if any echo came
+// back different, or a wsraise server had errors: those are bugs, whatever
+// the speed. (Errors of a peer library are reported, not failed on.)
+func verdict(run benchRun) error {
+	for _, r := range run.Load {
+		if r.Mismatches > 0 || r.Errors > 0 && strings.HasPrefix(r.Lib, "wsraise") {
+			return fmt.Errorf("%s, %d B x%d: %d mismatches, %d errors (%s)", r.Lib, r.Size, r.Conns, r.Mismatches, r.Errors, r.FirstError)
+		}
+	}
+	for _, r := range run.Idle {
+		if r.Errors > 0 && strings.HasPrefix(r.Lib, "wsraise") {
+			return fmt.Errorf("%s idle: %d errors (%s)", r.Lib, r.Errors, r.FirstError)
+		}
+	}
+	return nil
 }
 
 // startServer starts "wsbench serve" on CPU 0 and returns its address.
