@@ -34,20 +34,21 @@ func main() {
 		logger.Error("listen", "error", err)
 		os.Exit(1)
 	}
-	if err := run(ln, logger); err != nil {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, ln, logger); err != nil {
 		logger.Error("serve", "error", err)
 		os.Exit(1)
 	}
 }
 
-// run serves until SIGINT or SIGTERM, then shuts down gracefully: the HTTP
-// server stops accepting, then every WebSocket gets 1001 Going Away.
-func run(ln net.Listener, logger *slog.Logger) error {
+// run serves until ctx ends (SIGINT or SIGTERM), then shuts down
+// gracefully: the HTTP server stops accepting, then every WebSocket gets
+// 1001 Going Away, and its handler up to 10 s to finish.
+func run(ctx context.Context, ln net.Listener, logger *slog.Logger) error {
 	app, handler := demo.New(logger)
 	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
 
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	logger.Info("demo listening", "url", "http://"+ln.Addr().String()+"/")
@@ -64,8 +65,8 @@ func run(ln net.Listener, logger *slog.Logger) error {
 	if aerr := app.Shutdown(sctx); err == nil {
 		err = aerr
 	}
-	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
-		return err
+	if serr := <-errc; !errors.Is(serr, http.ErrServerClosed) {
+		return serr
 	}
 	return err
 }
