@@ -53,16 +53,21 @@ func serveWsproto(ln net.Listener) error {
 		if err != nil {
 			return
 		}
-		ctx := context.Background()
-		for {
-			typ, msg, err := c.Read(ctx)
-			if err != nil {
-				return
+		// As wsproto's documentation recommends for many connections (and
+		// as gobwas and gws do): serve from a goroutine of our own, so
+		// net/http frees what it held for the request.
+		go func() {
+			ctx := context.Background()
+			for {
+				typ, msg, err := c.Read(ctx)
+				if err != nil {
+					return
+				}
+				if err := c.Write(ctx, typ, msg); err != nil {
+					return
+				}
 			}
-			if err := c.Write(ctx, typ, msg); err != nil {
-				return
-			}
-		}
+		}()
 	})
 }
 

@@ -26,7 +26,7 @@ var ErrClosed = errors.New("websocket: connection closed")
 // deadlines, cancellation and closing.
 type Conn struct {
 	nc          net.Conn
-	br          *bufio.Reader
+	br          readBuffer
 	server      bool
 	subprotocol string
 
@@ -104,15 +104,8 @@ func newConn(nc net.Conn, br *bufio.Reader, server bool, cfg config) *Conn {
 		cfg.writeBufferSize = defaultBufferSize
 	}
 	cfg.writeBufferSize = max(cfg.writeBufferSize, 2*maxHeaderSize+maxControlPayload)
-	if br == nil || br.Size() < cfg.readBufferSize && br.Buffered() == 0 {
-		br = bufio.NewReaderSize(nc, cfg.readBufferSize)
-	} else if br.Size() < minReadBufferSize {
-		// Keep the buffered bytes: they are the first frames.
-		br = bufio.NewReaderSize(br, cfg.readBufferSize)
-	}
 	c := &Conn{
 		nc:           nc,
-		br:           br,
 		server:       server,
 		subprotocol:  cfg.subprotocol,
 		readLimit:    cfg.readLimit,
@@ -124,6 +117,7 @@ func newConn(nc net.Conn, br *bufio.Reader, server bool, cfg config) *Conn {
 		readEnded:    make(chan struct{}),
 		done:         make(chan struct{}),
 	}
+	c.br.init(nc, br, cfg.readBufferSize)
 	c.mr.c = c
 	c.mw.c = c
 	c.rdl.init(nc.SetReadDeadline)
@@ -332,9 +326,7 @@ func (c *Conn) finish() {
 func (c *Conn) drain() {
 	c.rdl.setTimeout(c.closeTimeout)
 	for {
-		if _, err := c.br.Discard(c.br.Buffered()); err != nil {
-			return
-		}
+		c.br.Discard(c.br.Buffered())
 		if _, err := c.br.Peek(1); err != nil {
 			return
 		}
