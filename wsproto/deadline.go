@@ -80,11 +80,16 @@ func (d *deadline) setTimeout(t time.Duration) {
 
 func isTimeout(err error) bool { return errors.Is(err, os.ErrDeadlineExceeded) }
 
-// ctxError reports a timeout caused by ctx as ctx's error.
+// ctxError reports a timeout caused by ctx as ctx's error. The connection's
+// deadline, set from ctx's, can pass before ctx's own timer marks it done,
+// so a deadline already past counts as well.
 func ctxError(ctx context.Context, err error) error {
 	if err != nil && isTimeout(err) {
 		if cerr := ctx.Err(); cerr != nil {
 			return cerr
+		}
+		if dl, ok := ctx.Deadline(); ok && !time.Now().Before(dl) {
+			return context.DeadlineExceeded
 		}
 	}
 	return err

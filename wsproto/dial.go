@@ -93,8 +93,10 @@ func Dial(ctx context.Context, rawURL string, opts *DialOptions) (*Conn, *http.R
 	c, resp, err := handshake(ctx, nc, u, port == "443", opts)
 	if !stop() || err != nil {
 		nc.Close()
-		if err == nil || isTimeout(err) && ctx.Err() != nil {
+		if err == nil {
 			err = fmt.Errorf("websocket: handshake with %s: %w", addr, ctx.Err())
+		} else if cerr := ctxError(ctx, err); cerr != err {
+			err = fmt.Errorf("websocket: handshake with %s: %w", addr, cerr)
 		}
 		return nil, resp, err
 	}

@@ -1,6 +1,6 @@
 package wsproto
 
-import "encoding/binary"
+import "unicode/utf8"
 
 // Text messages and close reasons must be valid UTF-8 (RFC 6455 sections
 // 5.6 and 8.1), and an endpoint fails the connection with 1007 as soon as
@@ -35,74 +35,55 @@ var leads = func() (t [256]leadInfo) {
 	return t
 }()
 
-const asciiMask = 0x8080808080808080
-
 // scanUTF8 validates p. It returns ok false if p is not a prefix of valid
 // UTF-8. Otherwise tail is the number of bytes at the end of p that begin a
-// character p does not finish (0 to 3).
+// character p does not finish (0 to 3). The whole characters go to
+// unicode/utf8.Valid, the fastest validator at hand; only the unfinished
+// one is checked here, so that an impossible start fails at once.
 func scanUTF8(p []byte) (ok bool, tail int) {
-	i, n := 0, len(p)
-	for i < n {
-		c := p[i]
-		if c < 0x80 {
-			i++
-			// ASCII fast path: skip 16, then 8 bytes at a time.
-			for i+16 <= n && (binary.LittleEndian.Uint64(p[i:])|binary.LittleEndian.Uint64(p[i+8:]))&asciiMask == 0 {
-				i += 16
-			}
-			for i+8 <= n && binary.LittleEndian.Uint64(p[i:])&asciiMask == 0 {
-				i += 8
-			}
-			continue
-		}
-		l := leads[c]
-		if l.size == 0 {
-			return false, 0
-		}
-		size := int(l.size)
-		if i+size > n {
-			// An unfinished character: what there is must be a valid start.
-			if i+1 < n && (p[i+1] < l.lo || p[i+1] > l.hi) {
-				return false, 0
-			}
-			if i+2 < n && p[i+2]&0xC0 != 0x80 {
-				return false, 0
-			}
-			return true, n - i
-		}
-		if p[i+1] < l.lo || p[i+1] > l.hi {
-			return false, 0
-		}
-		switch size {
-		case 3:
-			if p[i+2]&0xC0 != 0x80 {
-				return false, 0
-			}
-		case 4:
-			if p[i+2]&0xC0 != 0x80 || p[i+3]&0xC0 != 0x80 {
-				return false, 0
-			}
-		}
-		i += size
+	tail = unfinished(p)
+	whole := len(p) - tail
+	if !utf8.Valid(p[:whole]) {
+		return false, 0
 	}
-	return true, 0
+	if tail > 0 && !validStart(p[whole:]) {
+		return false, 0
+	}
+	return true, tail
+}
+
+// unfinished returns the length of the character p's last bytes begin but
+// do not finish, judged by its first byte only: 0 to 3.
+func unfinished(p []byte) int {
+	for k := 1; k <= 3 && k <= len(p); k++ {
+		c := p[len(p)-k]
+		if c < 0x80 {
+			return 0
+		}
+		if c >= 0xC0 { // a first byte (or an invalid one, size 0)
+			if int(leads[c].size) > k {
+				return k
+			}
+			return 0
+		}
+	}
+	return 0
+}
+
+// validStart reports whether b, the first bytes of a character, can still
+// be finished into a valid one.
+func validStart(b []byte) bool {
+	l := leads[b[0]]
+	if l.size == 0 || len(b) > 1 && (b[1] < l.lo || b[1] > l.hi) {
+		return false
+	}
+	return len(b) < 3 || b[2]&0xC0 == 0x80
 }
 
 // validUTF8 reports whether p is entirely valid UTF-8.
-func validUTF8(p []byte) bool {
-	ok, tail := scanUTF8(p)
-	return ok && tail == 0
-}
+func validUTF8(p []byte) bool { return utf8.Valid(p) }
 
-func validUTF8String(s string) bool {
-	// A short reason is cheap to scan as a string; avoid the copy.
-	for i := 0; i < len(s); i++ {
-		if s[i] >= 0x80 {
-			return validUTF8([]byte(s))
-		}
-	}
-	return true
-}
+func validUTF8String(s string) bool { return utf8.ValidString(s) }
 
 // utf8Stream validates a text message that arrives in pieces. Bytes of a
 // character split between pieces are kept until the character is whole.

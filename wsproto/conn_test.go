@@ -1,0 +1,791 @@
+package wsproto
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// ctTimeout bounds every wait in these tests; it is never how they
+// synchronise.
+const ctTimeout = 20 * time.Second
+
+func ctCtx(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), ctTimeout)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// ctPair connects a client and a server Conn over loopback TCP through
+// httptest, Upgrade and Dial.
+func ctPair(t *testing.T, uopts *UpgradeOptions, dopts *DialOptions) (server, client *Conn) {
+	t.Helper()
+	srv, conns, errs := hsServer(t, uopts)
+	ctx, cancel := context.WithTimeout(context.Background(), ctTimeout)
+	defer cancel()
+	client, _, err := Dial(ctx, hsURL(srv), dopts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { client.CloseNow() })
+	return hsRecvConn(t, conns, errs), client
+}
+
+// ctRawClient connects a raw TCP client to a server Conn: the test speaks
+// the protocol itself on nc and br.
+func ctRawClient(t *testing.T, uopts *UpgradeOptions) (server *Conn, nc net.Conn, br *bufio.Reader) {
+	t.Helper()
+	srv, conns, errs := hsServer(t, uopts)
+	nc, err := net.Dial("tcp", srv.Listener.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { nc.Close() })
+	nc.SetDeadline(time.Now().Add(ctTimeout))
+	req := "GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
+		"Sec-WebSocket-Key: " + hsValidKey + "\r\nSec-WebSocket-Version: 13\r\n\r\n"
+	if _, err := io.WriteString(nc, req); err != nil {
+		t.Fatal(err)
+	}
+	br = bufio.NewReader(nc)
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil || resp.StatusCode != 101 {
+		t.Fatalf("handshake: %v %v", resp, err)
+	}
+	return hsRecvConn(t, conns, errs), nc, br
+}
+
+// ctRead reads a message in another goroutine, so that the test can act
+// while it waits.
+type ctResult struct {
+	typ MessageType
+	p   []byte
+	err error
+}
+
+func ctReadAsync(ctx context.Context, c *Conn) <-chan ctResult {
+	ch := make(chan ctResult, 1)
+	go func() {
+		typ, p, err := c.Read(ctx)
+		ch <- ctResult{typ, p, err}
+	}()
+	return ch
+}
+
+func ctWait(t *testing.T, ch <-chan ctResult) ctResult {
+	t.Helper()
+	select {
+	case r := <-ch:
+		return r
+	case <-time.After(ctTimeout):
+		t.Fatal("read did not return")
+	}
+	return ctResult{}
+}
+
+func ctCloseErr(t *testing.T, what string, err error, code StatusCode, reason string, received bool) {
+	t.Helper()
+	var ce *CloseError
+	if !errors.As(err, &ce) {
+		t.Fatalf("%s: err = %v (%T), want *CloseError", what, err, err)
+	}
+	if ce.Code != code || ce.Reason != reason || ce.Received != received {
+		t.Fatalf("%s: CloseError{Code: %v, Reason: %q, Received: %v}, want {%v, %q, %v}",
+			what, ce.Code, ce.Reason, ce.Received, code, reason, received)
+	}
+}
+
+func ctDone(t *testing.T, c *Conn) {
+	t.Helper()
+	select {
+	case <-c.Done():
+	case <-time.After(ctTimeout):
+		t.Fatal("connection not closed")
+	}
+}
+
+// TestReadLimit: a message over the read limit fails the connection with
+// 1009 on the side that reads it; the peer sees the 1009 close frame.
+func TestReadLimit(t *testing.T) {
+	t.Run("server, one frame", func(t *testing.T) {
+		server, client := ctPair(t, nil, nil)
+		server.SetReadLimit(100)
+		ctx := ctCtx(t)
+		if err := client.Write(ctx, MessageBinary, make([]byte, 100)); err != nil {
+			t.Fatal(err)
+		}
+		if _, p, err := server.Read(ctx); err != nil || len(p) != 100 {
+			t.Fatalf("message at the limit: %d bytes, %v", len(p), err)
+		}
+		cr := ctReadAsync(ctx, client)
+		if err := client.Write(ctx, MessageBinary, make([]byte, 101)); err != nil {
+			t.Fatal(err)
+		}
+		_, _, err := server.Read(ctx)
+		ctCloseErr(t, "server", err, StatusMessageTooBig, "message too big", false)
+		ctCloseErr(t, "client", ctWait(t, cr).err, StatusMessageTooBig, "message too big", true)
+		ctDone(t, server)
+		ctDone(t, client)
+		if e := server.Err(); e == nil || e.Code != StatusMessageTooBig {
+			t.Fatalf("server Err() = %v", e)
+		}
+	})
+	t.Run("server, fragments add up", func(t *testing.T) {
+		server, client := ctPair(t, &UpgradeOptions{ReadLimit: 6000}, nil)
+		ctx := ctCtx(t)
+		cr := ctReadAsync(ctx, client)
+		w, err := client.Writer(ctx, MessageBinary)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Each Write over the buffer size goes out as its own fragment.
+		w.Write(make([]byte, 5000))
+		w.Write(make([]byte, 5000))
+		w.Close()
+		_, _, err = server.Read(ctx)
+		ctCloseErr(t, "server", err, StatusMessageTooBig, "message too big", false)
+		ctCloseErr(t, "client", ctWait(t, cr).err, StatusMessageTooBig, "message too big", true)
+	})
+	t.Run("client", func(t *testing.T) {
+		server, client := ctPair(t, nil, &DialOptions{ReadLimit: 10})
+		ctx := ctCtx(t)
+		sr := ctReadAsync(ctx, server)
+		if err := server.Write(ctx, MessageText, []byte("0123456789a")); err != nil {
+			t.Fatal(err)
+		}
+		_, _, err := client.Read(ctx)
+		ctCloseErr(t, "client", err, StatusMessageTooBig, "message too big", false)
+		ctCloseErr(t, "server", ctWait(t, sr).err, StatusMessageTooBig, "message too big", true)
+	})
+}
+
+func ctPattern(seed, n int) []byte {
+	b := make([]byte, n)
+	for i := range b {
+		b[i] = byte(seed*31 + i*7 + i>>8)
+	}
+	return b
+}
+
+func ctText(g, m int) string {
+	return fmt.Sprintf("g%02d m%03d ", g, m) + strings.Repeat(string(rune('a'+g)), (g*97+m*31)%3000)
+}
+
+// TestConcurrentWrites: 16 goroutines write while a streamed message is
+// open; it goes out first and whole, and every other message arrives
+// intact, each goroutine's in its order. Run it with -race.
+func TestConcurrentWrites(t *testing.T) {
+	const goroutines, perG = 16, 40
+	server, client := ctPair(t, nil, nil)
+	ctx := ctCtx(t)
+
+	type msg struct {
+		typ MessageType
+		p   []byte
+	}
+	got := make(chan []msg, 1)
+	go func() {
+		var ms []msg
+		for len(ms) < goroutines*perG+1 {
+			typ, p, err := server.Read(ctx)
+			if err != nil {
+				t.Errorf("server read %d: %v", len(ms), err)
+				break
+			}
+			ms = append(ms, msg{typ, p})
+		}
+		got <- ms
+	}()
+
+	w, err := client.Writer(ctx, MessageBinary)
+	if err != nil {
+		t.Fatal(err)
+	}
+	streamed := ctPattern(1, 3*6000+123)
+	if _, err := w.Write(streamed[:6000]); err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	for g := 0; g < goroutines; g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for m := 0; m < perG; m++ {
+				if err := client.Write(ctx, MessageText, []byte(ctText(g, m))); err != nil {
+					t.Errorf("goroutine %d message %d: %v", g, m, err)
+					return
+				}
+				if m%10 == 0 {
+					if err := client.Ping(ctx, []byte{byte(g), byte(m)}); err != nil {
+						t.Errorf("ping: %v", err)
+					}
+				}
+			}
+		}()
+	}
+	for _, part := range [][]byte{streamed[6000:12000], streamed[12000:18000], streamed[18000:]} {
+		if _, err := w.Write(part); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	wg.Wait()
+
+	var ms []msg
+	select {
+	case ms = <-got:
+	case <-time.After(ctTimeout):
+		t.Fatal("server did not receive every message")
+	}
+	if len(ms) != goroutines*perG+1 {
+		t.Fatalf("received %d messages", len(ms))
+	}
+	if ms[0].typ != MessageBinary || !bytes.Equal(ms[0].p, streamed) {
+		t.Fatalf("first message: %v, %d bytes; want the streamed one, %d bytes", ms[0].typ, len(ms[0].p), len(streamed))
+	}
+	next := make([]int, goroutines)
+	for i, m := range ms[1:] {
+		var g, n int
+		if _, err := fmt.Sscanf(string(m.p), "g%02d m%03d ", &g, &n); err != nil || g < 0 || g >= goroutines {
+			t.Fatalf("message %d: %.20q: %v", i+1, m.p, err)
+		}
+		if m.typ != MessageText || n != next[g] || string(m.p) != ctText(g, n) {
+			t.Fatalf("message %d: type %v, goroutine %d number %d (want %d), intact %v",
+				i+1, m.typ, g, n, next[g], string(m.p) == ctText(g, n))
+		}
+		next[g]++
+	}
+}
+
+// TestPingBetweenFragments: a ping sent while a streamed message is open
+// goes out between its fragments, as the raw server sees them.
+func TestPingBetweenFragments(t *testing.T) {
+	type frame struct {
+		h header
+		p []byte
+	}
+	frames := make(chan frame, 8)
+	s := dtListen(t, func(nc net.Conn, br *bufio.Reader, r *http.Request, quit <-chan struct{}) {
+		dtAccept(nc, r, "")
+		for {
+			h, p, err := hsReadFrameErr(br)
+			if err != nil {
+				close(frames)
+				return
+			}
+			frames <- frame{h, p}
+		}
+	})
+	c, _, err := dtDial(t, s.url(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := ctCtx(t)
+	w, err := c.Writer(ctx, MessageBinary)
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := ctPattern(2, 5000) // over the buffer: sent at once as a fragment
+	if _, err := w.Write(first); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Ping(ctx, []byte("between")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.Write([]byte("the end")); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	want := []struct {
+		fin bool
+		op  opcode
+		p   []byte
+	}{
+		{false, opBinary, first},
+		{true, opPing, []byte("between")},
+		{true, opContinuation, []byte("the end")},
+	}
+	for i, wf := range want {
+		var f frame
+		select {
+		case f = <-frames:
+		case <-time.After(ctTimeout):
+			t.Fatalf("frame %d did not arrive", i)
+		}
+		if !f.h.masked || f.h.fin != wf.fin || f.h.op != wf.op || !bytes.Equal(f.p, wf.p) {
+			t.Fatalf("frame %d: masked %v fin %v op %v %d bytes; want fin %v op %v %d bytes",
+				i, f.h.masked, f.h.fin, f.h.op, len(f.p), wf.fin, wf.op, len(wf.p))
+		}
+	}
+}
+
+// TestPingInsideMessage: a server reading a fragmented message answers a
+// ping that arrives between fragments, and the message stays whole; the
+// client sees the pong through OnPong before the echo.
+func TestPingInsideMessage(t *testing.T) {
+	var pongs []string // appended to by the goroutine reading the client
+	server, client := ctPair(t, nil, &DialOptions{OnPong: func(p []byte) { pongs = append(pongs, string(p)) }})
+	ctx := ctCtx(t)
+	w, _ := client.Writer(ctx, MessageText)
+	w.Write([]byte(strings.Repeat("α", 3000))) // 6000 bytes: one fragment
+	client.Ping(ctx, []byte("are you there"))
+	w.Write([]byte("ω"))
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	typ, p, err := server.Read(ctx)
+	if err != nil || typ != MessageText || string(p) != strings.Repeat("α", 3000)+"ω" {
+		t.Fatalf("server read %v %d bytes %v", typ, len(p), err)
+	}
+	if err := server.Write(ctx, typ, p); err != nil {
+		t.Fatal(err)
+	}
+	typ, q, err := client.Read(ctx)
+	if err != nil || !bytes.Equal(p, q) {
+		t.Fatalf("echo %v %d bytes %v", typ, len(q), err)
+	}
+	if len(pongs) != 1 || pongs[0] != "are you there" {
+		t.Fatalf("pongs %q", pongs)
+	}
+}
+
+// TestReadCancelWaiting: a read interrupted while waiting for a message
+// returns the context's error and leaves the connection as it was.
+func TestReadCancelWaiting(t *testing.T) {
+	server, client := ctPair(t, nil, nil)
+	bg := ctCtx(t)
+
+	ctx, cancel := context.WithCancel(bg)
+	ch := ctReadAsync(ctx, server)
+	cancel()
+	if r := ctWait(t, ch); !errors.Is(r.err, context.Canceled) {
+		t.Fatalf("cancelled Read: %v", r.err)
+	}
+
+	ctx, cancel = context.WithTimeout(bg, 50*time.Millisecond)
+	defer cancel()
+	if _, _, err := server.Read(ctx); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Read past its deadline: %v", err)
+	}
+	ctx, cancel = context.WithTimeout(bg, 50*time.Millisecond)
+	defer cancel()
+	if _, _, err := server.Reader(ctx); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Reader past its deadline: %v", err)
+	}
+	select {
+	case <-server.Done():
+		t.Fatal("an interrupted read closed the connection")
+	default:
+	}
+
+	// The old deadline must not linger: Background reads wait as long as
+	// needed, here until the client writes.
+	ch = ctReadAsync(context.Background(), server)
+	if err := client.Write(bg, MessageText, []byte("still here")); err != nil {
+		t.Fatal(err)
+	}
+	if r := ctWait(t, ch); r.err != nil || r.typ != MessageText || string(r.p) != "still here" {
+		t.Fatalf("read after cancellations: %v %q %v", r.typ, r.p, r.err)
+	}
+	if err := server.Write(bg, MessageText, []byte("and writing")); err != nil {
+		t.Fatal(err)
+	}
+	if _, p, err := client.Read(bg); err != nil || string(p) != "and writing" {
+		t.Fatalf("client read: %q %v", p, err)
+	}
+}
+
+// TestReadInterruptedInMessage: a read interrupted in the middle of a
+// message returns the error; the next Read skips the rest of that message.
+// A read interrupted in a frame header, or in a control frame, consumes
+// nothing.
+func TestReadInterruptedInMessage(t *testing.T) {
+	server, nc, br := ctRawClient(t, nil)
+	bg := ctCtx(t)
+	short := func() (context.Context, context.CancelFunc) { return context.WithTimeout(bg, 50*time.Millisecond) }
+	send := func(b []byte) {
+		t.Helper()
+		if _, err := nc.Write(b); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	// In the payload.
+	f := hsMaskedFrame(true, opBinary, []byte("0123456789"))
+	send(f[:len(f)-6])
+	ctx, cancel := short()
+	if _, _, err := server.Read(ctx); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Read in a payload: %v", err)
+	}
+	cancel()
+	send(f[len(f)-6:])
+	send(hsMaskedFrame(true, opText, []byte("next")))
+	if typ, p, err := server.Read(bg); err != nil || typ != MessageText || string(p) != "next" {
+		t.Fatalf("Read after the interrupted one: %v %q %v", typ, p, err)
+	}
+
+	// In a fragmented message, between fragments, through Reader.
+	send(hsMaskedFrame(false, opText, []byte("part one ")))
+	ctx, cancel = short()
+	typ, r, err := server.Reader(ctx)
+	if err != nil || typ != MessageText {
+		t.Fatal(typ, err)
+	}
+	buf := make([]byte, 100)
+	n, err := io.ReadAtLeast(r, buf, 9)
+	if err != nil || string(buf[:n]) != "part one " {
+		t.Fatalf("first fragment: %q %v", buf[:n], err)
+	}
+	if _, err := r.Read(buf); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Read between fragments: %v", err)
+	}
+	cancel()
+	send(hsMaskedFrame(true, opContinuation, []byte("part two")))
+	send(hsMaskedFrame(true, opBinary, []byte{1, 2, 3}))
+	if typ, p, err := server.Read(bg); err != nil || typ != MessageBinary || !bytes.Equal(p, []byte{1, 2, 3}) {
+		t.Fatalf("Read after the interrupted fragmented message: %v %q %v", typ, p, err)
+	}
+
+	// In a frame header with an extended length.
+	big := ctPattern(3, 300)
+	f = hsMaskedFrame(true, opBinary, big)
+	send(f[:3])
+	ctx, cancel = short()
+	if _, _, err := server.Read(ctx); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Read in a header: %v", err)
+	}
+	cancel()
+	send(f[3:])
+	if _, p, err := server.Read(bg); err != nil || !bytes.Equal(p, big) {
+		t.Fatalf("message whose header was interrupted: %d bytes %v", len(p), err)
+	}
+
+	// In a ping: it is answered once, whole.
+	f = hsMaskedFrame(true, opPing, []byte("ping payload"))
+	send(f[:len(f)-3])
+	ctx, cancel = short()
+	if _, _, err := server.Read(ctx); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Read in a ping: %v", err)
+	}
+	cancel()
+	send(f[len(f)-3:])
+	send(hsMaskedFrame(true, opText, []byte("after ping")))
+	if _, p, err := server.Read(bg); err != nil || string(p) != "after ping" {
+		t.Fatalf("message after the interrupted ping: %q %v", p, err)
+	}
+	h, p := hsReadFrame(t, br)
+	if h.op != opPong || h.masked || !h.fin || string(p) != "ping payload" {
+		t.Fatalf("pong: op %v masked %v payload %q", h.op, h.masked, p)
+	}
+}
+
+// TestCloseFromClient: Close performs the closing handshake; the side that
+// receives the close frame first sees Received set, the side that sent it
+// does not.
+func TestCloseFromClient(t *testing.T) {
+	for _, clientReading := range []bool{false, true} {
+		t.Run(fmt.Sprintf("client reading %v", clientReading), func(t *testing.T) {
+			server, client := ctPair(t, nil, nil)
+			ctx := ctCtx(t)
+			sr := ctReadAsync(ctx, server)
+			var cr <-chan ctResult
+			if clientReading {
+				cr = ctReadAsync(ctx, client)
+			}
+			if err := client.Close(StatusNormalClosure, "bye"); err != nil {
+				t.Fatalf("Close: %v", err)
+			}
+			ctCloseErr(t, "server read", ctWait(t, sr).err, StatusNormalClosure, "bye", true)
+			if clientReading {
+				ctCloseErr(t, "client read", ctWait(t, cr).err, StatusNormalClosure, "bye", false)
+			}
+			ctDone(t, client)
+			ctDone(t, server)
+			ctCloseErr(t, "client Err", client.Err(), StatusNormalClosure, "bye", false)
+			ctCloseErr(t, "server Err", server.Err(), StatusNormalClosure, "bye", true)
+			if CloseStatus(client.Err()) != StatusNormalClosure {
+				t.Fatal("CloseStatus")
+			}
+
+			// Everything after is refused.
+			if err := client.Close(StatusNormalClosure, "again"); err != ErrClosed {
+				t.Fatalf("second Close: %v", err)
+			}
+			if err := client.Write(ctx, MessageText, []byte("late")); err == nil {
+				t.Fatal("Write after Close succeeded")
+			}
+			if err := server.Write(ctx, MessageText, []byte("late")); err == nil {
+				t.Fatal("server Write after the close handshake succeeded")
+			}
+			if _, _, err := client.Read(ctx); err == nil {
+				t.Fatal("Read after Close succeeded")
+			}
+			if err := client.CloseNow(); err != ErrClosed {
+				t.Fatalf("CloseNow after Close: %v", err)
+			}
+		})
+	}
+}
+
+func TestCloseFromServer(t *testing.T) {
+	server, client := ctPair(t, nil, nil)
+	ctx := ctCtx(t)
+	cr := ctReadAsync(ctx, client)
+	if err := server.Close(StatusServiceRestart, "restarting"); err != nil {
+		t.Fatal(err)
+	}
+	ctCloseErr(t, "client read", ctWait(t, cr).err, StatusServiceRestart, "restarting", true)
+	ctDone(t, client)
+	ctCloseErr(t, "server Err", server.Err(), StatusServiceRestart, "restarting", false)
+}
+
+func TestCloseInvalidArguments(t *testing.T) {
+	server, client := ctPair(t, nil, nil)
+	for _, tc := range []struct {
+		code   StatusCode
+		reason string
+	}{
+		{StatusAbnormalClosure, ""},
+		{StatusNoStatusRcvd, ""},
+		{999, ""},
+		{StatusNormalClosure, strings.Repeat("x", 124)},
+		{StatusNormalClosure, "\xff"},
+	} {
+		if err := client.Close(tc.code, tc.reason); err == nil || err == ErrClosed {
+			t.Fatalf("Close(%d, %.10q) = %v", tc.code, tc.reason, err)
+		}
+	}
+	// Nothing was sent: the connection still works.
+	ctx := ctCtx(t)
+	if err := client.Write(ctx, MessageText, []byte("ok")); err != nil {
+		t.Fatal(err)
+	}
+	if _, p, err := server.Read(ctx); err != nil || string(p) != "ok" {
+		t.Fatal(p, err)
+	}
+}
+
+func TestCloseNow(t *testing.T) {
+	server, client := ctPair(t, nil, nil)
+	ctx := ctCtx(t)
+	sr := ctReadAsync(ctx, server)
+	cr := ctReadAsync(ctx, client)
+	if err := client.CloseNow(); err != nil {
+		t.Fatal(err)
+	}
+	if err := client.CloseNow(); err != ErrClosed {
+		t.Fatalf("second CloseNow: %v", err)
+	}
+	ctDone(t, client)
+	if e := client.Err(); e == nil || e.Code != StatusAbnormalClosure || e.Received {
+		t.Fatalf("client Err() = %v", e)
+	}
+	if r := ctWait(t, cr); CloseStatus(r.err) != StatusAbnormalClosure {
+		t.Fatalf("pending client read: %v", r.err)
+	}
+	if r := ctWait(t, sr); CloseStatus(r.err) != StatusAbnormalClosure {
+		t.Fatalf("server read: %v", r.err)
+	}
+	ctDone(t, server)
+	if err := client.Write(ctx, MessageBinary, []byte("x")); err == nil {
+		t.Fatal("Write after CloseNow succeeded")
+	}
+	if err := client.Close(StatusNormalClosure, ""); err == nil {
+		t.Fatal("Close after CloseNow succeeded")
+	}
+}
+
+// TestWriteAfterCloseSent: once the close frame is out, writes fail and
+// nothing more is sent, as a raw peer sees.
+func TestWriteAfterCloseSent(t *testing.T) {
+	server, nc, br := ctRawClient(t, nil)
+	ctx := ctCtx(t)
+	closed := make(chan error, 1)
+	go func() { closed <- server.Close(StatusGoingAway, "shutdown") }()
+
+	h, p := hsReadFrame(t, br)
+	if h.op != opClose || h.masked || len(p) < 2 || binary.BigEndian.Uint16(p) != 1001 || string(p[2:]) != "shutdown" {
+		t.Fatalf("close frame: op %v payload %q", h.op, p)
+	}
+	// Close is waiting for our close frame: the connection is open, but
+	// no data frame may follow the close frame.
+	err := server.Write(ctx, MessageText, []byte("too late"))
+	ctCloseErr(t, "Write", err, StatusGoingAway, "shutdown", false)
+	if err := server.Ping(ctx, nil); err == nil {
+		t.Fatal("Ping after the close frame succeeded")
+	}
+	w, err := server.Writer(ctx, MessageBinary)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Write(make([]byte, 10000))
+	if err := w.Close(); err == nil {
+		t.Fatal("streamed message after the close frame succeeded")
+	}
+
+	if _, err := nc.Write(hsMaskedFrame(true, opClose, p[:2])); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-closed:
+		if err != nil {
+			t.Fatalf("Close: %v", err)
+		}
+	case <-time.After(ctTimeout):
+		t.Fatal("Close did not return")
+	}
+	rest, err := io.ReadAll(br)
+	if err != nil || len(rest) != 0 {
+		t.Fatalf("after the close frame the server sent %q, then %v", rest, err)
+	}
+	if err := server.Write(ctx, MessageText, []byte("later")); err == nil {
+		t.Fatal("Write after Close succeeded")
+	}
+}
+
+// TestClientWriteAfterCloseSent: the same on the client side, against a
+// raw server.
+func TestClientWriteAfterCloseSent(t *testing.T) {
+	type result struct {
+		closeFrame []byte
+		rest       []byte
+		err        error
+	}
+	res := make(chan result, 1)
+	gotClose := make(chan struct{})
+	reply := make(chan struct{})
+	s := dtListen(t, func(nc net.Conn, br *bufio.Reader, r *http.Request, quit <-chan struct{}) {
+		dtAccept(nc, r, "")
+		h, p, err := hsReadFrameErr(br)
+		if err != nil || h.op != opClose || !h.masked {
+			res <- result{err: fmt.Errorf("first frame op %v masked %v: %v", h.op, h.masked, err)}
+			close(gotClose)
+			return
+		}
+		close(gotClose)
+		<-reply
+		nc.Write([]byte{0x88, 0x02, p[0], p[1]})
+		nc.(*net.TCPConn).CloseWrite()
+		rest, err := io.ReadAll(br)
+		res <- result{closeFrame: p, rest: rest, err: err}
+	})
+	c, _, err := dtDial(t, s.url(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := ctCtx(t)
+	closed := make(chan error, 1)
+	go func() { closed <- c.Close(StatusPolicyViolation, "no") }()
+	<-gotClose
+	ctCloseErr(t, "Write", c.Write(ctx, MessageBinary, []byte("x")), StatusPolicyViolation, "no", false)
+	close(reply)
+	if err := <-closed; err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	r := <-res
+	if r.err != nil || string(r.closeFrame) != "\x03\xf0no" || len(r.rest) != 0 {
+		t.Fatalf("server saw close %q, then %q, %v", r.closeFrame, r.rest, r.err)
+	}
+}
+
+// TestReaderFragmented: Reader streams a fragmented message across its
+// fragments; a reader left unfinished is skipped by the next Read.
+func TestReaderFragmented(t *testing.T) {
+	server, client := ctPair(t, nil, nil)
+	ctx := ctCtx(t)
+	msg := ctPattern(4, 5000+5000+100)
+	w, err := client.Writer(ctx, MessageBinary)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Write(msg[:5000])
+	w.Write(msg[5000:10000])
+	w.Write(msg[10000:])
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	typ, r, err := server.Reader(ctx)
+	if err != nil || typ != MessageBinary {
+		t.Fatal(typ, err)
+	}
+	var got []byte
+	buf := make([]byte, 7)
+	for {
+		n, err := r.Read(buf)
+		got = append(got, buf[:n]...)
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if !bytes.Equal(got, msg) {
+		t.Fatalf("streamed %d bytes, want %d", len(got), len(msg))
+	}
+	if n, err := r.Read(buf); n != 0 || err != io.EOF {
+		t.Fatalf("Read after the end: %d %v", n, err)
+	}
+
+	// Read part of a message, then Read the next.
+	w, _ = client.Writer(ctx, MessageText)
+	w.Write([]byte(strings.Repeat("x", 9000)))
+	w.Write([]byte(strings.Repeat("y", 9000)))
+	w.Close()
+	client.Write(ctx, MessageText, []byte("next"))
+	typ, r, err = server.Reader(ctx)
+	if err != nil || typ != MessageText {
+		t.Fatal(typ, err)
+	}
+	if _, err := io.ReadFull(r, buf); err != nil || string(buf) != "xxxxxxx" {
+		t.Fatalf("%q %v", buf, err)
+	}
+	if typ, p, err := server.Read(ctx); err != nil || typ != MessageText || string(p) != "next" {
+		t.Fatalf("Read after a partly read message: %v %q %v", typ, p, err)
+	}
+}
+
+// TestReadUTF8AcrossFragments: a character split across fragments is
+// valid; invalid UTF-8 fails the connection with 1007.
+func TestReadUTF8AcrossFragments(t *testing.T) {
+	server, nc, br := ctRawClient(t, nil)
+	ctx := ctCtx(t)
+	for _, f := range [][]byte{
+		hsMaskedFrame(false, opText, []byte("h\xc3")),
+		hsMaskedFrame(false, opContinuation, []byte("\xa9")),
+		hsMaskedFrame(true, opContinuation, []byte("llo")),
+		hsMaskedFrame(true, opText, []byte("bad \xc3\x28")),
+	} {
+		nc.Write(f)
+	}
+	if typ, p, err := server.Read(ctx); err != nil || typ != MessageText || string(p) != "héllo" {
+		t.Fatalf("%v %q %v", typ, p, err)
+	}
+	// The server fails the connection: it sends 1007 and waits for us to
+	// close the TCP connection (up to the close timeout) before Read
+	// returns.
+	sr := ctReadAsync(ctx, server)
+	h, p := hsReadFrame(t, br)
+	if h.op != opClose || len(p) < 2 || binary.BigEndian.Uint16(p) != 1007 {
+		t.Fatalf("close frame: %v %q", h.op, p)
+	}
+	if rest, err := io.ReadAll(br); err != nil || len(rest) != 0 {
+		t.Fatalf("after the close frame: %q %v", rest, err)
+	}
+	nc.Close()
+	ctCloseErr(t, "invalid UTF-8", ctWait(t, sr).err, StatusInvalidPayload, "invalid UTF-8 in text message", false)
+}
