@@ -90,6 +90,19 @@ func BenchmarkRead(b *testing.B) {
 				}
 			}
 		})
+		b.Run("ReadAppend/"+bnName(size), func(b *testing.B) {
+			c := newConn(&bnReplay{frame: frame}, nil, true, config{})
+			var buf []byte
+			b.SetBytes(int64(size))
+			b.ReportAllocs()
+			for b.Loop() {
+				var err error
+				_, buf, err = c.ReadAppend(ctx, buf[:0])
+				if err != nil || len(buf) != size {
+					b.Fatal(len(buf), err)
+				}
+			}
+		})
 		b.Run("Reader/"+bnName(size), func(b *testing.B) {
 			c := newConn(&bnReplay{frame: frame}, nil, true, config{})
 			buf := make([]byte, 4096)

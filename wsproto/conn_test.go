@@ -789,3 +789,44 @@ func TestReadUTF8AcrossFragments(t *testing.T) {
 	nc.Close()
 	ctCloseErr(t, "invalid UTF-8", ctWait(t, sr).err, StatusInvalidPayload, "invalid UTF-8 in text message", false)
 }
+
+// TestReadAppend: messages, fragmented or not and larger than the trusted
+// size, are appended whole; with a reused buffer no read allocates.
+func TestReadAppend(t *testing.T) {
+	var wire []byte
+	sizes := []int{0, 5, 125, 70000, trustedSize*2 + 3}
+	for _, n := range sizes {
+		p := ctPattern(n%251, n)
+		if n == 70000 { // fragmented: three frames
+			wire = append(wire, hsMaskedFrame(false, opBinary, p[:1000])...)
+			wire = append(wire, hsMaskedFrame(false, opContinuation, p[1000:5000])...)
+			wire = append(wire, hsMaskedFrame(true, opContinuation, p[5000:])...)
+			continue
+		}
+		wire = append(wire, hsMaskedFrame(true, opBinary, p)...)
+	}
+	c := newConn(&bnReplay{frame: wire}, nil, true, config{})
+	ctx := context.Background()
+	buf := []byte("prefix")
+	for _, n := range sizes {
+		typ, got, err := c.ReadAppend(ctx, buf)
+		if err != nil || typ != MessageBinary {
+			t.Fatalf("size %d: %v %v", n, typ, err)
+		}
+		if string(got[:6]) != "prefix" || !bytes.Equal(got[6:], ctPattern(n%251, n)) {
+			t.Fatalf("size %d: appended message differs", n)
+		}
+		buf = got[:6]
+	}
+	allocs := testing.AllocsPerRun(20, func() {
+		for range sizes {
+			var err error
+			if _, buf, err = c.ReadAppend(ctx, buf[:0]); err != nil {
+				t.Fatal(err)
+			}
+		}
+	})
+	if allocs != 0 {
+		t.Fatalf("%.1f allocations per round of reads with a reused buffer", allocs)
+	}
+}

@@ -79,8 +79,19 @@
 //     follow it.
 //
 // A context with neither deadline nor cancellation, like
-// context.Background, costs nothing: reads and writes of whole messages then
-// allocate nothing in steady state.
+// context.Background, costs nothing. Write, ReadAppend with a reused buffer,
+// Reader and Writer then allocate nothing per message; Read returns each
+// message in a new slice, which is its one allocation.
+//
+// # Memory
+//
+// A connection holds no read buffer while it waits for the network: its
+// 4 KiB buffer goes back to a pool whenever it is empty and the socket has
+// nothing to read, and write buffers are pooled too. What an idle
+// connection costs is the goroutine waiting in Read, its Conn (under 1 KB)
+// and the socket. A handler may return from net/http after Upgrade and serve
+// the connection from a goroutine of its own: net/http then frees what it
+// held for the request (about 6 KiB).
 //
 // # Closing
 //

@@ -3,6 +3,7 @@ package wsproto
 import (
 	"context"
 	"io"
+	"slices"
 )
 
 // Reader waits for the next data message and returns its type and a reader
@@ -27,26 +28,32 @@ func (c *Conn) Reader(ctx context.Context) (MessageType, io.Reader, error) {
 	return c.msgType, &c.mr, nil
 }
 
-// Read waits for the next data message and returns it whole.
+// Read waits for the next data message and returns it whole, in a new
+// slice.
 func (c *Conn) Read(ctx context.Context) (MessageType, []byte, error) {
+	return c.ReadAppend(ctx, nil)
+}
+
+// ReadAppend waits for the next data message and appends it to dst. With a
+// dst reused from one message to the next (dst[:0]), reading allocates
+// nothing once dst has grown to the size of the messages.
+func (c *Conn) ReadAppend(ctx context.Context, dst []byte) (MessageType, []byte, error) {
 	if err := c.acquireRead(ctx); err != nil {
-		return 0, nil, err
+		return 0, dst, err
 	}
 	defer c.releaseRead()
 	stop := c.rdl.start(ctx)
 	defer c.rdl.end(stop)
 	if err := c.beginMessage(); err != nil {
-		return 0, nil, ctxError(ctx, err)
+		return 0, dst, ctxError(ctx, err)
 	}
-	// A single frame's size is known; a fragmented message grows.
-	size := c.remaining
-	if c.fragmented {
-		size = max(size, 512)
-	}
-	buf := make([]byte, 0, size)
+	// A frame announces its size, but room for it is made only as its
+	// bytes arrive beyond trustedSize: a header alone must not make a
+	// connection allocate up to the read limit.
+	buf := slices.Grow(dst, int(min(c.remaining, trustedSize)))
 	for {
 		if len(buf) == cap(buf) {
-			buf = append(buf, 0)[:len(buf)]
+			buf = slices.Grow(buf, int(min(c.remaining, int64(len(buf)))+1))
 		}
 		n, err := c.readPayload(buf[len(buf):cap(buf)])
 		buf = buf[:len(buf)+n]
@@ -54,10 +61,14 @@ func (c *Conn) Read(ctx context.Context) (MessageType, []byte, error) {
 			return c.msgType, buf, nil
 		}
 		if err != nil {
-			return 0, nil, ctxError(ctx, err)
+			return 0, buf[:len(dst)], ctxError(ctx, err)
 		}
 	}
 }
+
+// trustedSize is how much room ReadAppend makes for a frame on the word of
+// its header alone.
+const trustedSize = 64 << 10
 
 // messageReader is the io.Reader that Reader returns. There is one per
 // connection, reused for every message.
