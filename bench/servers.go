@@ -58,14 +58,16 @@ func serveWsproto(ln net.Listener) error {
 		// net/http frees what it held for the request.
 		go func() {
 			ctx := context.Background()
+			var buf []byte // reused: no allocation per message
 			for {
-				typ, msg, err := c.Read(ctx)
+				typ, msg, err := c.ReadAppend(ctx, buf[:0])
 				if err != nil {
 					return
 				}
 				if err := c.Write(ctx, typ, msg); err != nil {
 					return
 				}
+				buf = msg
 			}
 		}()
 	})
