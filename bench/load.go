@@ -100,9 +100,7 @@ func (cc *clientConn) roundTrip(frame, payload, buf []byte, n uint32) ([]byte, e
 	frame = append(frame, key[:]...)
 	start := len(frame)
 	frame = append(frame, payload...)
-	for i := range payload {
-		frame[start+i] ^= key[i&3]
-	}
+	mask(frame[start:], key)
 	if _, err := cc.c.Write(frame); err != nil {
 		return nil, err
 	}
@@ -225,4 +223,18 @@ func runLoad(lib, addr string, size, conns int, d time.Duration) loadResult {
 		res.P99us = float64(latencies[len(latencies)*99/100].Nanoseconds()) / 1e3
 	}
 	return res
+}
+
+// mask XORs b with key eight bytes at a time, so that the client's own
+// masking weighs little in the round trip (the raw TCP echo has none).
+func mask(b []byte, key [4]byte) {
+	k := uint64(binary.LittleEndian.Uint32(key[:]))
+	k |= k << 32
+	i := 0
+	for ; i+8 <= len(b); i += 8 {
+		binary.LittleEndian.PutUint64(b[i:], binary.LittleEndian.Uint64(b[i:])^k)
+	}
+	for ; i < len(b); i++ {
+		b[i] ^= key[i&3]
+	}
 }

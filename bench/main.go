@@ -5,6 +5,7 @@
 //	go run . serve -lib gws -addr 127.0.0.1:9000
 //	go run . load -lib gws -addr 127.0.0.1:9000 -size 512 -conns 100 -d 3s
 //	go run . idle -lib gws -addr 127.0.0.1:9000 -k 10000 -pid PID
+//	go run . serve -lib wsraise -cpuprofile cpu.prof   # then: go tool pprof cpu.prof
 //
 // run pins the servers to CPU 0 and the load client to CPU 1 with taskset.
 package main
@@ -14,6 +15,8 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"os/signal"
+	"runtime/pprof"
 	"syscall"
 	"time"
 )
@@ -36,7 +39,16 @@ func main() {
 	out := fs.String("out", "../docs/BENCH.md", "run: report file")
 	svg := fs.String("svg", "../docs/bench.svg", "run: chart file")
 	only := fs.String("libs", "", "run: comma-separated libraries (default all)")
+	cpuprofile := fs.String("cpuprofile", "", "serve: write a CPU profile here until SIGTERM")
 	fs.Parse(os.Args[2:])
+	if *cpuprofile != "" {
+		stop, perr := profileUntilSignal(*cpuprofile)
+		if perr != nil {
+			fmt.Fprintln(os.Stderr, "wsbench:", perr)
+			os.Exit(1)
+		}
+		defer stop()
+	}
 
 	var err error
 	switch os.Args[1] {
@@ -55,6 +67,23 @@ func main() {
 		fmt.Fprintln(os.Stderr, "wsbench:", err)
 		os.Exit(1)
 	}
+}
+
+// profileUntilSignal writes a CPU profile to path until SIGTERM or
+// SIGINT, which then ends the program.
+func profileUntilSignal(path string) (stop func(), err error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		return nil, err
+	}
+	stop = func() { pprof.StopCPUProfile(); f.Close() }
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGTERM, os.Interrupt)
+	go func() { <-sig; stop(); os.Exit(0) }()
+	return stop, nil
 }
 
 // raiseFileLimit lets the idle test hold 10,000 connections.
