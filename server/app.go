@@ -167,6 +167,7 @@ func (a *App) serve(route *Route, w http.ResponseWriter, r *http.Request) {
 	if !a.enter() {
 		w.Header().Set("Retry-After", "1")
 		http.Error(w, "server shutting down", http.StatusServiceUnavailable)
+		a.logEnd(route, r, start, endInfo{status: http.StatusServiceUnavailable, reason: "server shutting down"})
 		return
 	}
 	defer a.active.Done()

@@ -79,6 +79,11 @@ func (ws *WebSocket) finish(err error, start time.Time) {
 		ws.app.untrack(ws)
 	}
 	ws.cancel()
+	ws.mu.Lock()
+	if ws.codeErr != nil {
+		failure = errors.Join(failure, ws.codeErr)
+	}
+	ws.mu.Unlock()
 	ws.app.logEnd(ws.route, ws.req, start, ws.endInfo(failure))
 }
 

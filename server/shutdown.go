@@ -40,10 +40,21 @@ func (a *App) Shutdown(ctx context.Context) error {
 		return nil
 	case <-ctx.Done():
 		a.mu.Lock()
+		left := make([]*WebSocket, 0, len(a.conns))
 		for ws := range a.conns {
-			ws.conn.CloseNow()
+			left = append(left, ws)
 		}
 		a.mu.Unlock()
+		for _, ws := range left {
+			// A connection is tracked before its handshake completes:
+			// ws.conn is set, under ws.mu, only once Upgrade returns.
+			ws.mu.Lock()
+			c := ws.conn
+			ws.mu.Unlock()
+			if c != nil {
+				c.CloseNow()
+			}
+		}
 		return ctx.Err()
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"slices"
 	"sync"
@@ -50,6 +51,7 @@ type WebSocket struct {
 	status   int  // its status
 	conn     *wsproto.Conn
 	closed   *closeRecord // the close this side sent, for the log
+	codeErr  error        // an invalid close code was raised (row 11), for the log
 
 	msgs     chan message  // from the reading goroutine
 	discard  chan struct{} // closed when this side closes: stop handing messages over
@@ -272,7 +274,10 @@ func (ws *WebSocket) send(typ wsproto.MessageType, p []byte) error {
 	}
 	if err := ws.conn.Write(context.Background(), typ, p); err != nil {
 		var ce *wsproto.CloseError
-		if errors.As(err, &ce) || errors.Is(err, wsproto.ErrClosed) {
+		// A write that fails on the network ends the connection (the peer
+		// vanished, or stopped reading past the write timeout): row 13,
+		// that is a disconnect, not a failure of the handler.
+		if errors.As(err, &ce) || errors.Is(err, wsproto.ErrClosed) || ws.conn.Err() != nil {
 			return ws.disconnectFrom(err)
 		}
 		return err
@@ -327,8 +332,9 @@ func (ws *WebSocket) Close(code wsproto.StatusCode, reason string) error {
 		return nil
 	}
 	if !code.Valid() {
-		ws.app.logger.Error("websocket: invalid close code raised; sent 1011 instead",
-			"route", ws.route.pattern, "code", int(code), "reason", reason)
+		// Row 11: a bug of the application, logged with the connection's
+		// end record (at error level), not in a record of its own.
+		ws.codeErr = fmt.Errorf("invalid close code %d raised (reason %q); sent 1011 instead", int(code), reason)
 		code, reason = wsproto.StatusInternalError, "Internal Error"
 	}
 	reason = sanitizeReason(reason)

@@ -1,0 +1,559 @@
+package wsproto
+
+import (
+	"compress/flate"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"sync"
+)
+
+// The permessage-deflate codec (RFC 7692 section 7.2), over compress/flate.
+// An inflater and a deflater each serve one direction of one connection;
+// neither is safe for concurrent use.
+//
+// Memory, measured with Go 1.26 on amd64:
+//
+//   - A flate.Writer costs 1.2 MB at BestSpeed and 0.8 MB at levels 2-9
+//     (0.73 MB even for HuffmanOnly): its hash tables are arrays inside it.
+//     Without context takeover a deflater borrows one from a pool for each
+//     message, so an idle connection holds none. With context takeover the
+//     writer is the context: the deflater keeps it for the connection's
+//     life after its first message.
+//   - A flate reader costs 40 KiB, plus about 8 KiB of Huffman tables while
+//     it decodes. An inflater borrows one from a pool for each message in
+//     both modes; with context takeover it keeps only the last 32 KiB of
+//     output, given to the reader as its dictionary at the next message.
+//
+// So an idle connection costs nothing for compression without context
+// takeover, 32 KiB per direction it inflates with context takeover, and
+// 0.8 MB (level 2, the default there) per direction it deflates with
+// context takeover. A server with many connections should ask for
+// server_no_context_takeover (acceptDeflateWith) and so keep the 32 KiB
+// of its inflater only.
+
+// defaultDeflateLevel is the compression level to use unless told
+// otherwise, measured on chat-like JSON (BenchmarkDeflate, a 300-byte
+// message and a 64 KiB document, compress and decompress):
+//
+//   - Without context takeover, BestSpeed: each message is a new stream,
+//     so every level compresses a short message alike (300 B: ratio 1.29),
+//     and BestSpeed is fastest (11 µs against 16 µs at level 2 and 6,
+//     whose Reset clears 640 KiB of hash tables; 64 KiB: 64 µs, ratio 25,
+//     against 144 µs, ratio 27 at level 6).
+//   - With context takeover, level 2: BestSpeed's fast matcher finds little
+//     in earlier messages (300 B: ratio 5.3, 5.2 µs), where level 2 does
+//     (ratio 17.8, 3.1 µs; level 6: 18.0, 3.8 µs), and on 64 KiB level 2
+//     is nearly as fast (71 µs, ratio 28, against 67 µs, ratio 27; level 6:
+//     126 µs, ratio 35). Its writer, kept for the connection's life, is
+//     also the smaller: 0.8 MB against 1.2 MB.
+func defaultDeflateLevel(noContextTakeover bool) int {
+	if noContextTakeover {
+		return flate.BestSpeed
+	}
+	return 2
+}
+
+// deflateWindow is the LZ77 window of compress/flate: 15 bits, 32 KiB.
+const deflateWindow = 1 << 15
+
+// inflateEnd follows a message's compressed bytes into the flate reader:
+// the 00 00 ff ff the sender removed (section 7.2.2: "Append 4 octets of
+// 0x00 0x00 0xff 0xff to the tail end of the payload of the message"), then
+// an empty final stored block, so the reader ends the message with io.EOF
+// rather than io.ErrUnexpectedEOF. A message that ended its own stream with
+// BFINAL set (section 7.2.3.4) ends before reaching these bytes.
+var inflateEnd = []byte{0x00, 0x00, 0xff, 0xff, 0x01, 0x00, 0x00, 0xff, 0xff}
+
+var (
+	// errInflateLimit: the message inflates to more than the limit; the
+	// connection should fail with 1009.
+	errInflateLimit = errors.New("websocket: decompressed message exceeds the read limit")
+	// errBadDeflate wraps what compress/flate reports of corrupt data; the
+	// connection should fail (RFC 7692 section 7.2.2 leaves the code open;
+	// 1007 fits).
+	errBadDeflate = errors.New("websocket: invalid compressed data")
+	// errDeflateContext: with context takeover, an earlier message was not
+	// processed to its end, so the shared LZ77 window is lost.
+	errDeflateContext = errors.New("websocket: compression context lost after an incomplete message")
+)
+
+// inflateReaders pools flate readers; all of them were made by
+// flate.NewReaderDict and implement flate.Resetter.
+var inflateReaders sync.Pool
+
+// inflater decompresses the messages of one connection.
+type inflater struct {
+	takeover bool  // context takeover: each message may refer to the last
+	limit    int64 // the current message's limit on output; <0 for none
+	n        int64 // output of the current message so far
+	fr       io.ReadCloser
+	src      inflateSrc
+	win      window // with takeover, the last 32 KiB of output
+	err      error  // the current message's end: io.EOF or its error
+	broken   bool   // with takeover, the window is no longer the peer's
+}
+
+// newInflater returns an inflater for a peer that does, or does not, use
+// context takeover (RFC 7692 section 7.1.1: server_no_context_takeover
+// for a client's inflater, client_no_context_takeover for a server's).
+func newInflater(noContextTakeover bool) *inflater {
+	return &inflater{takeover: !noContextTakeover}
+}
+
+// begin starts a message whose compressed payload, without the trailing
+// 00 00 ff ff, src yields until io.EOF; Read then returns its decompressed
+// bytes, up to limit (negative for no limit). The caller discards whatever
+// of src is left after the end of a stream with BFINAL set.
+func (f *inflater) begin(src io.Reader, limit int64) {
+	f.start(inflateSrc{r: src}, limit)
+}
+
+// beginBytes is begin for a payload held whole.
+func (f *inflater) beginBytes(payload []byte, limit int64) {
+	f.start(inflateSrc{b: payload}, limit)
+}
+
+func (f *inflater) start(src inflateSrc, limit int64) {
+	f.end()
+	f.limit, f.n, f.err = limit, 0, nil
+	if f.broken {
+		f.err = errDeflateContext
+		return
+	}
+	f.src = src
+	f.src.tail = inflateEnd
+	if br, ok := src.r.(io.ByteReader); ok {
+		f.src.br = br
+	} else if src.r != nil {
+		f.src.buf = srcBuffers.Get().(*[srcBufferSize]byte)
+	}
+	var dict []byte
+	if f.takeover {
+		dict = f.win.bytes()
+	}
+	if fr, ok := inflateReaders.Get().(io.ReadCloser); ok {
+		fr.(flate.Resetter).Reset(&f.src, dict)
+		f.fr = fr
+	} else {
+		f.fr = flate.NewReaderDict(&f.src, dict)
+	}
+}
+
+// Read returns the current message's decompressed bytes, then io.EOF. It
+// returns errInflateLimit as soon as the output would pass the limit, with
+// no more than the limit read; an error wrapping errBadDeflate for corrupt
+// data; or the error of the source. Any error ends the message.
+func (f *inflater) Read(p []byte) (int, error) {
+	if f.fr == nil {
+		if f.err == nil {
+			return 0, errors.New("websocket: inflater read with no message begun")
+		}
+		return 0, f.err
+	}
+	if f.limit >= 0 {
+		// One byte more than the room left tells whether the message
+		// goes past the limit, without inflating further.
+		if room := f.limit - f.n; int64(len(p)) > room {
+			p = p[:room+1]
+		}
+	}
+	n, err := f.fr.Read(p)
+	if f.limit >= 0 && f.n+int64(n) > f.limit {
+		n, err = int(f.limit-f.n), errInflateLimit
+	}
+	f.n += int64(n)
+	if f.takeover {
+		f.win.write(p[:n])
+	}
+	switch {
+	case err == nil || err == io.EOF || err == errInflateLimit:
+	case f.src.err != nil:
+		err = f.src.err // the source failed, not the data
+	default:
+		err = fmt.Errorf("%w: %w", errBadDeflate, err)
+	}
+	if err != nil {
+		f.err = err
+		f.end()
+	}
+	return n, err
+}
+
+// end finishes the current message and returns the flate reader to its
+// pool. With context takeover, a message not read to io.EOF breaks the
+// context: every later message fails with errDeflateContext.
+func (f *inflater) end() {
+	if f.fr == nil {
+		return
+	}
+	if f.takeover && f.err != io.EOF {
+		f.broken = true
+		if cap(f.win.buf) == deflateWindow {
+			windowBuffers.Put((*[deflateWindow]byte)(f.win.buf[:deflateWindow]))
+		}
+		f.win = window{}
+	}
+	// Point the pooled reader away from f, which it must not keep alive.
+	f.fr.(flate.Resetter).Reset(emptySrc{}, nil)
+	inflateReaders.Put(f.fr)
+	f.fr = nil
+	if f.src.buf != nil {
+		srcBuffers.Put(f.src.buf)
+	}
+	f.src = inflateSrc{}
+	if f.err == nil {
+		f.err = errors.New("websocket: message abandoned before its end")
+	}
+}
+
+// appendInflate decompresses a whole message's payload and appends it to
+// dst. It grows dst only as output arrives, so a payload that inflates past
+// limit costs no more than limit bytes.
+func (f *inflater) appendInflate(dst, payload []byte, limit int64) ([]byte, error) {
+	f.beginBytes(payload, limit)
+	for {
+		if len(dst) == cap(dst) {
+			// Double, but never past one byte over the limit.
+			grow := max(cap(dst), 512)
+			if limit >= 0 {
+				grow = int(min(int64(grow), limit-f.n+1))
+			}
+			dst = slices.Grow(dst, grow)
+		}
+		n, err := f.Read(dst[len(dst):cap(dst)])
+		dst = dst[:len(dst)+n]
+		if err == io.EOF {
+			return dst, nil
+		}
+		if err != nil {
+			return dst, err
+		}
+	}
+}
+
+// inflateTo decompresses the message src yields into w, through a pooled
+// buffer, and returns the number of bytes written.
+func (f *inflater) inflateTo(w io.Writer, src io.Reader, limit int64) (int64, error) {
+	f.begin(src, limit)
+	buf := srcBuffers.Get().(*[srcBufferSize]byte)
+	defer srcBuffers.Put(buf)
+	var written int64
+	for {
+		n, err := f.Read(buf[:])
+		if n > 0 {
+			m, werr := w.Write(buf[:n])
+			written += int64(m)
+			if werr != nil {
+				f.end()
+				return written, werr
+			}
+		}
+		if err == io.EOF {
+			return written, nil
+		}
+		if err != nil {
+			return written, err
+		}
+	}
+}
+
+// inflateSrc feeds the flate reader a message's compressed bytes and then
+// inflateEnd. It is an io.ByteReader, so that flate reads no further than
+// it needs and adds no buffer of its own.
+type inflateSrc struct {
+	r    io.Reader     // the message, when streamed
+	br   io.ByteReader // r, if it is one
+	buf  *[srcBufferSize]byte
+	b    []byte // unread bytes: the payload, or buffered from r
+	tail []byte // unread part of inflateEnd
+	err  error  // r's error, if not io.EOF
+}
+
+const srcBufferSize = 4096
+
+var srcBuffers = sync.Pool{New: func() any { return new([srcBufferSize]byte) }}
+
+// fill makes b non-empty, and reports false when the message is exhausted
+// or its source failed.
+func (s *inflateSrc) fill() bool {
+	for len(s.b) == 0 {
+		if s.r == nil || s.br != nil {
+			return false
+		}
+		n, err := s.r.Read(s.buf[:])
+		s.b = s.buf[:n]
+		if err != nil {
+			if err != io.EOF {
+				s.err = err
+			}
+			s.r = nil
+			return n > 0 && s.err == nil
+		}
+	}
+	return true
+}
+
+func (s *inflateSrc) ReadByte() (byte, error) {
+	if s.br != nil {
+		c, err := s.br.ReadByte()
+		if err == nil {
+			return c, nil
+		}
+		s.br, s.r = nil, nil
+		if err != io.EOF {
+			s.err = err
+		}
+	}
+	if s.fill() {
+		c := s.b[0]
+		s.b = s.b[1:]
+		return c, nil
+	}
+	if s.err != nil {
+		return 0, s.err
+	}
+	if len(s.tail) > 0 {
+		c := s.tail[0]
+		s.tail = s.tail[1:]
+		return c, nil
+	}
+	return 0, io.EOF
+}
+
+func (s *inflateSrc) Read(p []byte) (int, error) {
+	if len(p) == 0 {
+		return 0, nil
+	}
+	if s.br != nil {
+		// Stored blocks are read with Read; byte by byte is good enough
+		// for a source that chose to be an io.ByteReader.
+		c, err := s.ReadByte()
+		if err != nil {
+			return 0, err
+		}
+		p[0] = c
+		return 1, nil
+	}
+	if s.fill() {
+		n := copy(p, s.b)
+		s.b = s.b[n:]
+		return n, nil
+	}
+	if s.err != nil {
+		return 0, s.err
+	}
+	if len(s.tail) > 0 {
+		n := copy(p, s.tail)
+		s.tail = s.tail[n:]
+		return n, nil
+	}
+	return 0, io.EOF
+}
+
+// emptySrc is what a pooled flate reader reads from.
+type emptySrc struct{}
+
+func (emptySrc) Read([]byte) (int, error) { return 0, io.EOF }
+func (emptySrc) ReadByte() (byte, error)  { return 0, io.EOF }
+
+// window keeps the last 32 KiB written to it, the LZ77 window context
+// takeover shares between messages (RFC 7692 section 7.2.1 and 7.2.2).
+// Once full it is a ring, put back in order only when bytes is called, at
+// the start of a message.
+type window struct {
+	buf []byte // len grows to deflateWindow, then stays
+	pos int    // when full, where the oldest byte is and the next goes
+}
+
+func (w *window) write(p []byte) {
+	if len(p) >= deflateWindow {
+		if w.buf == nil {
+			w.buf = windowBuffers.Get().(*[deflateWindow]byte)[:0]
+		}
+		w.buf = append(w.buf[:0], p[len(p)-deflateWindow:]...)
+		w.pos = 0
+		return
+	}
+	if len(w.buf) < deflateWindow {
+		if w.buf == nil {
+			w.buf = windowBuffers.Get().(*[deflateWindow]byte)[:0]
+		}
+		n := min(deflateWindow-len(w.buf), len(p))
+		w.buf = append(w.buf, p[:n]...)
+		p = p[n:]
+	}
+	for len(p) > 0 {
+		n := copy(w.buf[w.pos:], p)
+		p = p[n:]
+		w.pos = (w.pos + n) % deflateWindow
+	}
+}
+
+// bytes returns the window's contents, oldest first.
+func (w *window) bytes() []byte {
+	if w.pos != 0 {
+		// Unroll the ring into a buffer from the pool, and give the old
+		// one back: two copies, no more.
+		buf := windowBuffers.Get().(*[deflateWindow]byte)
+		n := copy(buf[:], w.buf[w.pos:])
+		copy(buf[n:], w.buf[:w.pos])
+		windowBuffers.Put((*[deflateWindow]byte)(w.buf))
+		w.buf, w.pos = buf[:], 0
+	}
+	return w.buf
+}
+
+var windowBuffers = sync.Pool{New: func() any { return new([deflateWindow]byte) }}
+
+// deflateWriters pools flate writers by level, from HuffmanOnly (-2) to
+// BestCompression (9).
+var deflateWriters [flate.BestCompression - flate.HuffmanOnly + 1]sync.Pool
+
+// pooledWriter is a flate writer and the trimWriter it writes to.
+type pooledWriter struct {
+	fw   *flate.Writer
+	trim trimWriter
+}
+
+// deflater compresses the messages of one connection.
+type deflater struct {
+	level    int
+	takeover bool
+	pw       *pooledWriter // during a message; kept between them with takeover
+	out      sliceWriter   // appendCompress's destination
+	broken   bool          // with takeover, a message failed midway
+}
+
+// newDeflater returns a deflater at a compress/flate level (HuffmanOnly to
+// BestCompression), with or without context takeover (RFC 7692 section
+// 7.1.1: server_no_context_takeover for a server's deflater,
+// client_no_context_takeover for a client's).
+func newDeflater(level int, noContextTakeover bool) (*deflater, error) {
+	if level < flate.HuffmanOnly || level > flate.BestCompression {
+		return nil, fmt.Errorf("websocket: compression level %d is not from %d to %d", level, flate.HuffmanOnly, flate.BestCompression)
+	}
+	return &deflater{level: level, takeover: !noContextTakeover}, nil
+}
+
+// begin starts a message; its compressed bytes go to dst as Write and
+// finish produce them, less the final 00 00 ff ff.
+func (d *deflater) begin(dst io.Writer) {
+	if d.broken {
+		return // Write and finish report it
+	}
+	if d.pw == nil {
+		if pw, ok := deflateWriters[d.level-flate.HuffmanOnly].Get().(*pooledWriter); ok {
+			// Section 7.2.1: without context takeover, each message
+			// starts a new stream.
+			pw.fw.Reset(&pw.trim)
+			d.pw = pw
+		} else {
+			pw := new(pooledWriter)
+			pw.fw, _ = flate.NewWriter(&pw.trim, d.level) // the level was checked
+			d.pw = pw
+		}
+	}
+	d.pw.trim.dst = dst
+	d.pw.trim.n = 0
+}
+
+// Write compresses p into the current message.
+func (d *deflater) Write(p []byte) (int, error) {
+	if d.broken {
+		return 0, errDeflateContext
+	}
+	n, err := d.pw.fw.Write(p)
+	if err != nil {
+		d.fail()
+	}
+	return n, err
+}
+
+// finish ends the current message: it flushes the compressor, which ends
+// its output with an empty stored block, and drops that block's 00 00 ff ff
+// (section 7.2.1: "Remove 4 octets (that are 0x00 0x00 0xff 0xff) from the
+// tail end"). An empty message becomes the single byte 0x00 (section
+// 7.2.3.6).
+func (d *deflater) finish() error {
+	if d.broken {
+		return errDeflateContext
+	}
+	t := &d.pw.trim
+	if err := d.pw.fw.Flush(); err != nil {
+		d.fail()
+		return err
+	}
+	if t.n != 4 || t.tail != [4]byte{0x00, 0x00, 0xff, 0xff} {
+		d.fail()
+		return errors.New("websocket: compress/flate did not end the message with 00 00 ff ff")
+	}
+	t.dst, t.n = nil, 0
+	if !d.takeover {
+		deflateWriters[d.level-flate.HuffmanOnly].Put(d.pw)
+		d.pw = nil
+	}
+	return nil
+}
+
+// fail drops the writer after an error: its stream is no longer what the
+// peer has seen.
+func (d *deflater) fail() {
+	d.pw.trim.dst = nil
+	d.pw = nil
+	if d.takeover {
+		d.broken = true
+	}
+}
+
+// appendCompress compresses msg as one message and appends it to dst.
+func (d *deflater) appendCompress(dst, msg []byte) ([]byte, error) {
+	d.out.b = dst
+	d.begin(&d.out)
+	_, err := d.Write(msg)
+	if err == nil {
+		err = d.finish()
+	}
+	dst, d.out.b = d.out.b, nil
+	return dst, err
+}
+
+// trimWriter passes on all it is given but the last 4 bytes, which it holds
+// back until more come.
+type trimWriter struct {
+	dst  io.Writer
+	tail [4]byte
+	n    int // bytes held in tail
+}
+
+func (t *trimWriter) Write(p []byte) (int, error) {
+	total := len(p)
+	excess := t.n + len(p) - len(t.tail) // what can no longer be in the last 4
+	if excess > 0 {
+		if k := min(excess, t.n); k > 0 {
+			if _, err := t.dst.Write(t.tail[:k]); err != nil {
+				return 0, err
+			}
+			copy(t.tail[:], t.tail[k:t.n])
+			t.n -= k
+			excess -= k
+		}
+		if excess > 0 {
+			if _, err := t.dst.Write(p[:excess]); err != nil {
+				return 0, err
+			}
+			p = p[excess:]
+		}
+	}
+	t.n += copy(t.tail[t.n:], p)
+	return total, nil
+}
+
+// sliceWriter appends to b.
+type sliceWriter struct{ b []byte }
+
+func (w *sliceWriter) Write(p []byte) (int, error) {
+	w.b = append(w.b, p...)
+	return len(p), nil
+}

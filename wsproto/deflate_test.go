@@ -1,0 +1,611 @@
+package wsproto
+
+import (
+	"bytes"
+	"compress/flate"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"runtime"
+	"strings"
+	"testing"
+	"testing/iotest"
+)
+
+// chatMessage is about 300 bytes of the JSON a chat sends.
+func chatMessage(i int) []byte {
+	return fmt.Appendf(nil, `{"type":"message","room":"general","id":%d,"user":{"id":1042,"name":"alice","avatar":"https://cdn.example.com/a/1042.png"},"text":"Hello everyone! Message number %d: has anyone tried the new build yet?","ts":"2024-05-17T09:%02d:%02dZ","reactions":[{"emoji":"+1","count":%d}]}`, 100000+i, i, i%60, (i*7)%60, i%5)
+}
+
+// jsonDocument is about n bytes of JSON: an array of chat messages.
+func jsonDocument(n int) []byte {
+	b := []byte("[")
+	for i := 0; len(b) < n-400; i++ {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, chatMessage(i)...)
+	}
+	return append(b, ']')
+}
+
+// content returns n bytes of one kind.
+func content(kind string, n int, seed uint64) []byte {
+	b := make([]byte, n)
+	r := rand.New(rand.NewPCG(seed, 7))
+	switch kind {
+	case "zeros":
+	case "random":
+		for i := range b {
+			b[i] = byte(r.Uint32())
+		}
+	case "text":
+		words := strings.Fields("the quick brown fox jumps over a lazy dog while websocket frames carry compressed messages")
+		b = b[:0]
+		for len(b) < n {
+			b = append(b, words[r.IntN(len(words))]...)
+			b = append(b, ' ')
+		}
+		b = b[:n]
+	case "json":
+		d := jsonDocument(n + 1000)
+		copy(b, d[int(seed)%500:])
+	case "mixed": // compressible and random runs
+		for i := range b {
+			if (i/1000)%2 == 0 {
+				b[i] = byte(r.Uint32())
+			} else {
+				b[i] = byte(i % 17)
+			}
+		}
+	}
+	return b
+}
+
+var roundTripSizes = []int{0, 1, 100, 64 << 10, 1 << 20}
+
+// Messages of every size and kind survive compression and decompression,
+// 20 in a row on one deflater and one inflater, with and without context
+// takeover, through appendCompress/appendInflate and through the streaming
+// calls with a source that is not an io.ByteReader.
+func TestDeflateRoundTrip(t *testing.T) {
+	for _, kind := range []string{"zeros", "random", "text", "json", "mixed"} {
+		for _, noTakeover := range []bool{false, true} {
+			for _, level := range []int{flate.BestSpeed, flate.DefaultCompression} {
+				name := fmt.Sprintf("%s/noContextTakeover=%v/level=%d", kind, noTakeover, level)
+				t.Run(name, func(t *testing.T) {
+					d, err := newDeflater(level, noTakeover)
+					if err != nil {
+						t.Fatal(err)
+					}
+					f := newInflater(noTakeover)
+					var compressed, out []byte
+					for i := range 20 {
+						size := roundTripSizes[i%len(roundTripSizes)]
+						if testing.Short() && size > 64<<10 {
+							size = 64 << 10
+						}
+						msg := content(kind, size, uint64(i))
+						streamed := i%2 == 1
+						if streamed {
+							var buf bytes.Buffer
+							d.begin(&buf)
+							for p := msg; len(p) > 0; {
+								n := min(len(p), 1000+i*37)
+								if _, err := d.Write(p[:n]); err != nil {
+									t.Fatal(err)
+								}
+								p = p[n:]
+							}
+							if err := d.finish(); err != nil {
+								t.Fatal(err)
+							}
+							compressed = buf.Bytes()
+						} else {
+							compressed, err = d.appendCompress(compressed[:0], msg)
+							if err != nil {
+								t.Fatal(err)
+							}
+						}
+						if bytes.HasSuffix(compressed, []byte{0, 0, 0xff, 0xff}) && len(compressed) < 5 {
+							t.Fatalf("message %d: tail not removed: % x", i, compressed)
+						}
+						if streamed {
+							var w bytes.Buffer
+							n, err := f.inflateTo(&w, iotest.HalfReader(bytes.NewReader(compressed)), int64(len(msg)))
+							if err != nil || n != int64(len(msg)) {
+								t.Fatalf("message %d (%d bytes): inflated %d, %v", i, len(msg), n, err)
+							}
+							out = w.Bytes()
+						} else {
+							out, err = f.appendInflate(out[:0], compressed, int64(len(msg)))
+							if err != nil {
+								t.Fatalf("message %d (%d bytes): %v", i, len(msg), err)
+							}
+						}
+						if !bytes.Equal(out, msg) {
+							t.Fatalf("message %d (%d bytes): got %d different bytes", i, len(msg), len(out))
+						}
+					}
+					if noTakeover && (d.pw != nil || f.fr != nil) {
+						t.Fatal("an idle connection without context takeover holds a flate reader or writer")
+					}
+					if f.fr != nil {
+						t.Fatal("an idle inflater holds a flate reader")
+					}
+				})
+			}
+		}
+	}
+}
+
+// Context takeover shares the window: a message repeated compresses to
+// almost nothing the second time; without it, to the same size.
+func TestDeflateContextTakeover(t *testing.T) {
+	msg := content("random", 10000, 1)
+	for _, noTakeover := range []bool{false, true} {
+		d, _ := newDeflater(flate.DefaultCompression, noTakeover)
+		f := newInflater(noTakeover)
+		first, _ := d.appendCompress(nil, msg)
+		second, _ := d.appendCompress(nil, msg)
+		if noTakeover && len(second) != len(first) {
+			t.Errorf("no context takeover: %d bytes, then %d", len(first), len(second))
+		}
+		if !noTakeover && len(second) > 100 {
+			t.Errorf("context takeover: %d bytes, then %d", len(first), len(second))
+		}
+		for i, c := range [][]byte{first, second} {
+			out, err := f.appendInflate(nil, c, -1)
+			if err != nil || !bytes.Equal(out, msg) {
+				t.Fatalf("noContextTakeover=%v message %d: %d bytes, %v", noTakeover, i, len(out), err)
+			}
+		}
+	}
+	// The window spans messages: 40 KiB across many small messages, then
+	// one that refers back to all of it.
+	d, _ := newDeflater(flate.BestCompression, false)
+	f := newInflater(false)
+	for i := range 50 {
+		msg := content("mixed", 800+i, uint64(i))
+		c, _ := d.appendCompress(nil, msg)
+		out, err := f.appendInflate(nil, c, -1)
+		if err != nil || !bytes.Equal(out, msg) {
+			t.Fatalf("message %d: %v", i, err)
+		}
+	}
+}
+
+// What a deflater sends, with 00 00 ff ff put back, a fresh compress/flate
+// reader reads; with context takeover, the messages together are one
+// stream that one reader reads through.
+func TestDeflateInterop(t *testing.T) {
+	for _, noTakeover := range []bool{false, true} {
+		d, _ := newDeflater(defaultDeflateLevel(noTakeover), noTakeover)
+		var stream bytes.Buffer
+		var msgs [][]byte
+		for i := range 20 {
+			msg := content([]string{"json", "text", "random", "zeros"}[i%4], []int{0, 1, 300, 5000, 70000}[i%5], uint64(i))
+			msgs = append(msgs, msg)
+			c, err := d.appendCompress(nil, msg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			c = append(c, 0x00, 0x00, 0xff, 0xff)
+			stream.Write(c)
+			if noTakeover || i == 0 {
+				got := make([]byte, len(msg))
+				if _, err := io.ReadFull(flate.NewReader(bytes.NewReader(c)), got); err != nil || !bytes.Equal(got, msg) {
+					t.Fatalf("noContextTakeover=%v message %d: a fresh flate reader fails: %v", noTakeover, i, err)
+				}
+			}
+		}
+		if !noTakeover {
+			r := flate.NewReader(&stream)
+			for i, msg := range msgs {
+				got := make([]byte, len(msg))
+				if _, err := io.ReadFull(r, got); err != nil || !bytes.Equal(got, msg) {
+					t.Fatalf("message %d of the stream: %v", i, err)
+				}
+			}
+		}
+	}
+
+	// The other way: what compress/flate sends at any level, cut as
+	// section 7.2.1 says, an inflater reads, one stream over 20 messages.
+	for level := flate.HuffmanOnly; level <= flate.BestCompression; level++ {
+		var buf bytes.Buffer
+		w, _ := flate.NewWriter(&buf, level)
+		f := newInflater(false)
+		for i := range 20 {
+			msg := content("json", 100*i, uint64(i))
+			buf.Reset()
+			w.Write(msg)
+			w.Flush()
+			c := bytes.TrimSuffix(buf.Bytes(), []byte{0, 0, 0xff, 0xff})
+			out, err := f.appendInflate(nil, c, -1)
+			if err != nil || !bytes.Equal(out, msg) {
+				t.Fatalf("level %d message %d: %v", level, i, err)
+			}
+		}
+	}
+}
+
+// The examples of RFC 7692 section 7.2.3, and an empty message.
+func TestInflateRFCExamples(t *testing.T) {
+	hello := []byte{0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00}
+	tests := []struct {
+		name     string
+		msgs     [][]byte
+		want     []string
+		takeover bool
+	}{
+		{name: "7.2.3.1 a message compressed", msgs: [][]byte{hello}, want: []string{"Hello"}},
+		{name: "7.2.3.1 twice without takeover", msgs: [][]byte{hello, hello}, want: []string{"Hello", "Hello"}},
+		{name: "7.2.3.2 sharing the window", msgs: [][]byte{hello, {0xf2, 0x00, 0x11, 0x00, 0x00}}, want: []string{"Hello", "Hello"}, takeover: true},
+		{name: "7.2.3.3 stored block", msgs: [][]byte{{0x00, 0x05, 0x00, 0xfa, 0xff, 0x48, 0x65, 0x6c, 0x6c, 0x6f, 0x00}}, want: []string{"Hello"}},
+		{name: "7.2.3.4 BFINAL set", msgs: [][]byte{{0xf3, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00, 0x00}}, want: []string{"Hello"}},
+		{name: "7.2.3.4 BFINAL, then the window goes on", msgs: [][]byte{{0xf3, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00, 0x00}, {0xf2, 0x00, 0x11, 0x00, 0x00}}, want: []string{"Hello", "Hello"}, takeover: true},
+		{name: "7.2.3.5 two blocks", msgs: [][]byte{{0xf2, 0x48, 0x05, 0x00, 0x00, 0x00, 0xff, 0xff, 0xca, 0xc9, 0xc9, 0x07, 0x00}}, want: []string{"Hello"}},
+		{name: "7.2.3.6 empty message", msgs: [][]byte{{0x00}}, want: []string{""}},
+	}
+	for _, tt := range tests {
+		for _, streamed := range []bool{false, true} {
+			f := newInflater(!tt.takeover)
+			for i, m := range tt.msgs {
+				var out []byte
+				var err error
+				if streamed {
+					var w bytes.Buffer
+					_, err = f.inflateTo(&w, iotest.OneByteReader(bytes.NewReader(m)), 100)
+					out = w.Bytes()
+				} else {
+					out, err = f.appendInflate(nil, m, 100)
+				}
+				if err != nil || string(out) != tt.want[i] {
+					t.Errorf("%s (streamed %v) message %d: %q, %v; want %q", tt.name, streamed, i, out, err, tt.want[i])
+				}
+			}
+		}
+	}
+	// An empty payload is not valid compressed data: 00 00 ff ff alone is
+	// no block.
+	if _, err := newInflater(true).appendInflate(nil, nil, 100); !errors.Is(err, errBadDeflate) {
+		t.Errorf("empty payload: %v, want errBadDeflate", err)
+	}
+	// Section 7.2.3.6: an empty message is sent as the single byte 0x00.
+	for _, noTakeover := range []bool{false, true} {
+		d, _ := newDeflater(defaultDeflateLevel(noTakeover), noTakeover)
+		for range 2 {
+			if c, err := d.appendCompress(nil, nil); err != nil || !bytes.Equal(c, []byte{0}) {
+				t.Errorf("empty message compressed to % x, %v", c, err)
+			}
+		}
+	}
+}
+
+// The limit holds to the byte: a message of exactly the limit inflates; one
+// byte more fails with errInflateLimit, after no more than the limit.
+func TestInflateLimit(t *testing.T) {
+	msg := content("text", 5000, 1)
+	d, _ := newDeflater(defaultDeflateLevel(true), true)
+	c, _ := d.appendCompress(nil, msg)
+	f := newInflater(true)
+	for _, limit := range []int64{5000, 5001, -1} {
+		if out, err := f.appendInflate(nil, c, limit); err != nil || !bytes.Equal(out, msg) {
+			t.Fatalf("limit %d: %v", limit, err)
+		}
+	}
+	for _, limit := range []int64{0, 1, 4096, 4999} {
+		out, err := f.appendInflate(nil, c, limit)
+		if err != errInflateLimit {
+			t.Fatalf("limit %d: %v, want errInflateLimit", limit, err)
+		}
+		if int64(len(out)) > limit || !bytes.Equal(out, msg[:len(out)]) {
+			t.Fatalf("limit %d: returned %d bytes", limit, len(out))
+		}
+		n, err := f.inflateTo(io.Discard, bytes.NewReader(c), limit)
+		if err != errInflateLimit || n > limit {
+			t.Fatalf("limit %d: inflateTo wrote %d, %v", limit, n, err)
+		}
+	}
+	// With context takeover, a message cut short by the limit loses the
+	// context: the next one fails rather than inflating wrong.
+	ft := newInflater(false)
+	if _, err := ft.appendInflate(nil, c, 10); err != errInflateLimit {
+		t.Fatal(err)
+	}
+	if _, err := ft.appendInflate(nil, c, -1); err != errDeflateContext {
+		t.Fatalf("after a failed message: %v, want errDeflateContext", err)
+	}
+}
+
+// A decompression bomb: 10 MiB of zeros in about 10 KiB, inflated under a
+// 1 MiB limit, fails with errInflateLimit having allocated nowhere near
+// 10 MiB.
+func TestInflateBomb(t *testing.T) {
+	var buf bytes.Buffer
+	w, _ := flate.NewWriter(&buf, flate.BestCompression)
+	w.Write(make([]byte, 10<<20))
+	w.Flush()
+	bomb := bytes.TrimSuffix(buf.Bytes(), []byte{0, 0, 0xff, 0xff})
+	if len(bomb) > 20<<10 {
+		t.Fatalf("bomb is %d bytes", len(bomb))
+	}
+	const limit = 1 << 20
+	for _, noTakeover := range []bool{false, true} {
+		f := newInflater(noTakeover)
+		f.appendInflate(nil, []byte{0}, limit) // warm the pool
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		out, err := f.appendInflate(nil, bomb, limit)
+		runtime.ReadMemStats(&after)
+		if err != errInflateLimit || len(out) != limit {
+			t.Fatalf("got %d bytes, %v; want %d and errInflateLimit", len(out), err, limit)
+		}
+		// appendInflate grows its slice up to the limit: about 2 MiB in
+		// all, as it doubles it (more with -race, whose pools drop items).
+		if a := after.TotalAlloc - before.TotalAlloc; a > 4<<20 {
+			t.Errorf("appendInflate allocated %d bytes for a %d-byte bomb", a, len(bomb))
+		} else {
+			t.Logf("appendInflate: %d-byte bomb, %d bytes allocated", len(bomb), a)
+		}
+
+		f = newInflater(noTakeover) // with takeover, f's context is lost
+		runtime.ReadMemStats(&before)
+		n, err := f.inflateTo(io.Discard, bytes.NewReader(bomb), limit)
+		runtime.ReadMemStats(&after)
+		if err != errInflateLimit || n != limit {
+			t.Fatalf("inflateTo: %d bytes, %v", n, err)
+		}
+		if a := after.TotalAlloc - before.TotalAlloc; a > 256<<10 {
+			t.Errorf("inflateTo allocated %d bytes for a %d-byte bomb", a, len(bomb))
+		} else {
+			t.Logf("inflateTo: %d bytes allocated", a)
+		}
+	}
+}
+
+func TestInflateErrors(t *testing.T) {
+	f := newInflater(true)
+	// BTYPE 11 is reserved (RFC 1951 section 3.2.3).
+	for _, bad := range [][]byte{{0xff}, {0x07}, {0x00, 0x05, 0x00, 0x00, 0x00}, {0xf2, 0x48, 0xcd}} {
+		out, err := f.appendInflate(nil, bad, 1000)
+		if !errors.Is(err, errBadDeflate) {
+			t.Errorf("% x: %q, %v; want errBadDeflate", bad, out, err)
+		}
+	}
+	// A reference back past the start of the window (distance 1, no
+	// output yet) is corrupt.
+	var buf bytes.Buffer
+	w, _ := flate.NewWriterDict(&buf, flate.BestCompression, []byte("Hello, Hello, Hello"))
+	w.Write([]byte("Hello, Hello, Hello"))
+	w.Flush()
+	if _, err := f.appendInflate(nil, buf.Bytes(), 1000); !errors.Is(err, errBadDeflate) {
+		t.Errorf("reference before the window: %v", err)
+	}
+	// The source's own error comes through as it is.
+	boom := errors.New("boom")
+	src := io.MultiReader(bytes.NewReader([]byte{0xf2, 0x48}), iotest.ErrReader(boom))
+	if _, err := f.inflateTo(io.Discard, src, 1000); err != boom {
+		t.Errorf("source error: %v, want boom", err)
+	}
+	// A writer's error too.
+	d, _ := newDeflater(defaultDeflateLevel(true), true)
+	c, _ := d.appendCompress(nil, content("random", 10000, 3))
+	if _, err := f.inflateTo(errWriter{boom}, bytes.NewReader(c), -1); err != boom {
+		t.Errorf("writer error: %v, want boom", err)
+	}
+	if _, err := f.Read(make([]byte, 10)); err == nil {
+		t.Error("Read after the message failed")
+	}
+	if _, err := newInflater(true).Read(make([]byte, 10)); err == nil {
+		t.Error("Read with no message")
+	}
+}
+
+type errWriter struct{ err error }
+
+func (w errWriter) Write([]byte) (int, error) { return 0, w.err }
+
+// A message abandoned before its end breaks context takeover, and only
+// context takeover.
+func TestInflateAbandoned(t *testing.T) {
+	msg := content("text", 3000, 9)
+	for _, noTakeover := range []bool{false, true} {
+		d, _ := newDeflater(defaultDeflateLevel(noTakeover), noTakeover)
+		c1, _ := d.appendCompress(nil, msg)
+		c2, _ := d.appendCompress(nil, msg)
+		f := newInflater(noTakeover)
+		f.beginBytes(c1, -1)
+		if _, err := f.Read(make([]byte, 100)); err != nil {
+			t.Fatal(err)
+		}
+		f.end()
+		out, err := f.appendInflate(nil, c2, -1)
+		if noTakeover && (err != nil || !bytes.Equal(out, msg)) {
+			t.Errorf("without context takeover: %v", err)
+		}
+		if !noTakeover && err != errDeflateContext {
+			t.Errorf("with context takeover: %v, want errDeflateContext", err)
+		}
+	}
+}
+
+func TestDeflaterErrors(t *testing.T) {
+	for _, level := range []int{-3, 10} {
+		if _, err := newDeflater(level, true); err == nil {
+			t.Errorf("level %d accepted", level)
+		}
+	}
+	boom := errors.New("boom")
+	for _, noTakeover := range []bool{false, true} {
+		d, _ := newDeflater(defaultDeflateLevel(noTakeover), noTakeover)
+		d.begin(errWriter{boom})
+		_, err := d.Write(content("random", 100000, 1))
+		if err == nil {
+			err = d.finish()
+		}
+		if !errors.Is(err, boom) {
+			t.Fatalf("%v, want boom", err)
+		}
+		c, err := d.appendCompress(nil, []byte("hello"))
+		if noTakeover {
+			out, ierr := newInflater(true).appendInflate(nil, c, -1)
+			if err != nil || ierr != nil || string(out) != "hello" {
+				t.Errorf("without context takeover, after an error: %q %v %v", out, err, ierr)
+			}
+		} else if err != errDeflateContext {
+			t.Errorf("with context takeover, after an error: %v, want errDeflateContext", err)
+		}
+	}
+}
+
+// trimWriter holds back exactly the last 4 bytes however the writes fall.
+func TestTrimWriter(t *testing.T) {
+	data := []byte("0123456789abcdef")
+	for _, sizes := range [][]int{{16}, {1, 1, 1, 1, 12}, {3, 3, 3, 3, 4}, {5, 11}, {0, 2, 0, 14}, {15, 1}, {4, 4, 4, 4}} {
+		var out bytes.Buffer
+		tw := trimWriter{dst: &out}
+		p := data
+		for _, n := range sizes {
+			tw.Write(p[:n])
+			p = p[n:]
+		}
+		if out.String() != "0123456789ab" || string(tw.tail[:tw.n]) != "cdef" {
+			t.Errorf("writes %v: passed %q, held %q", sizes, out.String(), tw.tail[:tw.n])
+		}
+	}
+}
+
+func TestWindow(t *testing.T) {
+	var w window
+	var all []byte
+	r := rand.New(rand.NewPCG(1, 2))
+	for i := range 200 {
+		n := r.IntN(3000)
+		if i%50 == 49 {
+			n = deflateWindow + r.IntN(100)
+		}
+		p := content("random", n, uint64(i))
+		all = append(all, p...)
+		w.write(p)
+		if i%7 == 0 {
+			want := all[max(0, len(all)-deflateWindow):]
+			if got := w.bytes(); !bytes.Equal(got, want) {
+				t.Fatalf("write %d: window of %d bytes differs from the last %d", i, len(got), len(want))
+			}
+		}
+	}
+}
+
+// Memory per connection, as documented at the top of deflate.go: logged,
+// and checked where it must hold, in that an idle connection without
+// context takeover keeps nothing and one with keeps no more than its
+// window and writer.
+func TestDeflateMemory(t *testing.T) {
+	msg := chatMessage(1)
+	measure := func(f func()) uint64 {
+		var a, b runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&a)
+		f()
+		runtime.ReadMemStats(&b)
+		return b.TotalAlloc - a.TotalAlloc
+	}
+	for _, level := range []int{flate.HuffmanOnly, flate.BestSpeed, flate.DefaultCompression} {
+		var w *flate.Writer
+		n := measure(func() { w, _ = flate.NewWriter(io.Discard, level) })
+		t.Logf("flate.NewWriter level %d: %d bytes", level, n)
+		_ = w
+	}
+	var r io.ReadCloser
+	t.Logf("flate.NewReader: %d bytes", measure(func() { r = flate.NewReader(bytes.NewReader(nil)) }))
+	_ = r
+
+	d, _ := newDeflater(defaultDeflateLevel(false), false)
+	f := newInflater(false)
+	c, _ := d.appendCompress(nil, msg)
+	f.appendInflate(nil, c, -1)
+	if f.fr != nil || cap(f.win.buf) != deflateWindow || d.pw == nil {
+		t.Fatalf("context takeover: reader %v, window %d, writer %v", f.fr != nil, cap(f.win.buf), d.pw != nil)
+	}
+	dn, _ := newDeflater(defaultDeflateLevel(true), true)
+	fn := newInflater(true)
+	c, _ = dn.appendCompress(nil, msg)
+	fn.appendInflate(nil, c, -1)
+	if fn.fr != nil || fn.win.buf != nil || dn.pw != nil {
+		t.Fatal("no context takeover: an idle connection holds state")
+	}
+}
+
+// FuzzInflate: arbitrary bytes inflated under a limit never panic, never
+// give more than the limit, and fail only with errInflateLimit or
+// errBadDeflate, on both kinds of inflater; an inflater with context
+// takeover is left either working or failing with errDeflateContext.
+func FuzzInflate(f *testing.F) {
+	f.Add([]byte{0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00}, uint16(100))
+	f.Add([]byte{0x00}, uint16(0))
+	f.Add([]byte{0xff}, uint16(10))
+	f.Fuzz(func(t *testing.T, data []byte, limit uint16) {
+		for _, noTakeover := range []bool{false, true} {
+			in := newInflater(noTakeover)
+			for round := range 2 {
+				out, err := in.appendInflate(nil, data, int64(limit))
+				if len(out) > int(limit) {
+					t.Fatalf("%d bytes out, limit %d", len(out), limit)
+				}
+				switch {
+				case err == nil, err == errInflateLimit, errors.Is(err, errBadDeflate):
+				case err == errDeflateContext && !noTakeover && round > 0:
+				default:
+					t.Fatalf("round %d: %v", round, err)
+				}
+				n, err2 := newInflater(noTakeover).inflateTo(io.Discard, iotest.HalfReader(bytes.NewReader(data)), int64(limit))
+				if round == 0 && (n != int64(len(out)) || (err == nil) != (err2 == nil)) {
+					t.Fatalf("streamed: %d bytes, %v; whole: %d bytes, %v", n, err2, len(out), err)
+				}
+			}
+		}
+	})
+}
+
+func BenchmarkDeflate(b *testing.B) {
+	for _, tc := range []struct {
+		name string
+		msg  []byte
+	}{
+		{"chat300B", chatMessage(42)},
+		{"json64KiB", jsonDocument(64 << 10)},
+	} {
+		for _, noTakeover := range []bool{false, true} {
+			for _, level := range []int{flate.BestSpeed, 2, flate.DefaultCompression} {
+				b.Run(fmt.Sprintf("%s/noContextTakeover=%v/level=%d", tc.name, noTakeover, level), func(b *testing.B) {
+					d, _ := newDeflater(level, noTakeover)
+					f := newInflater(noTakeover)
+					var c, out []byte
+					var total int
+					b.SetBytes(int64(len(tc.msg)))
+					b.ReportAllocs()
+					for i := 0; b.Loop(); i++ {
+						msg := tc.msg
+						if len(msg) < 1000 {
+							msg = chatMessage(i) // chat messages differ
+						}
+						var err error
+						c, err = d.appendCompress(c[:0], msg)
+						if err != nil {
+							b.Fatal(err)
+						}
+						total += len(c)
+						out, err = f.appendInflate(out[:0], c, -1)
+						if err != nil || len(out) != len(msg) {
+							b.Fatal(err)
+						}
+					}
+					b.ReportMetric(float64(b.N*len(tc.msg))/float64(total), "ratio")
+				})
+			}
+		}
+	}
+}
