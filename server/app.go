@@ -170,11 +170,21 @@ func (a *App) serve(route *Route, w http.ResponseWriter, r *http.Request) {
 		a.logEnd(route, r, start, endInfo{status: http.StatusServiceUnavailable, reason: "server shutting down"})
 		return
 	}
-	defer a.active.Done()
-
 	ws := newWebSocket(a, route, w, r)
-	err := ws.run()
-	ws.finish(err, start)
+	done := make(chan struct{})
+	go func() {
+		defer a.active.Done()
+		defer close(done)
+		ws.finish(ws.run(), start)
+	}()
+	// net/http's part ends with the handshake. Once the connection is
+	// hijacked, return, so that net/http frees what it held for the
+	// request (its buffers, about 6 KiB) while the handler goes on in its
+	// own goroutine. A refusal is written before done is closed.
+	select {
+	case <-ws.hijacked:
+	case <-done:
+	}
 }
 
 // enter counts a handler in, unless the app is shutting down.

@@ -42,8 +42,9 @@ type WebSocket struct {
 	w     http.ResponseWriter
 	req   *http.Request
 
-	ctx    context.Context
-	cancel context.CancelFunc
+	ctx      context.Context
+	cancel   context.CancelFunc
+	hijacked chan struct{} // closed once Accept has taken the connection from net/http
 
 	mu       sync.Mutex // serialises Accept, Close and answering the handshake
 	state    atomic.Int32
@@ -71,8 +72,18 @@ type closeRecord struct {
 }
 
 func newWebSocket(a *App, route *Route, w http.ResponseWriter, r *http.Request) *WebSocket {
-	ctx, cancel := context.WithCancel(r.Context())
-	return &WebSocket{app: a, route: route, w: w, req: r, ctx: ctx, cancel: cancel}
+	// The handler outlives ServeHTTP (see App.serve), which cancels the
+	// request's context when it returns: the connection's context keeps
+	// the request's values, and follows its cancellation only until the
+	// handshake is accepted (a client that leaves during a guard, say).
+	ctx, cancel := context.WithCancel(context.WithoutCancel(r.Context()))
+	ws := &WebSocket{app: a, route: route, w: w, req: r, ctx: ctx, cancel: cancel, hijacked: make(chan struct{})}
+	context.AfterFunc(r.Context(), func() {
+		if ws.State() == Connecting {
+			cancel()
+		}
+	})
+	return ws
 }
 
 // Request returns the handshake request: headers, cookies, URL and query.
@@ -161,9 +172,11 @@ func (ws *WebSocket) Accept(opts ...AcceptOption) error {
 		return err
 	}
 	ws.conn = c
+	ws.w = nil // it holds net/http's buffers for the connection, now ours
 	ws.msgs = make(chan message)
 	ws.discard = make(chan struct{})
 	ws.state.Store(int32(Connected))
+	close(ws.hijacked)
 	go ws.readLoop()
 	ws.startKeepalive()
 	return nil
