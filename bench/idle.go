@@ -57,7 +57,7 @@ func runIdle(lib, addr string, k, pid int) idleResult {
 	}()
 	start := time.Now()
 	for range k {
-		cc, err := dialLoad(addr, lib == "raw-tcp")
+		cc, err := dialLoad(addr, lib)
 		if err != nil {
 			res.Errors++
 			res.FirstError = err.Error()

@@ -40,16 +40,19 @@ type loadResult struct {
 type clientConn struct {
 	c   net.Conn
 	br  *bufio.Reader
-	raw bool // raw TCP: no framing
+	raw bool // raw TCP: no WebSocket
+	// rawMsg: raw TCP with a 4-byte length before each message, for the
+	// store-and-forward echo.
+	rawMsg bool
 }
 
-func dialLoad(addr string, raw bool) (*clientConn, error) {
+func dialLoad(addr, lib string) (*clientConn, error) {
 	c, err := net.Dial("tcp", addr)
 	if err != nil {
 		return nil, err
 	}
-	cc := &clientConn{c: c, br: bufio.NewReaderSize(c, 64<<10), raw: raw}
-	if raw {
+	cc := &clientConn{c: c, br: bufio.NewReaderSize(c, 64<<10), raw: isRaw(lib), rawMsg: lib == "raw-msg"}
+	if cc.raw {
 		return cc, nil
 	}
 	var key [16]byte
@@ -75,6 +78,20 @@ func dialLoad(addr string, raw bool) (*clientConn, error) {
 
 // roundTrip sends payload and reads the echo into buf.
 func (cc *clientConn) roundTrip(frame, payload, buf []byte, n uint32) ([]byte, error) {
+	if cc.rawMsg {
+		frame = binary.BigEndian.AppendUint32(frame[:0], uint32(len(payload)))
+		frame = append(frame, payload...)
+		if _, err := cc.c.Write(frame); err != nil {
+			return nil, err
+		}
+		var h [4]byte
+		if _, err := io.ReadFull(cc.br, h[:]); err != nil {
+			return nil, err
+		}
+		buf = slices.Grow(buf[:0], int(binary.BigEndian.Uint32(h[:])))[:binary.BigEndian.Uint32(h[:])]
+		_, err := io.ReadFull(cc.br, buf)
+		return buf, err
+	}
 	if cc.raw {
 		if _, err := cc.c.Write(payload); err != nil {
 			return nil, err
@@ -153,7 +170,7 @@ func runLoad(lib, addr string, size, conns int, d time.Duration) loadResult {
 	res := loadResult{Lib: lib, Size: size, Conns: conns}
 	ccs := make([]*clientConn, conns)
 	for i := range ccs {
-		cc, err := dialLoad(addr, lib == "raw-tcp")
+		cc, err := dialLoad(addr, lib)
 		if err != nil {
 			res.Errors++
 			res.FirstError = err.Error()

@@ -1,12 +1,15 @@
 package main
 
 import (
+	"bufio"
 	"context"
+	"encoding/binary"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
+	"slices"
 
 	coder "github.com/coder/websocket"
 	"github.com/gobwas/ws"
@@ -34,14 +37,17 @@ var servers = map[string]func(net.Listener) error{
 	"gws":            serveGws,
 	"x-net":          serveXNet,
 	"raw-tcp":        serveRawTCP,
+	"raw-msg":        serveRawMsg,
 }
 
-// libraries in report order; raw-tcp is the ceiling, not a peer.
-var libraries = []string{"wsraise", "wsraise-server", "gorilla", "coder", "gobwas", "gws", "x-net", "raw-tcp"}
+// libraries in report order; raw-tcp and raw-msg are ceilings, not peers.
+var libraries = []string{"wsraise", "wsraise-server", "gorilla", "coder", "gobwas", "gws", "x-net", "raw-tcp", "raw-msg"}
 
 func isPeer(lib string) bool {
-	return lib != "wsraise" && lib != "wsraise-server" && lib != "raw-tcp"
+	return lib != "wsraise" && lib != "wsraise-server" && !isRaw(lib)
 }
+
+func isRaw(lib string) bool { return lib == "raw-tcp" || lib == "raw-msg" }
 
 func serveHTTP(ln net.Listener, h http.HandlerFunc) error {
 	return (&http.Server{Handler: h}).Serve(ln)
@@ -214,6 +220,42 @@ func serveRawTCP(ln net.Listener) error {
 		go func() {
 			defer c.Close()
 			io.Copy(c, c)
+		}()
+	}
+}
+
+// serveRawMsg is the fastest a message echo can be: each message is a
+// 4-byte length and the bytes, read whole before it is written back in one
+// write, as a WebSocket server that reads whole messages must. raw-tcp, a
+// byte stream copied as it arrives, overlaps the echo with the sending of
+// the message itself, which no store-and-forward server can.
+func serveRawMsg(ln net.Listener) error {
+	for {
+		c, err := ln.Accept()
+		if err != nil {
+			return err
+		}
+		go func() {
+			defer c.Close()
+			br := bufio.NewReaderSize(c, 4096)
+			var buf []byte
+			for {
+				var h [4]byte
+				if _, err := io.ReadFull(br, h[:]); err != nil {
+					return
+				}
+				n := int(binary.BigEndian.Uint32(h[:]))
+				if n > maxMessage {
+					return
+				}
+				buf = append(slices.Grow(buf[:0], 4+n), h[:]...)[:4+n]
+				if _, err := io.ReadFull(br, buf[4:]); err != nil {
+					return
+				}
+				if _, err := c.Write(buf); err != nil {
+					return
+				}
+			}
 		}()
 	}
 }
