@@ -21,9 +21,9 @@ var (
 // second core to pin the other side to.
 func pinned(cpu int, name string, args ...string) *exec.Cmd {
 	if _, err := exec.LookPath("taskset"); err == nil && runtime.NumCPU() >= 2 {
-		return exec.Command("taskset", append([]string{"-c", strconv.Itoa(cpu), name}, args...)...)
+		return dieWithParent(exec.Command("taskset", append([]string{"-c", strconv.Itoa(cpu), name}, args...)...))
 	}
-	return exec.Command(name, args...)
+	return dieWithParent(exec.Command(name, args...))
 }
 
 type benchRun struct {
