@@ -4,6 +4,7 @@
 //	go run . run [-quick]      # everything; writes ../docs/BENCH.md and ../docs/bench.svg
 //	go run . serve -lib gws -addr 127.0.0.1:9000
 //	go run . load -lib gws -addr 127.0.0.1:9000 -size 512 -conns 100 -d 3s
+//	go run . compress [-quick] [-libs gws,gorilla]   # the compression comparison alone, to stdout
 //	go run . idle -lib gws -addr 127.0.0.1:9000 -k 10000 -pid PID
 //	go run . serve -lib wsraise -cpuprofile cpu.prof   # then: go tool pprof cpu.prof
 //
@@ -24,7 +25,7 @@ import (
 func main() {
 	raiseFileLimit()
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: wsbench run|serve|load|idle [flags]")
+		fmt.Fprintln(os.Stderr, "usage: wsbench run|serve|load|idle|compress [flags]")
 		os.Exit(64)
 	}
 	fs := flag.NewFlagSet(os.Args[1], flag.ExitOnError)
@@ -58,6 +59,9 @@ func main() {
 		err = json.NewEncoder(os.Stdout).Encode(runLoad(*lib, *addr, *size, *conns, *d))
 	case "idle":
 		err = json.NewEncoder(os.Stdout).Encode(runIdle(*lib, *addr, *k, *pid))
+	case "compress":
+		d := compressDuration(*quick)
+		_, err = fmt.Print(compressMarkdown(runCompress(d, *only), d))
 	case "run":
 		err = runAll(*quick, *only, *out, *svg)
 	default:

@@ -139,6 +139,7 @@ func markdown(run benchRun) string {
 			fmt.Fprintf(&b, "| %s | %.0f | %.0f | %d |\n", r.Lib, r.BytesPerConn, r.HandshakesPS, r.Errors)
 		}
 	}
+	b.WriteString(compressMarkdown(run.Compress, run.CompressD))
 	return b.String()
 }
 

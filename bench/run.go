@@ -32,6 +32,9 @@ type benchRun struct {
 	Load    []loadResult
 	Idle    []idleResult
 	Machine string
+	// The compression comparison, CompressD per row.
+	Compress  []compressResult
+	CompressD time.Duration
 }
 
 func runAll(quick bool, only, out, svg string) error {
@@ -85,6 +88,8 @@ func runAll(quick bool, only, out, svg string) error {
 			lib, ir.Conns, ir.BytesPerConn, ir.HandshakesPS, ir.Errors, ir.FirstError)
 		run.Idle = append(run.Idle, ir)
 	}
+	run.CompressD = compressDuration(quick)
+	run.Compress = runCompress(run.CompressD, only)
 	if err := os.WriteFile(out, []byte(markdown(run)), 0o644); err != nil {
 		return err
 	}
@@ -106,6 +111,11 @@ func verdict(run benchRun) error {
 	for _, r := range run.Idle {
 		if r.Errors > 0 && strings.HasPrefix(r.Lib, "wsraise") {
 			return fmt.Errorf("%s idle: %d errors (%s)", r.Lib, r.Errors, r.FirstError)
+		}
+	}
+	for _, r := range run.Compress {
+		if r.Mismatches > 0 || r.Errors > 0 && r.Lib == "wsraise" {
+			return fmt.Errorf("%s, compression %s, %s: %d mismatches, %d errors (%s)", r.Lib, r.Mode, r.Workload, r.Mismatches, r.Errors, r.FirstError)
 		}
 	}
 	return nil

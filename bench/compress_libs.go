@@ -1,0 +1,248 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+
+	gorilla "github.com/gorilla/websocket"
+	"github.com/lxzan/gws"
+
+	"wsraise/wsproto"
+)
+
+// Compression modes of the comparison.
+const (
+	compOff        = "off"
+	compNoTakeover = "no context takeover"
+	compTakeover   = "context takeover"
+)
+
+// compLib is one library in the compression comparison: an echo server
+// and a client, both of that library, in a given mode.
+type compLib struct {
+	name  string
+	modes []string
+	serve func(ln net.Listener, mode string) error
+	// dial opens a client over nc, already connected to the server.
+	dial func(nc net.Conn, addr, mode string) (compClient, error)
+}
+
+// compClient sends a text message and reads its echo.
+type compClient interface {
+	// echo sends msg and reports whether the echo is the same bytes.
+	echo(msg []byte) (same bool, err error)
+	close()
+}
+
+// compLibs are the libraries compared, in report order; compLibWsraise
+// adds wsraise's modes once wsproto can compress.
+var compLibs = []compLib{
+	compLibWsraise,
+	{name: "gorilla", modes: []string{compOff, compNoTakeover}, serve: serveGorillaComp, dial: dialGorillaComp},
+	{name: "gws", modes: []string{compOff, compNoTakeover, compTakeover}, serve: serveGwsComp, dial: dialGwsComp},
+}
+
+// onlyConn is a dialer that returns nc, once.
+func onlyConn(nc net.Conn) func(context.Context, string, string) (net.Conn, error) {
+	used := false
+	return func(context.Context, string, string) (net.Conn, error) {
+		if used {
+			return nil, errors.New("bench: one connection per client")
+		}
+		used = true
+		return nc, nil
+	}
+}
+
+// wsraise (wsproto), without compression for now.
+
+var compLibWsraise = compLib{name: "wsraise", modes: []string{compOff}, serve: serveWsprotoComp, dial: dialWsprotoComp}
+
+func serveWsprotoComp(ln net.Listener, mode string) error {
+	if mode != compOff {
+		return fmt.Errorf("wsraise: mode %q not supported", mode)
+	}
+	return serveWsproto(ln)
+}
+
+type wsprotoClient struct {
+	c   *wsproto.Conn
+	buf []byte
+}
+
+func dialWsprotoComp(nc net.Conn, addr, mode string) (compClient, error) {
+	if mode != compOff {
+		return nil, fmt.Errorf("wsraise: mode %q not supported", mode)
+	}
+	c, _, err := wsproto.Dial(context.Background(), "ws://"+addr+"/", &wsproto.DialOptions{
+		NetDial:   onlyConn(nc),
+		ReadLimit: maxMessage,
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &wsprotoClient{c: c}, nil
+}
+
+func (w *wsprotoClient) echo(msg []byte) (bool, error) {
+	ctx := context.Background()
+	if err := w.c.Write(ctx, wsproto.MessageText, msg); err != nil {
+		return false, err
+	}
+	typ, got, err := w.c.ReadAppend(ctx, w.buf[:0])
+	if err != nil {
+		return false, err
+	}
+	w.buf = got
+	return typ == wsproto.MessageText && bytes.Equal(got, msg), nil
+}
+
+func (w *wsprotoClient) close() { w.c.CloseNow() }
+
+// gorilla: EnableCompression negotiates permessage-deflate without
+// context takeover, the only mode it implements, at its default level
+// (1, flate.BestSpeed).
+
+func serveGorillaComp(ln net.Listener, mode string) error {
+	upgrader := gorilla.Upgrader{EnableCompression: mode != compOff}
+	return serveHTTP(ln, func(w http.ResponseWriter, r *http.Request) {
+		c, err := upgrader.Upgrade(w, r, nil)
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		c.SetReadLimit(maxMessage)
+		for {
+			mt, msg, err := c.ReadMessage()
+			if err != nil {
+				return
+			}
+			if err := c.WriteMessage(mt, msg); err != nil {
+				return
+			}
+		}
+	})
+}
+
+type gorillaClient struct{ c *gorilla.Conn }
+
+func dialGorillaComp(nc net.Conn, addr, mode string) (compClient, error) {
+	d := gorilla.Dialer{NetDialContext: onlyConn(nc), EnableCompression: mode != compOff}
+	c, _, err := d.Dial("ws://"+addr+"/", nil)
+	if err != nil {
+		return nil, err
+	}
+	c.SetReadLimit(maxMessage)
+	return gorillaClient{c}, nil
+}
+
+func (g gorillaClient) echo(msg []byte) (bool, error) {
+	if err := g.c.WriteMessage(gorilla.TextMessage, msg); err != nil {
+		return false, err
+	}
+	mt, got, err := g.c.ReadMessage()
+	if err != nil {
+		return false, err
+	}
+	return mt == gorilla.TextMessage && bytes.Equal(got, msg), nil
+}
+
+func (g gorillaClient) close() { g.c.NetConn().Close() }
+
+// gws: PermessageDeflate, with its default level (flate.BestSpeed) and
+// two settings changed on both sides so that it does what the others do:
+// a 32 KiB window (15 bits; its server's default is 12 with context
+// takeover) and a threshold of 1 byte (its default, 512, leaves shorter
+// messages uncompressed without context takeover, which would be most
+// chat messages).
+
+func gwsDeflate(mode string) gws.PermessageDeflate {
+	return gws.PermessageDeflate{
+		Enabled:               mode != compOff,
+		Threshold:             1,
+		ServerContextTakeover: mode == compTakeover,
+		ClientContextTakeover: mode == compTakeover,
+		ServerMaxWindowBits:   15,
+		ClientMaxWindowBits:   15,
+	}
+}
+
+func serveGwsComp(ln net.Listener, mode string) error {
+	upgrader := gws.NewUpgrader(gwsEcho{}, &gws.ServerOption{
+		ReadMaxPayloadSize: maxMessage,
+		PermessageDeflate:  gwsDeflate(mode),
+	})
+	return serveHTTP(ln, func(w http.ResponseWriter, r *http.Request) {
+		socket, err := upgrader.Upgrade(w, r)
+		if err != nil {
+			return
+		}
+		go socket.ReadLoop()
+	})
+}
+
+// gwsClient hands each message to its reading goroutine, which compares
+// the echo in OnMessage and passes the verdict back.
+type gwsClient struct {
+	gws.BuiltinEventHandler
+	socket *gws.Conn
+	want   chan []byte
+	got    chan error // nil: same bytes
+}
+
+var errEchoDiffers = errors.New("echo differs")
+
+func dialGwsComp(nc net.Conn, addr, mode string) (compClient, error) {
+	g := &gwsClient{want: make(chan []byte, 1), got: make(chan error, 1)}
+	socket, _, err := gws.NewClientFromConn(g, &gws.ClientOption{
+		Addr:               "ws://" + addr + "/",
+		ReadMaxPayloadSize: maxMessage,
+		PermessageDeflate:  gwsDeflate(mode),
+	}, nc)
+	if err != nil {
+		return nil, err
+	}
+	g.socket = socket
+	go socket.ReadLoop()
+	return g, nil
+}
+
+func (g *gwsClient) OnMessage(_ *gws.Conn, m *gws.Message) {
+	defer m.Close()
+	var err error
+	select {
+	case want := <-g.want:
+		if m.Opcode != gws.OpcodeText || !bytes.Equal(m.Bytes(), want) {
+			err = errEchoDiffers
+		}
+	default:
+		err = errors.New("gws: a message nobody sent")
+	}
+	g.got <- err
+}
+
+func (g *gwsClient) OnClose(_ *gws.Conn, err error) {
+	select {
+	case g.got <- fmt.Errorf("gws: closed: %v", err):
+	default:
+	}
+}
+
+func (g *gwsClient) echo(msg []byte) (bool, error) {
+	g.want <- msg
+	if err := g.socket.WriteMessage(gws.OpcodeText, msg); err != nil {
+		<-g.want
+		return false, err
+	}
+	err := <-g.got
+	if err == errEchoDiffers {
+		return false, nil
+	}
+	return err == nil, err
+}
+
+func (g *gwsClient) close() { g.socket.NetConn().Close() }

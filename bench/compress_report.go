@@ -1,0 +1,84 @@
+package main
+
+import (
+	"fmt"
+	"strings"
+	"time"
+)
+
+// compressMarkdown renders the compression comparison as a section of
+// BENCH.md.
+func compressMarkdown(rs []compressResult, d time.Duration) string {
+	if len(rs) == 0 {
+		return ""
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "\n## Compression (permessage-deflate)\n\n"+
+		"Each library talks to itself: its own echo server and its own client, in one process over\n"+
+		"loopback TCP (not pinned), one connection, a closed loop of %s per row sending JSON chat\n"+
+		"as text messages and checking every echo byte for byte. So a row's round trips include\n"+
+		"compressing and decompressing at both ends. The client's socket counts the bytes on the\n"+
+		"wire each way (frame headers and masks included); the ratio is payload bytes over wire\n"+
+		"bytes. \"chat message\": 2,000 different messages of 200 to 400 bytes, sent in turn;\n"+
+		"\"64 KiB document\": eight room histories of 64 KiB. Every library at its default level;\n"+
+		"gws told to use a 32 KiB window and to compress messages of any size, as the others do\n"+
+		"(its defaults: a 4 KiB server window with context takeover, nothing under 512 bytes\n"+
+		"compressed without). gorilla implements no context takeover only.\n", d)
+	var workloads []string
+	seen := map[string]bool{}
+	for _, r := range rs {
+		if !seen[r.Workload] {
+			seen[r.Workload] = true
+			workloads = append(workloads, r.Workload)
+		}
+	}
+	for _, w := range workloads {
+		fmt.Fprintf(&b, "\n### %s\n\n", w)
+		b.WriteString("| library | compression | round trips/s | vs. off | wire B/msg up / down | ratio up / down | mismatches |\n" +
+			"|---|---|---:|---:|---:|---:|---:|\n")
+		for _, r := range rs {
+			if r.Workload != w {
+				continue
+			}
+			vs := "-"
+			for _, off := range rs {
+				if off.Workload == w && off.Lib == r.Lib && off.Mode == compOff && off.RTPS > 0 && r.Mode != compOff {
+					vs = fmt.Sprintf("%.2f", r.RTPS/off.RTPS)
+				}
+			}
+			ratio := func(wire float64) string {
+				if wire == 0 {
+					return "-"
+				}
+				return fmt.Sprintf("%.2f", r.Payload/wire)
+			}
+			cell := fmt.Sprintf("%d", r.Mismatches)
+			if r.Errors > 0 {
+				cell += fmt.Sprintf(" (%d errors: %s)", r.Errors, r.FirstError)
+			}
+			fmt.Fprintf(&b, "| %s | %s | %.0f | %s | %.0f / %.0f | %s / %s | %s |\n",
+				r.Lib, r.Mode, r.RTPS, vs, r.UpWire, r.DownWire, ratio(r.UpWire), ratio(r.DownWire), cell)
+		}
+		var avg float64
+		var n int
+		for _, r := range rs {
+			if r.Workload == w && r.Payload > 0 {
+				avg, n = avg+r.Payload, n+1
+			}
+		}
+		if n > 0 {
+			fmt.Fprintf(&b, "\nPayload: %.0f bytes per message on average.\n", avg/float64(n))
+		}
+	}
+	b.WriteString("\nNegotiated (the server's `Sec-WebSocket-Extensions`):\n\n")
+	done := map[string]bool{}
+	for _, r := range rs {
+		k := r.Lib + "/" + r.Mode
+		if done[k] || r.Mode == compOff {
+			continue
+		}
+		done[k] = true
+		fmt.Fprintf(&b, "- %s, %s: `%s`\n", r.Lib, r.Mode, r.Extensions)
+	}
+	return b.String()
+}

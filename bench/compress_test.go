@@ -1,0 +1,75 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"testing"
+	"time"
+)
+
+func TestChatWorkload(t *testing.T) {
+	a, b := chatMessages(1, 500), chatMessages(1, 500)
+	for i := range a {
+		if !bytes.Equal(a[i], b[i]) {
+			t.Fatalf("message %d differs between two runs with one seed", i)
+		}
+		if n := len(a[i]); n < 200 || n > 400 {
+			t.Errorf("message %d is %d bytes, want 200 to 400: %s", i, n, a[i])
+		}
+		var m chatMessage
+		if err := json.Unmarshal(a[i], &m); err != nil || m.Text == "" || m.User == "" {
+			t.Fatalf("message %d: %v %+v", i, err, m)
+		}
+	}
+	for i, d := range chatDocuments(2, 3, 64<<10) {
+		if n := len(d); n < 60<<10 || n > 64<<10 {
+			t.Errorf("document %d is %d bytes, want about 64 KiB", i, n)
+		}
+		if !json.Valid(d) {
+			t.Errorf("document %d is not valid JSON", i)
+		}
+	}
+}
+
+// TestCompressCases runs every library in every mode briefly: the echoes
+// must match, the agreed extension must be the mode's, and a compressed
+// mode must put fewer bytes on the wire than the payload.
+func TestCompressCases(t *testing.T) {
+	for _, w := range compWorkloads() {
+		w.msgs = w.msgs[:min(len(w.msgs), 64)]
+		for _, lib := range compLibs {
+			for _, mode := range lib.modes {
+				r := runCompressCase(lib, mode, w, 20*time.Millisecond)
+				if r.Errors > 0 || r.Mismatches > 0 || r.RoundTrips == 0 {
+					t.Errorf("%s %s %s: %d round trips, %d mismatches, %d errors (%s)",
+						lib.name, mode, w.name, r.RoundTrips, r.Mismatches, r.Errors, r.FirstError)
+					continue
+				}
+				compressed := r.UpWire < r.Payload && r.DownWire < r.Payload
+				if compressed != (mode != compOff) {
+					t.Errorf("%s %s %s: payload %.0f B, on the wire %.0f B up and %.0f B down",
+						lib.name, mode, w.name, r.Payload, r.UpWire, r.DownWire)
+				}
+			}
+		}
+	}
+}
+
+func TestCheckNegotiated(t *testing.T) {
+	for _, c := range []struct {
+		mode, ext string
+		ok        bool
+	}{
+		{compOff, "", true},
+		{compOff, "permessage-deflate", false},
+		{compNoTakeover, "permessage-deflate; server_no_context_takeover; client_no_context_takeover", true},
+		{compNoTakeover, "permessage-deflate; client_no_context_takeover", false},
+		{compTakeover, "permessage-deflate", true},
+		{compTakeover, "permessage-deflate; server_no_context_takeover", false},
+		{compTakeover, "", false},
+	} {
+		if err := checkNegotiated(c.mode, c.ext); (err == nil) != c.ok {
+			t.Errorf("checkNegotiated(%q, %q) = %v", c.mode, c.ext, err)
+		}
+	}
+}
