@@ -22,7 +22,13 @@ func (*CustomException) Error() string { return "custom exception" }
 
 // New builds the demo app, and the handler that serves it with its page.
 func New(logger *slog.Logger) (*server.App, http.Handler) {
-	app := server.New(server.Options{Logger: logger})
+	return NewWithOptions(server.Options{Logger: logger})
+}
+
+// NewWithOptions is New with the app's options: the soak test shortens the
+// keepalive interval, or shuts down with 1012.
+func NewWithOptions(opts server.Options) (*server.App, http.Handler) {
+	app := server.New(opts)
 
 	server.HandleException(app, func(ws *server.WebSocket, err *CustomException) error {
 		return ws.Close(wsproto.StatusPolicyViolation, "Custom exception")
