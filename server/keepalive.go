@@ -24,10 +24,11 @@ func (ws *WebSocket) startKeepalive() {
 func (ws *WebSocket) ping() {
 	o := ws.app.opts
 	sent := time.Now()
-	if err := ws.conn.Ping(context.Background(), nil); err != nil {
-		return // the connection is over
-	}
-	time.AfterFunc(o.PongTimeout, func() {
+	// The pong's deadline runs from before the ping is written: a write
+	// can be stuck behind another one (a pong to a peer that floods pings
+	// and reads nothing), and the deadline must fire all the same. Close
+	// then ends the connection within its own timeout.
+	check := time.AfterFunc(o.PongTimeout, func() {
 		if ws.lastPong.Load() < sent.UnixNano() {
 			ws.Close(wsproto.StatusInternalError, "keepalive ping timeout")
 			return
@@ -38,6 +39,9 @@ func (ws *WebSocket) ping() {
 			ws.pinger.Reset(max(o.PingInterval-o.PongTimeout, 0))
 		}
 	})
+	if err := ws.conn.Ping(context.Background(), nil); err != nil {
+		check.Stop() // the connection is over
+	}
 }
 
 func (ws *WebSocket) stopKeepalive() {

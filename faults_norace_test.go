@@ -1,0 +1,5 @@
+//go:build !race
+
+package wsraise
+
+const raceEnabled = false
