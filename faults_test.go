@@ -13,9 +13,12 @@ package wsraise
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"strconv"
@@ -125,9 +128,9 @@ func TestFaults(t *testing.T) {
 			// ever running (so no record in its log).
 			name: "handshake dribbled a byte at a time: ReadHeaderTimeout cuts it",
 			run: func(t *testing.T, f *fixture) {
+				start := time.Now() // the server's header timer starts after this
 				nc := dialTCP(t, f.addr)
 				req := handshake(f.addr, "/recv", "")
-				start := time.Now()
 				ended := make(chan error, 1)
 				go func() {
 					var b [1]byte
@@ -568,4 +571,195 @@ func badUTF8Case(addr string, size, offset int, fragmented bool) error {
 		return fmt.Errorf("after the close: %v, want the end of the connection", err)
 	}
 	return nil
+}
+
+// TestHostilePreAccept floods the server with bad handshakes, many at a
+// time, while a healthy client keeps working: each gets its HTTP status,
+// or, if it never finishes its request, is cut by ReadHeaderTimeout with
+// no answer. The leak check of TestMain then finds no goroutine left.
+func TestHostilePreAccept(t *testing.T) {
+	f := newFixture(t, server.Options{})
+	h := startHealthy(t, f.addr)
+	a := f.addr
+	kinds := []struct {
+		name   string
+		req    string
+		status int  // 0: no answer
+		cut    bool // ended by the header timeout
+	}{
+		{"garbage", "\x00\x01\x02 garbage \xff\r\n\r\n", http.StatusBadRequest, false},
+		{"partial request line", "GET /echo HT", http.StatusBadRequest, true},
+		{"headers never ended", "GET /echo HTTP/1.1\r\nHost: " + a + "\r\nUpgrade: websocket\r\n", 0, true},
+		{"not an upgrade", "GET /echo HTTP/1.1\r\nHost: " + a + "\r\n\r\n", http.StatusUpgradeRequired, false},
+		{"POST", "POST /echo HTTP/1.1\r\nHost: " + a + "\r\nContent-Length: 0\r\n\r\n", http.StatusMethodNotAllowed, false},
+		{"HTTP/1.0", strings.Replace(handshake(a, "/echo", ""), "HTTP/1.1", "HTTP/1.0", 1), http.StatusUpgradeRequired, false},
+		{"version 8", strings.Replace(handshake(a, "/echo", ""), "Version: 13", "Version: 8", 1), http.StatusUpgradeRequired, false},
+		{"bad key", strings.Replace(handshake(a, "/echo", ""), "dGhlIHNhbXBsZSBub25jZQ==", "short", 1), http.StatusBadRequest, false},
+		{"two keys", handshake(a, "/echo", "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"), http.StatusBadRequest, false},
+		{"cross origin", handshake(a, "/echo", "Origin: https://evil.example\r\n"), http.StatusForbidden, false},
+		{"unknown path", handshake(a, "/nowhere", ""), http.StatusNotFound, false},
+		{"no Host", "GET /echo HTTP/1.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n", http.StatusBadRequest, false},
+	}
+	const perKind, concurrent = 20, 24
+	sem := make(chan struct{}, concurrent)
+	errs := make(chan error, len(kinds)*perKind)
+	var wg sync.WaitGroup
+	start := time.Now()
+	for i := range perKind {
+		for _, k := range kinds {
+			sem <- struct{}{}
+			wg.Go(func() {
+				defer func() { <-sem }()
+				if err := badHandshake(a, k.req, k.status, k.cut); err != nil {
+					errs <- fmt.Errorf("%s #%d: %w", k.name, i, err)
+				}
+			})
+		}
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	h.finish()
+	// The app logs the refusals it makes itself (the cross-origin ones),
+	// and nothing for those net/http answers first.
+	for range perKind {
+		r := f.logs.take(t, "/echo", fEnd)
+		if r.attrs["status"] != "403" {
+			t.Fatalf("log record %v, want a 403 refusal", r.attrs)
+		}
+	}
+	t.Logf("%d bad handshakes, %d at a time, in %v", len(kinds)*perKind, concurrent, time.Since(start))
+}
+
+// badHandshake sends req and expects status, or, for 0, the connection
+// closed without an answer; if cut, not before the header timeout.
+func badHandshake(addr, req string, status int, cut bool) error {
+	sent := time.Now() // the server's header timer starts after this
+	nc, err := net.DialTimeout("tcp", addr, wait)
+	if err != nil {
+		return err
+	}
+	defer nc.Close()
+	nc.SetWriteDeadline(time.Now().Add(wait))
+	if _, err := io.WriteString(nc, req); err != nil {
+		return err
+	}
+	got, body, err := httpStatus(nc, fEnd)
+	switch {
+	case status == 0 && err == nil:
+		return fmt.Errorf("answered %d %q to an unfinished request", got, body)
+	case status == 0 && !isEnd(err):
+		return fmt.Errorf("%v, want the connection cut", err)
+	case cut && time.Since(sent) < fReadHeaderTimeout:
+		return fmt.Errorf("cut after %v, before the header timeout", time.Since(sent))
+	case status != 0 && got != status:
+		return fmt.Errorf("status %d %q (%v), want %d", got, body, err, status)
+	}
+	return nil
+}
+
+// TestSecurity: the default refuses cross-site handshakes, and the close
+// reason never carries an error's text unless Options.Debug is set.
+func TestSecurity(t *testing.T) {
+	t.Run("origin", func(t *testing.T) {
+		cases := []struct {
+			origin   string
+			patterns []string
+			status   int
+		}{
+			{"", nil, http.StatusSwitchingProtocols}, // not a browser
+			{"http://{host}", nil, http.StatusSwitchingProtocols},
+			{"https://evil.example", nil, http.StatusForbidden},
+			{"http://{host}.evil.example", nil, http.StatusForbidden},
+			{"null", nil, http.StatusForbidden}, // sandboxed pages, files
+			{"not a url", nil, http.StatusForbidden},
+			{"https://app.example.com", []string{"*.example.com"}, http.StatusSwitchingProtocols},
+			{"https://example.com.evil", []string{"*.example.com"}, http.StatusForbidden},
+		}
+		for _, c := range cases {
+			t.Run(c.origin, func(t *testing.T) {
+				f := newFixture(t, server.Options{OriginPatterns: c.patterns})
+				origin := strings.ReplaceAll(c.origin, "{host}", f.addr)
+				extra := ""
+				if origin != "" {
+					extra = "Origin: " + origin + "\r\n"
+				}
+				nc := dialTCP(t, f.addr)
+				nc.SetWriteDeadline(time.Now().Add(wait))
+				io.WriteString(nc, handshake(f.addr, "/recv", extra))
+				status, body, err := httpStatus(nc, wait)
+				if status != c.status {
+					t.Fatalf("status %d %q (%v), want %d", status, body, err, c.status)
+				}
+				if status == http.StatusForbidden {
+					if body != "origin not allowed\n" {
+						t.Fatalf("body %q", body)
+					}
+					r := f.logs.take(t, "/recv", fEnd)
+					if r.attrs["status"] != "403" {
+						t.Fatalf("log record %v, want a 403 refusal", r.attrs)
+					}
+				}
+			})
+		}
+	})
+
+	t.Run("no internal error text in the close reason", func(t *testing.T) {
+		for _, debug := range []bool{false, true} {
+			f := newFixture(t, server.Options{Debug: debug})
+			for _, route := range []string{"/leak", "/leakpanic"} {
+				c, err := f.dial(t, route)
+				if err != nil {
+					t.Fatal(err)
+				}
+				code, reason := closeOf(t, c)
+				if code != wsproto.StatusInternalError {
+					t.Fatalf("debug %v, %s: close %d %q, want 1011", debug, route, code, reason)
+				}
+				if leaked := strings.Contains(reason, "hunter2"); leaked != debug {
+					t.Fatalf("debug %v, %s: close reason %q", debug, route, reason)
+				}
+				if !debug && reason != "Internal Error" {
+					t.Fatalf("%s: close reason %q, want Internal Error", route, reason)
+				}
+				// The text is for the log, at error level.
+				r := f.expectEnd(t, route, "server", 1011)
+				if r.level != slog.LevelError || !strings.Contains(r.attrs["error"], secret) {
+					t.Fatalf("%s: logged %v %v, want the error at error level", route, r.level, r.attrs)
+				}
+			}
+			// Before accept: 500 with a generic body.
+			_, err := f.dial(t, "/leakpre")
+			var he *wsproto.HandshakeError
+			if !errors.As(err, &he) || he.Status != http.StatusInternalServerError || strings.Contains(he.Body, "hunter2") {
+				t.Fatalf("debug %v, /leakpre: %v, want a 500 without the error text", debug, err)
+			}
+			r := f.logs.take(t, "/leakpre", fEnd)
+			if r.level != slog.LevelError || !strings.Contains(r.attrs["error"], secret) {
+				t.Fatalf("/leakpre: logged %v %v, want the error at error level", r.level, r.attrs)
+			}
+		}
+	})
+}
+
+// closeOf reads until the connection ends and returns the close code and
+// reason the server sent.
+func closeOf(t testing.TB, c *wsproto.Conn) (wsproto.StatusCode, string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), wait)
+	defer cancel()
+	for range 100 {
+		_, _, err := c.Read(ctx)
+		var ce *wsproto.CloseError
+		if errors.As(err, &ce) {
+			return ce.Code, ce.Reason
+		}
+		if err != nil {
+			t.Fatalf("read: %v", err)
+		}
+	}
+	t.Fatal("no close")
+	return 0, ""
 }

@@ -262,6 +262,18 @@ func (f *fixture) expectDisconnect(t testing.TB, route string, code wsproto.Stat
 	}
 }
 
+// dial connects a wsraise client to path.
+func (f *fixture) dial(t testing.TB, path string) (*wsproto.Conn, error) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), wait)
+	defer cancel()
+	c, _, err := wsproto.Dial(ctx, "ws://"+f.addr+path, &wsproto.DialOptions{CloseTimeout: time.Second})
+	if err == nil {
+		t.Cleanup(func() { c.CloseNow() })
+	}
+	return c, err
+}
+
 // healthy is a well-behaved client doing echo round trips, from its own
 // goroutine, while a fault happens on another connection of the server.
 type healthy struct {

@@ -22,7 +22,9 @@ type readBuffer struct {
 	size int
 }
 
-var readBufferPool = sync.Pool{New: func() any { return make([]byte, defaultBufferSize) }}
+// The pool holds array pointers, not slices: putting a slice in an
+// interface would allocate its header on every release.
+var readBufferPool = sync.Pool{New: func() any { return new([defaultBufferSize]byte) }}
 
 // init sets the buffer up for nc, taking over the bytes that br (from the
 // HTTP server's hijack) had already read: they are the first frames.
@@ -43,7 +45,7 @@ func (b *readBuffer) init(nc io.Reader, br *bufio.Reader, size int) {
 
 func (b *readBuffer) get() []byte {
 	if b.size == defaultBufferSize {
-		return readBufferPool.Get().([]byte)
+		return readBufferPool.Get().(*[defaultBufferSize]byte)[:]
 	}
 	return make([]byte, b.size)
 }
@@ -51,7 +53,7 @@ func (b *readBuffer) get() []byte {
 // release gives an empty buffer back to the pool.
 func (b *readBuffer) release() {
 	if len(b.buf) == defaultBufferSize {
-		readBufferPool.Put(b.buf) //nolint:staticcheck // a slice header is small
+		readBufferPool.Put((*[defaultBufferSize]byte)(b.buf))
 	}
 	b.buf, b.r, b.w = nil, 0, 0
 }
