@@ -84,6 +84,11 @@
 // Each connection's end is one log/slog record: route, remote address, who
 // closed, code, reason, duration, and the error for failures.
 //
+// The app sees a handshake only once net/http has read its headers: set
+// http.Server's ReadHeaderTimeout, against clients that send them a byte
+// at a time, and MaxHeaderBytes (net/http reads up to about 7 times as
+// much to refuse one over-long line with 431).
+//
 // # Testing
 //
 // Package wstest dials an app over loopback and asserts what a real client
