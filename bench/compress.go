@@ -28,9 +28,16 @@ type compressResult struct {
 	RoundTrips int     `json:"round_trips"`
 	Seconds    float64 `json:"seconds"`
 	RTPS       float64 `json:"rtps"`
-	Payload    float64 `json:"payload_per_msg"` // bytes per message
-	UpWire     float64 `json:"up_wire_per_msg"` // client to server, bytes on the wire per message
-	DownWire   float64 `json:"down_wire_per_msg"`
+	// CPU time of the process (server and client) per round trip, in
+	// microseconds: less disturbed than rtps by other work on the machine.
+	CPUus    float64 `json:"cpu_us_per_rt"`
+	Payload  float64 `json:"payload_per_msg"` // bytes per message
+	UpWire   float64 `json:"up_wire_per_msg"` // client to server, bytes on the wire per message
+	DownWire float64 `json:"down_wire_per_msg"`
+	// The client's socket writes and reads per message: how a library
+	// cuts a message into system calls.
+	Writes     float64 `json:"writes_per_msg"`
+	Reads      float64 `json:"reads_per_msg"`
 	Mismatches int     `json:"mismatches"`
 	Errors     int     `json:"errors"`
 	FirstError string  `json:"first_error,omitempty"`
@@ -63,8 +70,8 @@ func runCompress(d time.Duration, only string) []compressResult {
 			}
 			for _, mode := range lib.modes {
 				r := runCompressCase(lib, mode, w, d)
-				fmt.Fprintf(os.Stderr, "%-8s %-20s %-16s %8.0f rt/s  wire/msg %7.0f up %7.0f down (payload %6.0f)  mismatches %d errors %d %s\n",
-					r.Lib, r.Mode, r.Workload, r.RTPS, r.UpWire, r.DownWire, r.Payload, r.Mismatches, r.Errors, r.FirstError)
+				fmt.Fprintf(os.Stderr, "%-8s %-20s %-16s %8.0f rt/s %7.1f µs CPU/rt  wire/msg %7.0f up %7.0f down (payload %6.0f)  client writes/msg %.1f reads/msg %.1f  mismatches %d errors %d %s\n",
+					r.Lib, r.Mode, r.Workload, r.RTPS, r.CPUus, r.UpWire, r.DownWire, r.Payload, r.Writes, r.Reads, r.Mismatches, r.Errors, r.FirstError)
 				out = append(out, r)
 			}
 		}
@@ -119,7 +126,9 @@ func runCompressCase(lib compLib, mode string, w compWorkload, d time.Duration) 
 		}
 	}
 	up0, down0 := cc.written.Load(), cc.read.Load()
+	writes0, reads0 := cc.writes.Load(), cc.reads.Load()
 	var payload int64
+	cpu0 := cpuTime()
 	start := time.Now()
 	deadline := start.Add(d)
 	n := 0
@@ -136,12 +145,16 @@ func runCompressCase(lib compLib, mode string, w compWorkload, d time.Duration) 
 		payload += int64(len(msg))
 	}
 	res.Seconds = time.Since(start).Seconds()
+	cpu := cpuTime() - cpu0
 	res.RoundTrips = n
 	if n > 0 {
 		res.RTPS = float64(n) / res.Seconds
+		res.CPUus = float64(cpu.Microseconds()) / float64(n)
 		res.Payload = float64(payload) / float64(n)
 		res.UpWire = float64(cc.written.Load()-up0) / float64(n)
 		res.DownWire = float64(cc.read.Load()-down0) / float64(n)
+		res.Writes = float64(cc.writes.Load()-writes0) / float64(n)
+		res.Reads = float64(cc.reads.Load()-reads0) / float64(n)
 	}
 	return res
 }
@@ -170,6 +183,7 @@ func checkNegotiated(mode, ext string) error {
 type countingConn struct {
 	net.Conn
 	read, written atomic.Int64
+	reads, writes atomic.Int64 // calls
 
 	mu      sync.Mutex
 	capture bool
@@ -179,6 +193,7 @@ type countingConn struct {
 func (c *countingConn) Read(p []byte) (int, error) {
 	n, err := c.Conn.Read(p)
 	c.read.Add(int64(n))
+	c.reads.Add(1)
 	c.mu.Lock()
 	if c.capture && len(c.head) < 8<<10 {
 		c.head = append(c.head, p[:n]...)
@@ -190,6 +205,7 @@ func (c *countingConn) Read(p []byte) (int, error) {
 func (c *countingConn) Write(p []byte) (int, error) {
 	n, err := c.Conn.Write(p)
 	c.written.Add(int64(n))
+	c.writes.Add(1)
 	return n, err
 }
 

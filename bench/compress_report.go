@@ -19,7 +19,8 @@ func compressMarkdown(rs []compressResult, d time.Duration) string {
 		"as text messages and checking every echo byte for byte. So a row's round trips include\n"+
 		"compressing and decompressing at both ends. The client's socket counts the bytes on the\n"+
 		"wire each way (frame headers and masks included); the ratio is payload bytes over wire\n"+
-		"bytes. \"chat message\": 2,000 different messages of 200 to 400 bytes, sent in turn;\n"+
+		"bytes. CPU time is the process's (both ends) over the round trips, steadier than the rate\n"+
+		"when the machine is busy. \"chat message\": 2,000 different messages of 200 to 400 bytes, sent in turn;\n"+
 		"\"64 KiB document\": eight room histories of 64 KiB. Every library at its default level;\n"+
 		"gws told to use a 32 KiB window and to compress messages of any size, as the others do\n"+
 		"(its defaults: a 4 KiB server window with context takeover, nothing under 512 bytes\n"+
@@ -34,8 +35,8 @@ func compressMarkdown(rs []compressResult, d time.Duration) string {
 	}
 	for _, w := range workloads {
 		fmt.Fprintf(&b, "\n### %s\n\n", w)
-		b.WriteString("| library | compression | round trips/s | vs. off | wire B/msg up / down | ratio up / down | mismatches |\n" +
-			"|---|---|---:|---:|---:|---:|---:|\n")
+		b.WriteString("| library | compression | round trips/s | vs. off | CPU µs per round trip | wire B/msg up / down | ratio up / down | mismatches |\n" +
+			"|---|---|---:|---:|---:|---:|---:|---:|\n")
 		for _, r := range rs {
 			if r.Workload != w {
 				continue
@@ -56,8 +57,8 @@ func compressMarkdown(rs []compressResult, d time.Duration) string {
 			if r.Errors > 0 {
 				cell += fmt.Sprintf(" (%d errors: %s)", r.Errors, r.FirstError)
 			}
-			fmt.Fprintf(&b, "| %s | %s | %.0f | %s | %.0f / %.0f | %s / %s | %s |\n",
-				r.Lib, r.Mode, r.RTPS, vs, r.UpWire, r.DownWire, ratio(r.UpWire), ratio(r.DownWire), cell)
+			fmt.Fprintf(&b, "| %s | %s | %.0f | %s | %.1f | %.0f / %.0f | %s / %s | %s |\n",
+				r.Lib, r.Mode, r.RTPS, vs, r.CPUus, r.UpWire, r.DownWire, ratio(r.UpWire), ratio(r.DownWire), cell)
 		}
 		var avg float64
 		var n int
