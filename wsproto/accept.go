@@ -35,6 +35,9 @@ type UpgradeOptions struct {
 	// OnPong, if set, is called with the payload of every pong received,
 	// from the goroutine that is reading.
 	OnPong func(payload []byte)
+	// Compression, if set, accepts permessage-deflate (RFC 7692) when the
+	// client offers it in a form the server can honour; nil leaves it off.
+	Compression *CompressionOptions
 }
 
 // DefaultHandshakeTimeout bounds a handshake when the options set none.
@@ -58,6 +61,12 @@ func Upgrade(w http.ResponseWriter, r *http.Request, opts *UpgradeOptions) (*Con
 		return nil, refuse(w, status, err)
 	}
 	subprotocol := selectSubprotocol(ClientSubprotocols(r), opts.Subprotocols)
+	if err := checkCompressionOptions(opts.Compression); err != nil {
+		return nil, refuse(w, http.StatusInternalServerError, err)
+	}
+	// RFC 7692 section 5.1: the server accepts at most one offer; one it
+	// cannot honour, or a malformed one, is declined, never refused.
+	compression := negotiateServer(r.Header["Sec-Websocket-Extensions"], opts.Compression)
 	var extra strings.Builder
 	for name, values := range opts.Header {
 		if !httpguts.ValidHeaderFieldName(name) {
@@ -83,6 +92,9 @@ func Upgrade(w http.ResponseWriter, r *http.Request, opts *UpgradeOptions) (*Con
 	if subprotocol != "" {
 		resp += "Sec-WebSocket-Protocol: " + subprotocol + "\r\n"
 	}
+	if compression != nil {
+		resp += "Sec-WebSocket-Extensions: " + compression.extension + "\r\n"
+	}
 	resp += extra.String() + "\r\n"
 
 	timeout := opts.HandshakeTimeout
@@ -106,6 +118,7 @@ func Upgrade(w http.ResponseWriter, r *http.Request, opts *UpgradeOptions) (*Con
 		writeBufferSize: opts.WriteBufferSize,
 		onPong:          opts.OnPong,
 		subprotocol:     subprotocol,
+		compression:     compression,
 	}), nil
 }
 

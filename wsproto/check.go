@@ -27,6 +27,12 @@ func checkHeader(h *header, server, fragmented bool, allowedRSV byte) *CloseErro
 		if !fragmented {
 			return protocolError("continuation frame with nothing to continue")
 		}
+		// RFC 7692 section 6.1: "An endpoint MUST NOT set the "Per-Message
+		// Compressed" bit of control frames and non-first fragments of a
+		// data message."
+		if h.rsv&rsv1 != 0 {
+			return protocolError("RSV1 set on a continuation frame")
+		}
 	case opText, opBinary:
 		// Section 5.4: "fragments of one message MUST NOT be interleaved
 		// between the fragments of another message".

@@ -29,6 +29,7 @@ type Conn struct {
 	br          readBuffer
 	server      bool
 	subprotocol string
+	extensions  string // the Sec-WebSocket-Extensions agreed
 
 	readLimit    int64
 	closeTimeout time.Duration
@@ -36,6 +37,11 @@ type Conn struct {
 	onPong       func([]byte)
 	allowedRSV   byte
 	writeBufSize int
+
+	// permessage-deflate (compress.go), nil without it.
+	deflate   *deflater // used by whoever holds msgSem
+	inflate   *inflater // used by whoever holds readSem
+	threshold int       // messages from this size up are compressed
 
 	// Read side: owned by whoever holds readSem.
 	readSem    chan struct{}
@@ -48,6 +54,10 @@ type Conn struct {
 	msgType    MessageType
 	msgSize    int64
 	msgGen     uint64 // counts messages, so a stale reader can tell
+	compressed bool   // the current message has RSV1 set (RFC 7692 section 6)
+	inflating  bool   // the inflater has the current message and has not ended it
+	raw        rawReader
+	probe      [1]byte // appendInflated's look past the read limit
 	utf8       utf8Stream
 	ctrl       [maxControlPayload]byte
 	mr         messageReader
@@ -62,6 +72,7 @@ type Conn struct {
 	maskKey   [4]byte
 	frameBuf  *[]byte // write buffers when writeBufSize is not the default
 	mwBuf     *[]byte
+	mwOut     *[]byte // compressed fragments of a streamed message
 	bufs      net.Buffers
 	bufsArr   [2][]byte
 	mw        messageWriter
@@ -86,6 +97,7 @@ type config struct {
 	writeBufferSize int
 	onPong          func([]byte)
 	subprotocol     string
+	compression     *compressionConfig // nil: no extension agreed
 }
 
 // newConn wraps nc. br, if not nil, holds bytes already read from nc.
@@ -120,6 +132,10 @@ func newConn(nc net.Conn, br *bufio.Reader, server bool, cfg config) *Conn {
 	c.br.init(nc, br, cfg.readBufferSize)
 	c.mr.c = c
 	c.mw.c = c
+	c.raw.c = c
+	if cfg.compression != nil {
+		c.setupCompression(cfg.compression)
+	}
 	c.rdl.init(nc.SetReadDeadline)
 	c.wdl.init(nc.SetWriteDeadline)
 	c.wdl.timeout = cfg.writeTimeout
@@ -137,7 +153,10 @@ func (c *Conn) RemoteAddr() net.Addr { return c.nc.RemoteAddr() }
 
 // SetReadLimit sets the largest message, in bytes, the connection accepts;
 // a larger one fails the connection with 1009 (RFC 6455 section 10.4) before
-// its payload is read. n <= 0 removes the limit. Call it before reading.
+// its payload is read. With compression, the limit applies both to the
+// bytes on the wire and to the decompressed message, which fails with 1009
+// as soon as its output passes the limit. n <= 0 removes the limit. Call
+// it before reading.
 func (c *Conn) SetReadLimit(n int64) { c.readLimit = n }
 
 // Done returns a channel that is closed when the TCP connection is closed.
@@ -286,7 +305,7 @@ func (c *Conn) sendClose(payload []byte, ce *CloseError) (bool, error) {
 	if c.writeErr != nil {
 		return false, c.writeErr
 	}
-	if err := c.writeFrameLocked(true, opClose, payload); err != nil {
+	if err := c.writeFrameLocked(true, 0, opClose, payload); err != nil {
 		return false, err
 	}
 	return true, nil

@@ -423,7 +423,6 @@ type deflater struct {
 	takeover bool
 	pw       *pooledWriter // during a message; kept between them with takeover
 	out      sliceWriter   // appendCompress's destination
-	broken   bool          // with takeover, a message failed midway
 }
 
 // newDeflater returns a deflater at a compress/flate level (HuffmanOnly to
@@ -440,9 +439,6 @@ func newDeflater(level int, noContextTakeover bool) (*deflater, error) {
 // begin starts a message; its compressed bytes go to dst as Write and
 // finish produce them, less the final 00 00 ff ff.
 func (d *deflater) begin(dst io.Writer) {
-	if d.broken {
-		return // Write and finish report it
-	}
 	if d.pw == nil {
 		if pw, ok := deflateWriters[d.level-flate.HuffmanOnly].Get().(*pooledWriter); ok {
 			// Section 7.2.1: without context takeover, each message
@@ -461,8 +457,8 @@ func (d *deflater) begin(dst io.Writer) {
 
 // Write compresses p into the current message.
 func (d *deflater) Write(p []byte) (int, error) {
-	if d.broken {
-		return 0, errDeflateContext
+	if d.pw == nil {
+		return 0, errDeflaterIdle
 	}
 	n, err := d.pw.fw.Write(p)
 	if err != nil {
@@ -477,8 +473,8 @@ func (d *deflater) Write(p []byte) (int, error) {
 // tail end"). An empty message becomes the single byte 0x00 (section
 // 7.2.3.6).
 func (d *deflater) finish() error {
-	if d.broken {
-		return errDeflateContext
+	if d.pw == nil {
+		return errDeflaterIdle
 	}
 	t := &d.pw.trim
 	if err := d.pw.fw.Flush(); err != nil {
@@ -498,14 +494,23 @@ func (d *deflater) finish() error {
 }
 
 // fail drops the writer after an error: its stream is no longer what the
-// peer has seen.
+// peer has seen. The next message starts a new stream, with context
+// takeover too: a stream that starts afresh refers to nothing before it,
+// so the peer inflates it whatever its window holds (RFC 7692 section
+// 7.2.1 lets the sender choose what its compressor refers to).
 func (d *deflater) fail() {
 	d.pw.trim.dst = nil
 	d.pw = nil
-	if d.takeover {
-		d.broken = true
+}
+
+// abort gives up the current message, if one was begun and not finished.
+func (d *deflater) abort() {
+	if d.pw != nil && d.pw.trim.dst != nil {
+		d.fail()
 	}
 }
+
+var errDeflaterIdle = errors.New("websocket: deflater used with no message begun")
 
 // appendCompress compresses msg as one message and appends it to dst.
 func (d *deflater) appendCompress(dst, msg []byte) ([]byte, error) {

@@ -432,6 +432,9 @@ func TestInflateAbandoned(t *testing.T) {
 	}
 }
 
+// After an error midway, a deflater starts the next message as a new
+// stream, with or without context takeover; a peer inflater whose window
+// holds earlier messages inflates it all the same.
 func TestDeflaterErrors(t *testing.T) {
 	for _, level := range []int{-3, 10} {
 		if _, err := newDeflater(level, true); err == nil {
@@ -441,22 +444,54 @@ func TestDeflaterErrors(t *testing.T) {
 	boom := errors.New("boom")
 	for _, noTakeover := range []bool{false, true} {
 		d, _ := newDeflater(defaultDeflateLevel(noTakeover), noTakeover)
+		f := newInflater(noTakeover)
+		first := content("text", 5000, 3)
+		c0, err := d.appendCompress(nil, first)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if out, err := f.appendInflate(nil, c0, -1); err != nil || !bytes.Equal(out, first) {
+			t.Fatalf("first message: %v", err)
+		}
 		d.begin(errWriter{boom})
-		_, err := d.Write(content("random", 100000, 1))
+		_, err = d.Write(content("random", 100000, 1))
 		if err == nil {
 			err = d.finish()
 		}
 		if !errors.Is(err, boom) {
 			t.Fatalf("%v, want boom", err)
 		}
-		c, err := d.appendCompress(nil, []byte("hello"))
-		if noTakeover {
-			out, ierr := newInflater(true).appendInflate(nil, c, -1)
-			if err != nil || ierr != nil || string(out) != "hello" {
-				t.Errorf("without context takeover, after an error: %q %v %v", out, err, ierr)
+		if _, err := d.Write([]byte("x")); err != errDeflaterIdle {
+			t.Fatalf("Write after the error: %v, want errDeflaterIdle", err)
+		}
+		for i, msg := range [][]byte{[]byte("hello"), first, first} {
+			c, err := d.appendCompress(nil, msg)
+			out, ierr := f.appendInflate(nil, c, -1)
+			if err != nil || ierr != nil || !bytes.Equal(out, msg) {
+				t.Errorf("noContextTakeover=%v, message %d after the error: %v %v", noTakeover, i, err, ierr)
 			}
-		} else if err != errDeflateContext {
-			t.Errorf("with context takeover, after an error: %v, want errDeflateContext", err)
+		}
+	}
+}
+
+// abort drops an unfinished message only.
+func TestDeflaterAbort(t *testing.T) {
+	d, _ := newDeflater(2, false)
+	f := newInflater(false)
+	msg := content("json", 3000, 4)
+	var sink sliceWriter
+	d.begin(&sink)
+	d.Write(msg[:1000])
+	d.abort() // never sent: the peer knows nothing of it
+	for i := range 3 {
+		c, err := d.appendCompress(nil, msg)
+		d.abort() // after finish: no effect
+		out, ierr := f.appendInflate(nil, c, -1)
+		if err != nil || ierr != nil || !bytes.Equal(out, msg) {
+			t.Fatalf("message %d: %v %v", i, err, ierr)
+		}
+		if i > 0 && len(c) > len(msg)/10 {
+			t.Errorf("message %d: %d bytes for a repeat of %d: context not taken over", i, len(c), len(msg))
 		}
 	}
 }

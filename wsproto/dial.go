@@ -37,6 +37,9 @@ type DialOptions struct {
 	WriteTimeout                    time.Duration
 	ReadBufferSize, WriteBufferSize int
 	OnPong                          func(payload []byte)
+	// Compression, if set, offers permessage-deflate (RFC 7692); the
+	// server may decline it. nil offers nothing.
+	Compression *CompressionOptions
 }
 
 // maxErrorBody is how much of a refusal's body a HandshakeError keeps.
@@ -50,6 +53,9 @@ const maxErrorBody = 1024
 func Dial(ctx context.Context, rawURL string, opts *DialOptions) (*Conn, *http.Response, error) {
 	if opts == nil {
 		opts = &DialOptions{}
+	}
+	if err := checkCompressionOptions(opts.Compression); err != nil {
+		return nil, nil, err
 	}
 	u, err := url.Parse(rawURL)
 	if err != nil {
@@ -134,6 +140,9 @@ func handshake(ctx context.Context, nc net.Conn, u *url.URL, secure bool, opts *
 	if len(opts.Subprotocols) > 0 {
 		req.WriteString("Sec-WebSocket-Protocol: " + strings.Join(opts.Subprotocols, ", ") + "\r\n")
 	}
+	if opts.Compression != nil {
+		req.WriteString("Sec-WebSocket-Extensions: " + deflateOffer(clientOffer(opts.Compression)) + "\r\n")
+	}
 	for name, values := range opts.Header {
 		switch http.CanonicalHeaderKey(name) {
 		case "Host", "Upgrade", "Connection", "Sec-Websocket-Key", "Sec-Websocket-Version", "Sec-Websocket-Protocol", "Sec-Websocket-Extensions":
@@ -171,6 +180,12 @@ func handshake(ctx context.Context, nc net.Conn, u *url.URL, secure bool, opts *
 	if err := checkResponse(resp, key, opts.Subprotocols); err != nil {
 		return nil, resp, err
 	}
+	// Section 4.1 item 5, and RFC 7692 section 5.1: an extension in the
+	// response must be one offered, with parameters the client accepts.
+	compression, err := negotiateClient(resp.Header["Sec-Websocket-Extensions"], opts.Compression)
+	if err != nil {
+		return nil, resp, err
+	}
 	return newConn(nc, br, false, config{
 		readLimit:       opts.ReadLimit,
 		closeTimeout:    opts.CloseTimeout,
@@ -179,6 +194,7 @@ func handshake(ctx context.Context, nc net.Conn, u *url.URL, secure bool, opts *
 		writeBufferSize: opts.WriteBufferSize,
 		onPong:          opts.OnPong,
 		subprotocol:     resp.Header.Get("Sec-WebSocket-Protocol"),
+		compression:     compression,
 	}), resp, nil
 }
 
@@ -195,10 +211,6 @@ func checkResponse(resp *http.Response, key string, offered []string) error {
 	// Item 4: Sec-WebSocket-Accept is derived from our key.
 	if resp.Header.Get("Sec-WebSocket-Accept") != acceptKey(key) {
 		return errors.New("websocket: server's Sec-WebSocket-Accept does not match the key")
-	}
-	// Item 5: no extension we did not offer (we offer none).
-	if len(resp.Header["Sec-Websocket-Extensions"]) > 0 {
-		return errors.New("websocket: server chose an extension that was not offered")
 	}
 	// Item 6: a subprotocol only from those offered.
 	if p := resp.Header["Sec-Websocket-Protocol"]; len(p) > 0 {

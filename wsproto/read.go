@@ -47,6 +47,13 @@ func (c *Conn) ReadAppend(ctx context.Context, dst []byte) (MessageType, []byte,
 	if err := c.beginMessage(); err != nil {
 		return 0, dst, ctxError(ctx, err)
 	}
+	if c.compressed {
+		buf, err := c.appendInflated(dst)
+		if err != nil {
+			return 0, buf, ctxError(ctx, err)
+		}
+		return c.msgType, buf, nil
+	}
 	// A frame announces its size, but room for it is made only as its
 	// bytes arrive beyond trustedSize: a header alone must not make a
 	// connection allocate up to the read limit.
@@ -166,22 +173,37 @@ func (c *Conn) nextDataFrame() error {
 			continue
 		}
 		c.br.Discard(n)
+		c.fragmented = !h.fin
+		c.frame = h
+		c.remaining = h.length
+		c.maskPos = 0
 		if h.op != opContinuation {
 			c.inMessage = true
 			c.msgType = MessageType(h.op)
 			c.msgSize = 0
 			c.utf8.reset()
+			// RFC 7692 section 6: RSV1 on the first frame marks the
+			// whole message compressed; checkHeader allowed it only if
+			// the extension was agreed.
+			c.compressed = h.rsv&rsv1 != 0
+			c.inflating = false
 		}
-		c.fragmented = !h.fin
 		c.msgSize += h.length
 		// Section 10.4: an endpoint may limit message size and answer a
-		// larger one with 1009, before reading its payload.
+		// larger one with 1009, before reading its payload. For a
+		// compressed message this bounds the bytes on the wire; the
+		// inflater bounds the output.
 		if c.readLimit > 0 && c.msgSize > c.readLimit {
 			return c.fail(&CloseError{Code: StatusMessageTooBig, Reason: "message too big"})
 		}
-		c.frame = h
-		c.remaining = h.length
-		c.maskPos = 0
+		if c.compressed && h.op != opContinuation {
+			limit := c.readLimit
+			if limit <= 0 {
+				limit = -1
+			}
+			c.inflate.begin(&c.raw, limit)
+			c.inflating = true
+		}
 		return nil
 	}
 }
@@ -190,6 +212,9 @@ func (c *Conn) nextDataFrame() error {
 // a fragmented message as needed. It returns io.EOF, possibly with data,
 // at the end of the message.
 func (c *Conn) readPayload(p []byte) (int, error) {
+	if c.compressed {
+		return c.readInflated(p)
+	}
 	for c.remaining == 0 {
 		if !c.fragmented {
 			return 0, c.endMessage()
@@ -244,6 +269,9 @@ func (c *Conn) endMessage() error {
 // discardMessage skips the rest of the current message, still checking it:
 // a text message is validated even when nobody reads it.
 func (c *Conn) discardMessage() error {
+	if c.compressed {
+		return c.discardCompressed()
+	}
 	for {
 		if c.remaining == 0 {
 			if !c.fragmented {
@@ -297,7 +325,7 @@ func (c *Conn) handleControl(op opcode, p []byte) error {
 			c.closeSent = true
 			c.noteClosing(received)
 			if c.writeErr == nil {
-				c.writeFrameLocked(true, opClose, p[:min(len(p), 2)])
+				c.writeFrameLocked(true, 0, opClose, p[:min(len(p), 2)])
 			}
 		}
 		c.wmu.Unlock()

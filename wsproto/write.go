@@ -31,7 +31,10 @@ func (c *Conn) Write(ctx context.Context, typ MessageType, p []byte) error {
 		return err
 	}
 	defer c.releaseMsg()
-	return c.writeFrame(ctx, true, opcode(typ), p)
+	if c.deflate != nil && len(p) >= c.threshold {
+		return c.writeCompressed(ctx, opcode(typ), p)
+	}
+	return c.writeFrame(ctx, true, 0, opcode(typ), p)
 }
 
 // Writer returns a writer for one message that is sent in fragments
@@ -54,6 +57,7 @@ func (c *Conn) Writer(ctx context.Context, typ MessageType) (io.WriteCloser, err
 	w.text = typ == MessageText
 	w.sent = false
 	w.err = nil
+	w.deflating = false
 	w.utf8.reset()
 	w.buf = c.getBuffer(&c.mwBuf)
 	*w.buf = (*w.buf)[:0]
@@ -66,7 +70,7 @@ func (c *Conn) Ping(ctx context.Context, payload []byte) error {
 	if len(payload) > maxControlPayload {
 		return errControlLength
 	}
-	return c.writeFrame(ctx, true, opPing, payload)
+	return c.writeFrame(ctx, true, 0, opPing, payload)
 }
 
 func (c *Conn) acquireMsg(ctx context.Context) error {
@@ -93,12 +97,12 @@ func (c *Conn) writeControl(op opcode, p []byte) {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
 	if !c.closeSent && c.writeErr == nil {
-		c.writeFrameLocked(true, op, p)
+		c.writeFrameLocked(true, 0, op, p)
 	}
 }
 
-// writeFrame sends one frame.
-func (c *Conn) writeFrame(ctx context.Context, fin bool, op opcode, p []byte) error {
+// writeFrame sends one frame, with the RSV bits rsv.
+func (c *Conn) writeFrame(ctx context.Context, fin bool, rsv byte, op opcode, p []byte) error {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
 	if c.closeSent {
@@ -116,14 +120,14 @@ func (c *Conn) writeFrame(ctx context.Context, fin bool, op opcode, p []byte) er
 	}
 	stop := c.wdl.start(ctx)
 	defer c.wdl.end(stop)
-	return ctxError(ctx, c.writeFrameLocked(fin, op, p))
+	return ctxError(ctx, c.writeFrameLocked(fin, rsv, op, p))
 }
 
 // writeFrameLocked writes the frame with as few system calls as it can:
 // header and payload together. A client masks each frame with a fresh key
 // from crypto/rand (section 5.3: "unpredictable"). The caller holds wmu.
-func (c *Conn) writeFrameLocked(fin bool, op opcode, p []byte) error {
-	h := header{fin: fin, op: op, length: int64(len(p))}
+func (c *Conn) writeFrameLocked(fin bool, rsv byte, op opcode, p []byte) error {
+	h := header{fin: fin, rsv: rsv, op: op, length: int64(len(p))}
 	bp := c.getBuffer(&c.frameBuf)
 	defer putBuffer(bp)
 	b := appendHeader((*bp)[:0], h)
@@ -177,6 +181,12 @@ type messageWriter struct {
 	sent bool // a fragment has gone out
 	err  error
 	utf8 utf8Stream
+	// With compression (write_deflate.go): buf holds the start of the
+	// message until it reaches the threshold; from then on, deflating,
+	// the deflater compresses into out, sent as fragments through sink.
+	deflating bool
+	out       *[]byte
+	sink      deflateSink
 }
 
 func (w *messageWriter) Write(p []byte) (int, error) {
@@ -191,6 +201,9 @@ func (w *messageWriter) Write(p []byte) (int, error) {
 			w.err = errWriteUTF8
 			return 0, w.err
 		}
+	}
+	if w.c.deflate != nil {
+		return w.writeCompressible(p)
 	}
 	n := 0
 	for len(p) > 0 {
@@ -216,16 +229,20 @@ func (w *messageWriter) Write(p []byte) (int, error) {
 	return n, nil
 }
 
-// flush sends p as the next fragment.
+// flush sends p as the next fragment. The first fragment of a compressed
+// message carries RSV1 (RFC 7692 section 6), no other does.
 func (w *messageWriter) flush(p []byte, fin bool) error {
-	err := w.c.writeFrame(w.ctx, fin, w.op, p)
+	var rsv byte
+	if w.deflating && !w.sent {
+		rsv = rsv1
+	}
+	err := w.c.writeFrame(w.ctx, fin, rsv, w.op, p)
 	if err != nil {
 		w.err = err
 		return err
 	}
 	w.op = opContinuation
 	w.sent = true
-	*w.buf = (*w.buf)[:0]
 	return nil
 }
 
@@ -241,17 +258,36 @@ func (w *messageWriter) Close() error {
 	if w.err == nil && w.text && !w.utf8.done() {
 		w.err = errWriteUTF8
 	}
-	if w.err != nil {
-		if w.sent {
-			// Fragments went out without a final one: section 5.4 allows
-			// no other message until it ends, so only Close remains.
-			c.wmu.Lock()
-			c.abandoned = true
-			c.wmu.Unlock()
-		}
-		return w.err
+	if w.err == nil && c.deflate != nil && !w.deflating && len(*w.buf) >= c.threshold {
+		w.startDeflate()
 	}
-	return w.flush(*w.buf, true)
+	if w.deflating {
+		if w.err == nil {
+			if err := c.deflate.finish(); err != nil {
+				w.err = err
+			} else {
+				w.flush(*w.out, true)
+			}
+		}
+		if w.err != nil {
+			// The message was given up midway: the deflater drops its
+			// unfinished stream, and the next message starts a new one.
+			c.deflate.abort()
+		}
+		putBuffer(w.out)
+		w.out = nil
+		w.deflating = false
+	} else if w.err == nil {
+		return w.flush(*w.buf, true)
+	}
+	if w.err != nil && w.sent {
+		// Fragments went out without a final one: section 5.4 allows no
+		// other message until it ends, so only Close remains.
+		c.wmu.Lock()
+		c.abandoned = true
+		c.wmu.Unlock()
+	}
+	return w.err
 }
 
 // Write buffers of the default size are pooled, so an idle connection

@@ -1,0 +1,165 @@
+package wsproto
+
+import (
+	"compress/flate"
+	"fmt"
+	"strings"
+	"sync"
+)
+
+// CompressionOptions switches on permessage-deflate (RFC 7692) in
+// UpgradeOptions and DialOptions; nil leaves it off. The zero value is
+// ready to use: context takeover both ways, the default level and
+// threshold. See "Compression" in the package documentation for what each
+// choice costs.
+type CompressionOptions struct {
+	// Level is the compress/flate level: 1 (flate.BestSpeed) to 9
+	// (flate.BestCompression), -1 (flate.DefaultCompression, which is 6)
+	// or -2 (flate.HuffmanOnly). 0 picks the default: 1 when this endpoint
+	// compresses without context takeover, where every message is a new
+	// stream and level 1 compresses it as well as any other, fastest; 2
+	// with context takeover, whose matcher finds far more in the earlier
+	// messages than level 1's does, at about the same speed.
+	Level int
+	// Threshold is the size, in bytes, under which a message is sent
+	// uncompressed. 0 picks DefaultCompressionThreshold; a negative value
+	// compresses every message, even an empty one.
+	Threshold int
+	// NoContextTakeover makes this endpoint compress every message on its
+	// own, as a new deflate stream (RFC 7692 section 7.1.1): a server
+	// answers with server_no_context_takeover, a client offers
+	// client_no_context_takeover. It saves the compressor the connection
+	// would otherwise keep for its whole life (about 0.8 MB at levels 2-9,
+	// 1.2 MB at level 1), at a cost in ratio on short, similar messages.
+	NoContextTakeover bool
+	// PeerNoContextTakeover asks the peer to do the same: a server
+	// answers with client_no_context_takeover, a client offers
+	// server_no_context_takeover. It saves the 32 KiB window this
+	// endpoint would otherwise keep to decompress the peer's messages.
+	PeerNoContextTakeover bool
+}
+
+// DefaultCompressionThreshold is the size under which a message is sent
+// uncompressed unless CompressionOptions.Threshold says otherwise. Under
+// 128 bytes a message needs only a 2-byte frame header, so compression
+// saves at most a few dozen bytes, while it costs a few microseconds per
+// message, and a short message compressed on its own (without context
+// takeover) often comes out no smaller, or larger: the Huffman tables of a
+// deflate block take room of their own.
+const DefaultCompressionThreshold = 128
+
+// compressionConfig is what was agreed in the handshake.
+type compressionConfig struct {
+	params    deflateParams
+	extension string // the Sec-WebSocket-Extensions value agreed
+	level     int    // 0 for the default
+	threshold int
+}
+
+// checkCompressionOptions reports an option that cannot be honoured.
+func checkCompressionOptions(o *CompressionOptions) error {
+	if o == nil || o.Level == 0 {
+		return nil
+	}
+	if o.Level < flate.HuffmanOnly || o.Level > flate.BestCompression {
+		return fmt.Errorf("websocket: compression level %d is not from %d to %d", o.Level, flate.HuffmanOnly, flate.BestCompression)
+	}
+	return nil
+}
+
+// negotiateServer answers, as a server with options o, the client's
+// Sec-WebSocket-Extensions header lines. It returns nil when compression
+// is off or no offer can be honoured; the connection then goes on without
+// it (RFC 7692 section 5.1). A malformed header line is declined alone:
+// the other lines may still hold an offer to accept.
+func negotiateServer(lines []string, o *CompressionOptions) *compressionConfig {
+	if o == nil || len(lines) == 0 {
+		return nil
+	}
+	var offers []extensionOffer
+	for _, line := range lines {
+		if parsed, err := parseExtensions([]string{line}); err == nil {
+			offers = append(offers, parsed...)
+		}
+	}
+	want := deflateParams{serverNoContextTakeover: o.NoContextTakeover, clientNoContextTakeover: o.PeerNoContextTakeover}
+	params, response, ok := acceptDeflateWith(offers, want)
+	if !ok {
+		return nil
+	}
+	return &compressionConfig{params: params, extension: response, level: o.Level, threshold: o.Threshold}
+}
+
+// clientOffer returns the parameters a client with options o offers.
+func clientOffer(o *CompressionOptions) deflateParams {
+	return deflateParams{clientNoContextTakeover: o.NoContextTakeover, serverNoContextTakeover: o.PeerNoContextTakeover}
+}
+
+// negotiateClient checks, as a client that offered with options o (nil:
+// nothing offered), the server's Sec-WebSocket-Extensions header lines.
+func negotiateClient(lines []string, o *CompressionOptions) (*compressionConfig, error) {
+	if len(lines) == 0 {
+		return nil, nil // the server declined, or nothing was offered
+	}
+	// RFC 6455 section 4.1, item 5: no extension that was not offered.
+	if o == nil {
+		return nil, fmt.Errorf("websocket: server chose extension %q, which was not offered", strings.Join(lines, ", "))
+	}
+	value := strings.Join(lines, ", ")
+	params, err := checkDeflateResponse(value, clientOffer(o))
+	if err != nil {
+		return nil, fmt.Errorf("websocket: server's Sec-WebSocket-Extensions %q: %w", value, err)
+	}
+	return &compressionConfig{params: params, extension: deflateResponse(params), level: o.Level, threshold: o.Threshold}, nil
+}
+
+// setupCompression gives c its deflater and inflater for the agreement cc.
+// RFC 7692 section 7.1.1: server_no_context_takeover binds the server's
+// compressor and so the client's decompressor; client_no_context_takeover
+// the reverse.
+func (c *Conn) setupCompression(cc *compressionConfig) {
+	ownNo, peerNo := cc.params.serverNoContextTakeover, cc.params.clientNoContextTakeover
+	if !c.server {
+		ownNo, peerNo = peerNo, ownNo
+	}
+	level := cc.level
+	if level == 0 {
+		level = defaultDeflateLevel(ownNo)
+	}
+	d, err := newDeflater(level, ownNo)
+	if err != nil {
+		// The options were checked before the handshake.
+		panic("wsproto: " + err.Error())
+	}
+	c.deflate = d
+	c.inflate = newInflater(peerNo)
+	c.extensions = cc.extension
+	// Section 6: the extension gives RSV1 its meaning, "Per-Message
+	// Compressed".
+	c.allowedRSV = rsv1
+	switch {
+	case cc.threshold == 0:
+		c.threshold = DefaultCompressionThreshold
+	case cc.threshold < 0:
+		c.threshold = 0
+	default:
+		c.threshold = cc.threshold
+	}
+}
+
+// Compressed reports whether permessage-deflate was agreed in the
+// handshake. Messages may then arrive compressed or not, and are sent
+// compressed from the threshold up.
+func (c *Conn) Compressed() bool { return c.deflate != nil }
+
+// Extensions returns the Sec-WebSocket-Extensions value agreed in the
+// handshake, such as "permessage-deflate; server_no_context_takeover", or
+// "" if none was.
+func (c *Conn) Extensions() string { return c.extensions }
+
+// compressBuffers hold Write's compressed messages while they go out.
+var compressBuffers = sync.Pool{New: func() any { return new([]byte) }}
+
+// maxPooledCompressBuffer: a larger buffer is left to the garbage
+// collector rather than kept in the pool.
+const maxPooledCompressBuffer = 1 << 20

@@ -1,0 +1,416 @@
+package wsproto
+
+import (
+	"bufio"
+	"bytes"
+	"compress/flate"
+	"context"
+	"encoding/binary"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+)
+
+// Tests of permessage-deflate wired into Conn (RFC 7692). The raw peers
+// here compress and decompress with compress/flate directly, not with
+// deflate.go, so that the two sides are not the same code.
+
+// cpEncoder compresses messages as a peer would: a flate stream per
+// message, or one for the connection with context takeover, each message
+// ending with a sync flush whose 00 00 ff ff is removed (section 7.2.1).
+type cpEncoder struct {
+	takeover bool
+	buf      bytes.Buffer
+	fw       *flate.Writer
+}
+
+func (e *cpEncoder) encode(t testing.TB, msg []byte) []byte {
+	t.Helper()
+	if e.fw == nil || !e.takeover {
+		e.buf.Reset()
+		e.fw, _ = flate.NewWriter(&e.buf, flate.DefaultCompression)
+	}
+	e.buf.Reset()
+	e.fw.Write(msg)
+	e.fw.Flush()
+	out := bytes.Clone(e.buf.Bytes())
+	if !bytes.HasSuffix(out, []byte{0, 0, 0xff, 0xff}) {
+		t.Fatalf("flush did not end with 00 00 ff ff: % x", out[max(0, len(out)-8):])
+	}
+	return out[:len(out)-4]
+}
+
+// cpDecoder decompresses messages as a peer would: the payload, then
+// 00 00 ff ff (section 7.2.2), with the last 32 KiB of output as the
+// dictionary under context takeover.
+type cpDecoder struct {
+	takeover bool
+	dict     []byte
+}
+
+func (d *cpDecoder) decode(t testing.TB, payload []byte) []byte {
+	t.Helper()
+	src := io.MultiReader(bytes.NewReader(payload), bytes.NewReader([]byte{0, 0, 0xff, 0xff, 1, 0, 0, 0xff, 0xff}))
+	var dict []byte
+	if d.takeover {
+		dict = d.dict
+	}
+	out, err := io.ReadAll(flate.NewReaderDict(src, dict))
+	if err != nil {
+		t.Fatalf("decompressing %d bytes: %v", len(payload), err)
+	}
+	if d.takeover {
+		d.dict = append(d.dict, out...)
+		if len(d.dict) > 32<<10 {
+			d.dict = d.dict[len(d.dict)-32<<10:]
+		}
+	}
+	return out
+}
+
+// cpFrame is a raw frame to send: RSV bits, opcode, payload.
+func cpFrame(fin bool, rsv byte, op opcode, payload []byte) []byte {
+	h := header{fin: fin, rsv: rsv, op: op, masked: true, key: [4]byte{0x11, 0x8e, 0x5a, 0xc3}, length: int64(len(payload))}
+	b := appendHeader(nil, h)
+	start := len(b)
+	b = append(b, payload...)
+	maskBytes(h.key, 0, b[start:])
+	return b
+}
+
+// cpRawClient connects a raw client offering the given extension header
+// lines to a server Conn upgraded with uopts.
+func cpRawClient(t *testing.T, uopts *UpgradeOptions, ext ...string) (*Conn, net.Conn, *bufio.Reader, *http.Response) {
+	t.Helper()
+	srv, conns, errs := hsServer(t, uopts)
+	nc, err := net.Dial("tcp", srv.Listener.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { nc.Close() })
+	nc.SetDeadline(time.Now().Add(ctTimeout))
+	req := "GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
+		"Sec-WebSocket-Key: " + hsValidKey + "\r\nSec-WebSocket-Version: 13\r\n"
+	for _, e := range ext {
+		req += "Sec-WebSocket-Extensions: " + e + "\r\n"
+	}
+	if _, err := io.WriteString(nc, req+"\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	br := bufio.NewReader(nc)
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil || resp.StatusCode != 101 {
+		t.Fatalf("handshake: %v %v", resp, err)
+	}
+	return hsRecvConn(t, conns, errs), nc, br, resp
+}
+
+// cpReadMessage reads one data message from br, answering nothing: it
+// returns its opcode, whether its first frame had RSV1, the payload of its
+// frames joined and their count. Only the first frame may have RSV1, and
+// no frame RSV2 or RSV3 (RFC 7692 section 6.1).
+func cpReadMessage(t *testing.T, br *bufio.Reader) (op opcode, compressed bool, payload []byte, frames int) {
+	t.Helper()
+	for {
+		h, p := hsReadFrame(t, br)
+		if h.rsv&^rsv1 != 0 {
+			t.Fatalf("frame with RSV bits %#x", h.rsv)
+		}
+		if h.op.isControl() {
+			if h.rsv != 0 {
+				t.Fatalf("control frame %v with RSV1", h.op)
+			}
+			continue
+		}
+		if frames == 0 {
+			op, compressed = h.op, h.rsv&rsv1 != 0
+		} else if h.op != opContinuation || h.rsv != 0 {
+			t.Fatalf("fragment %d: op %v rsv %#x", frames, h.op, h.rsv)
+		}
+		frames++
+		payload = append(payload, p...)
+		if h.fin {
+			return op, compressed, payload, frames
+		}
+	}
+}
+
+// cpExpectClose reads frames until a close frame and checks its code.
+func cpExpectClose(t *testing.T, br *bufio.Reader, code StatusCode) {
+	t.Helper()
+	for {
+		h, p := hsReadFrame(t, br)
+		if h.op != opClose {
+			continue
+		}
+		if len(p) < 2 || StatusCode(binary.BigEndian.Uint16(p)) != code {
+			t.Fatalf("close frame %q, want code %d", p, code)
+		}
+		return
+	}
+}
+
+// TestCompressionNegotiation: every combination of options on both sides,
+// through Upgrade and Dial, agrees on the same extension string both ends,
+// and messages go through both ways, compressed from the threshold up.
+func TestCompressionNegotiation(t *testing.T) {
+	type opts struct{ own, peer bool }
+	all := []opts{{false, false}, {true, false}, {false, true}, {true, true}}
+	for _, so := range append([]*opts{nil}, ptrs(all)...) {
+		for _, co := range append([]*opts{nil}, ptrs(all)...) {
+			var uo *UpgradeOptions
+			var do *DialOptions
+			want := ""
+			if so != nil {
+				uo = &UpgradeOptions{Compression: &CompressionOptions{NoContextTakeover: so.own, PeerNoContextTakeover: so.peer}}
+			}
+			if co != nil {
+				do = &DialOptions{Compression: &CompressionOptions{NoContextTakeover: co.own, PeerNoContextTakeover: co.peer}}
+			}
+			if so != nil && co != nil {
+				// The server's compressor resets if either side asks; so
+				// does the client's.
+				want = deflateName
+				if so.own || co.peer {
+					want += "; server_no_context_takeover"
+				}
+				if so.peer || co.own {
+					want += "; client_no_context_takeover"
+				}
+			}
+			t.Run(fmt.Sprintf("server=%v/client=%v", fmtOpts(so), fmtOpts(co)), func(t *testing.T) {
+				server, client := ctPair(t, uo, do)
+				if server.Extensions() != want || client.Extensions() != want {
+					t.Fatalf("agreed server %q, client %q; want %q", server.Extensions(), client.Extensions(), want)
+				}
+				if server.Compressed() != (want != "") || client.Compressed() != (want != "") {
+					t.Fatalf("Compressed() %v %v", server.Compressed(), client.Compressed())
+				}
+				cpEchoMessages(t, server, client, 20)
+			})
+		}
+	}
+}
+
+func ptrs[T any](s []T) []*T {
+	out := make([]*T, len(s))
+	for i := range s {
+		out[i] = &s[i]
+	}
+	return out
+}
+
+func fmtOpts[T any](p *T) string {
+	if p == nil {
+		return "off"
+	}
+	return strings.ReplaceAll(fmt.Sprintf("%+v", *p), " ", ",")
+}
+
+// cpEchoMessages sends n messages each way, of sizes around the threshold
+// and up, by Write and by Writer, and checks they arrive whole.
+func cpEchoMessages(t *testing.T, server, client *Conn, n int) {
+	t.Helper()
+	ctx := ctCtx(t)
+	sizes := []int{0, 1, DefaultCompressionThreshold - 1, DefaultCompressionThreshold, 300, 5000, 70000}
+	for i := range n {
+		msg := jsonDocument(sizes[i%len(sizes)] + 400)[:sizes[i%len(sizes)]]
+		for _, dir := range []struct {
+			name     string
+			from, to *Conn
+		}{{"client to server", client, server}, {"server to client", server, client}} {
+			rc := ctReadAsync(ctx, dir.to)
+			var err error
+			if i%2 == 0 {
+				err = dir.from.Write(ctx, MessageText, msg)
+			} else {
+				err = cpWriteStream(ctx, dir.from, msg, 1000)
+			}
+			if err != nil {
+				t.Fatalf("%s, message %d: %v", dir.name, i, err)
+			}
+			r := ctWait(t, rc)
+			if r.err != nil || r.typ != MessageText || !bytes.Equal(r.p, msg) {
+				t.Fatalf("%s, message %d of %d bytes: got %d bytes, %v", dir.name, i, len(msg), len(r.p), r.err)
+			}
+		}
+	}
+}
+
+// cpWriteStream sends msg through Writer, in writes of chunk bytes.
+func cpWriteStream(ctx context.Context, c *Conn, msg []byte, chunk int) error {
+	w, err := c.Writer(ctx, MessageText)
+	if err != nil {
+		return err
+	}
+	for p := msg; len(p) > 0; {
+		k := min(chunk, len(p))
+		if _, err := w.Write(p[:k]); err != nil {
+			w.Close()
+			return err
+		}
+		p = p[k:]
+	}
+	return w.Close()
+}
+
+// TestUpgradeExtensionOffers: what the server answers to offers of every
+// shape: several in one header, over several lines, malformed ones, ones
+// it cannot honour. It never refuses the handshake for them.
+func TestUpgradeExtensionOffers(t *testing.T) {
+	on := &UpgradeOptions{Compression: &CompressionOptions{}}
+	cases := []struct {
+		name  string
+		opts  *UpgradeOptions
+		lines []string
+		want  string // "" for no Sec-WebSocket-Extensions in the response
+	}{
+		{"7 plain offer", on, []string{"permessage-deflate"}, "permessage-deflate"},
+		{"7 compression off", nil, []string{"permessage-deflate"}, ""},
+		{"7 no offer", on, nil, ""},
+		{"7.1.1.1 server_no_context_takeover", on, []string{"permessage-deflate; server_no_context_takeover"}, "permessage-deflate; server_no_context_takeover"},
+		{"7.1.1.2 client_no_context_takeover", on, []string{"permessage-deflate; client_no_context_takeover"}, "permessage-deflate; client_no_context_takeover"},
+		{"7.1.2.2 bare client_max_window_bits", on, []string{"permessage-deflate; client_max_window_bits"}, "permessage-deflate"},
+		{"7.1.2.1 server_max_window_bits=15", on, []string{"permessage-deflate; server_max_window_bits=15"}, "permessage-deflate; server_max_window_bits=15"},
+		{"7.1.2.1 server_max_window_bits=10 declined", on, []string{"permessage-deflate; server_max_window_bits=10"}, ""},
+		{"5.1 first acceptable offer wins", on, []string{"permessage-deflate; server_max_window_bits=9, permessage-deflate; client_no_context_takeover, permessage-deflate"}, "permessage-deflate; client_no_context_takeover"},
+		{"5.1 offers over several lines", on, []string{"x-webkit-deflate-frame", "permessage-deflate; server_max_window_bits=8", "permessage-deflate; server_no_context_takeover"}, "permessage-deflate; server_no_context_takeover"},
+		{"9.1 malformed line declined, next line used", on, []string{"permessage-deflate; =", "permessage-deflate"}, "permessage-deflate"},
+		{"9.1 malformed only", on, []string{"permessage-deflate;;"}, ""},
+		{"7.1 unknown parameter declined", on, []string{"permessage-deflate; foo=1"}, ""},
+		{"7.1 duplicate parameter declined", on, []string{"permessage-deflate; server_no_context_takeover; server_no_context_takeover"}, ""},
+		{"7.1 window bits out of range declined", on, []string{"permessage-deflate; client_max_window_bits=16", "permessage-deflate; server_max_window_bits=015"}, ""},
+		{"7.1.1 valued no_context_takeover declined", on, []string{"permessage-deflate; client_no_context_takeover=1"}, ""},
+		{"quoted value", on, []string{`permessage-deflate; server_max_window_bits="15"`}, "permessage-deflate; server_max_window_bits=15"},
+		{"other extension only", on, []string{"permessage-bzip2"}, ""},
+		{"server asks for no takeover both ways", &UpgradeOptions{Compression: &CompressionOptions{NoContextTakeover: true, PeerNoContextTakeover: true}},
+			[]string{"permessage-deflate"}, "permessage-deflate; server_no_context_takeover; client_no_context_takeover"},
+		{"9.1 two names in one element", on, []string{"permessage-deflate server_no_context_takeover"}, ""},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			server, nc, br, resp := cpRawClient(t, tc.opts, tc.lines...)
+			got := resp.Header["Sec-Websocket-Extensions"]
+			if tc.want == "" && len(got) != 0 || tc.want != "" && (len(got) != 1 || got[0] != tc.want) {
+				t.Fatalf("response extensions %q, want %q", got, tc.want)
+			}
+			if server.Extensions() != tc.want || server.Compressed() != (tc.want != "") {
+				t.Fatalf("server agreed %q", server.Extensions())
+			}
+			// The agreement holds on the wire: a compressed message is
+			// read, or RSV1 fails with 1002 (RFC 6455 section 5.2).
+			msg := []byte(strings.Repeat("negotiated ", 30))
+			var enc cpEncoder
+			nc.Write(cpFrame(true, rsv1, opText, enc.encode(t, msg)))
+			rc := ctReadAsync(ctCtx(t), server)
+			if tc.want != "" {
+				if r := ctWait(t, rc); r.err != nil || !bytes.Equal(r.p, msg) {
+					t.Fatalf("read %q, %v", r.p, r.err)
+				}
+				return
+			}
+			cpExpectClose(t, br, StatusProtocolError)
+			nc.Close()
+			ctCloseErr(t, "server", ctWait(t, rc).err, StatusProtocolError, "reserved bits set without an extension", false)
+		})
+	}
+}
+
+// TestUpgradeBadCompressionLevel: a level compress/flate does not have is
+// refused before the handshake, as a server error.
+func TestUpgradeBadCompressionLevel(t *testing.T) {
+	srv, _, errs := hsServer(t, &UpgradeOptions{Compression: &CompressionOptions{Level: 12}})
+	ctx := ctCtx(t)
+	_, resp, err := Dial(ctx, hsURL(srv), &DialOptions{Compression: &CompressionOptions{}})
+	if err == nil || resp == nil || resp.StatusCode != http.StatusInternalServerError {
+		t.Fatalf("Dial: %v, %v", resp, err)
+	}
+	if uerr := <-errs; uerr == nil || !strings.Contains(uerr.Error(), "level 12") {
+		t.Fatalf("Upgrade: %v", uerr)
+	}
+	if _, _, err := Dial(ctx, hsURL(srv), &DialOptions{Compression: &CompressionOptions{Level: -3}}); err == nil || !strings.Contains(err.Error(), "level -3") {
+		t.Fatalf("Dial with level -3: %v", err)
+	}
+}
+
+// TestDialExtensionResponses: the client offers permessage-deflate and
+// checks the answer (RFC 7692 section 5.1: any fault fails the handshake
+// with an error that names it).
+func TestDialExtensionResponses(t *testing.T) {
+	cases := []struct {
+		name    string
+		opts    CompressionOptions
+		answer  string // header lines
+		want    string // agreed, if no error
+		wantErr string
+	}{
+		{"declined", CompressionOptions{}, "", "", ""},
+		{"accepted", CompressionOptions{}, "Sec-WebSocket-Extensions: permessage-deflate\r\n", "permessage-deflate", ""},
+		{"7.1.1.1 server_no_context_takeover unasked", CompressionOptions{}, "Sec-WebSocket-Extensions: permessage-deflate; server_no_context_takeover\r\n", "permessage-deflate; server_no_context_takeover", ""},
+		{"7.1.1.2 client_no_context_takeover unasked", CompressionOptions{}, "Sec-WebSocket-Extensions: permessage-deflate; client_no_context_takeover\r\n", "permessage-deflate; client_no_context_takeover", ""},
+		{"7.1.2.2 client_max_window_bits=15 tolerated", CompressionOptions{}, "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits=15\r\n", "permessage-deflate", ""},
+		{"7.1.2.1 server_max_window_bits unasked", CompressionOptions{}, "Sec-WebSocket-Extensions: permessage-deflate; server_max_window_bits=10\r\n", "permessage-deflate; server_max_window_bits=10", ""},
+		{"7.1.2.2 client_max_window_bits=10", CompressionOptions{}, "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits=10\r\n", "", "client_max_window_bits=10"},
+		{"7.1 unknown parameter", CompressionOptions{}, "Sec-WebSocket-Extensions: permessage-deflate; foo\r\n", "", "unknown parameter foo"},
+		{"7.1 duplicate parameter", CompressionOptions{}, "Sec-WebSocket-Extensions: permessage-deflate; client_no_context_takeover; client_no_context_takeover\r\n", "", "duplicate parameter"},
+		{"7.1.2.1 server_max_window_bits without value", CompressionOptions{}, "Sec-WebSocket-Extensions: permessage-deflate; server_max_window_bits\r\n", "", "has no value"},
+		{"5.1 two extensions", CompressionOptions{}, "Sec-WebSocket-Extensions: permessage-deflate, permessage-deflate\r\n", "", "not the one permessage-deflate offered"},
+		{"5.1 two lines", CompressionOptions{}, "Sec-WebSocket-Extensions: permessage-deflate\r\nSec-WebSocket-Extensions: permessage-deflate\r\n", "", "not the one"},
+		{"5.1 another extension", CompressionOptions{}, "Sec-WebSocket-Extensions: x-webkit-deflate-frame\r\n", "", "not the one"},
+		{"9.1 malformed", CompressionOptions{}, "Sec-WebSocket-Extensions: permessage-deflate; \"unterminated\r\n", "", "malformed"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			offered := make(chan string, 1)
+			s := dtListen(t, func(nc net.Conn, br *bufio.Reader, r *http.Request, quit <-chan struct{}) {
+				offered <- strings.Join(r.Header["Sec-Websocket-Extensions"], " | ")
+				dtAccept(nc, r, tc.answer)
+				<-quit
+			})
+			opts := tc.opts
+			c, _, err := dtDial(t, s.url(), &DialOptions{Compression: &opts})
+			if got := <-offered; got != "permessage-deflate" {
+				t.Errorf("offered %q", got)
+			}
+			if tc.wantErr != "" {
+				if c != nil || err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("Dial: %v, want an error about %q", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c.Extensions() != tc.want || c.Compressed() != (tc.want != "") {
+				t.Fatalf("agreed %q, want %q", c.Extensions(), tc.want)
+			}
+		})
+	}
+	// What each option offers.
+	for _, tc := range []struct {
+		opts CompressionOptions
+		want string
+	}{
+		{CompressionOptions{NoContextTakeover: true}, "permessage-deflate; client_no_context_takeover"},
+		{CompressionOptions{PeerNoContextTakeover: true}, "permessage-deflate; server_no_context_takeover"},
+		{CompressionOptions{NoContextTakeover: true, PeerNoContextTakeover: true, Level: 9, Threshold: 10}, "permessage-deflate; server_no_context_takeover; client_no_context_takeover"},
+	} {
+		offered := make(chan string, 1)
+		s := dtListen(t, func(nc net.Conn, br *bufio.Reader, r *http.Request, quit <-chan struct{}) {
+			offered <- strings.Join(r.Header["Sec-Websocket-Extensions"], " | ")
+			dtAccept(nc, r, "")
+			<-quit
+		})
+		opts := tc.opts
+		if _, _, err := dtDial(t, s.url(), &DialOptions{Compression: &opts}); err != nil {
+			t.Fatal(err)
+		}
+		if got := <-offered; got != tc.want {
+			t.Errorf("%+v offered %q, want %q", tc.opts, got, tc.want)
+		}
+	}
+}
