@@ -86,8 +86,8 @@
 //
 // The app sees a handshake only once net/http has read its headers: set
 // http.Server's ReadHeaderTimeout, against clients that send them a byte
-// at a time, and MaxHeaderBytes (net/http reads up to about 7 times as
-// much to refuse one over-long line with 431).
+// at a time, and MaxHeaderBytes (to refuse one over-long line with 431,
+// net/http allocates about 7 times that limit).
 //
 // # Testing
 //
