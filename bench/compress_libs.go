@@ -38,8 +38,7 @@ type compClient interface {
 	close()
 }
 
-// compLibs are the libraries compared, in report order; compLibWsraise
-// adds wsraise's modes once wsproto can compress.
+// compLibs are the libraries compared, in report order.
 var compLibs = []compLib{
 	compLibWsraise,
 	{name: "gorilla", modes: []string{compOff, compNoTakeover}, serve: serveGorillaComp, dial: dialGorillaComp},
@@ -58,15 +57,44 @@ func onlyConn(nc net.Conn) func(context.Context, string, string) (net.Conn, erro
 	}
 }
 
-// wsraise (wsproto), without compression for now.
+// wsraise (wsproto): CompressionOptions at its defaults (level 1 without
+// context takeover, 2 with it; a threshold of 128 bytes, under every
+// message here), the same on both sides.
 
-var compLibWsraise = compLib{name: "wsraise", modes: []string{compOff}, serve: serveWsprotoComp, dial: dialWsprotoComp}
+var compLibWsraise = compLib{name: "wsraise", modes: []string{compOff, compNoTakeover, compTakeover}, serve: serveWsprotoComp, dial: dialWsprotoComp}
+
+func wsprotoCompression(mode string) *wsproto.CompressionOptions {
+	switch mode {
+	case compNoTakeover:
+		return &wsproto.CompressionOptions{NoContextTakeover: true, PeerNoContextTakeover: true}
+	case compTakeover:
+		return &wsproto.CompressionOptions{}
+	}
+	return nil
+}
 
 func serveWsprotoComp(ln net.Listener, mode string) error {
-	if mode != compOff {
-		return fmt.Errorf("wsraise: mode %q not supported", mode)
-	}
-	return serveWsproto(ln)
+	opts := &wsproto.UpgradeOptions{Compression: wsprotoCompression(mode), ReadLimit: maxMessage}
+	return serveHTTP(ln, func(w http.ResponseWriter, r *http.Request) {
+		c, err := wsproto.Upgrade(w, r, opts)
+		if err != nil {
+			return
+		}
+		go func() {
+			ctx := context.Background()
+			var buf []byte
+			for {
+				typ, msg, err := c.ReadAppend(ctx, buf[:0])
+				if err != nil {
+					return
+				}
+				if err := c.Write(ctx, typ, msg); err != nil {
+					return
+				}
+				buf = msg
+			}
+		}()
+	})
 }
 
 type wsprotoClient struct {
@@ -75,12 +103,10 @@ type wsprotoClient struct {
 }
 
 func dialWsprotoComp(nc net.Conn, addr, mode string) (compClient, error) {
-	if mode != compOff {
-		return nil, fmt.Errorf("wsraise: mode %q not supported", mode)
-	}
 	c, _, err := wsproto.Dial(context.Background(), "ws://"+addr+"/", &wsproto.DialOptions{
-		NetDial:   onlyConn(nc),
-		ReadLimit: maxMessage,
+		NetDial:     onlyConn(nc),
+		ReadLimit:   maxMessage,
+		Compression: wsprotoCompression(mode),
 	})
 	if err != nil {
 		return nil, err
