@@ -43,6 +43,7 @@ func (e chanEvents) wantShutdown() { e <- "shutdown" }
 // childMain is the client role: run the clients and print the report.
 func childMain(ctx context.Context, cfg clientConfig) error {
 	ev := &lineEvents{w: os.Stdout}
+	cfg.Progress = os.Stderr
 	res, err := runClients(ctx, cfg, ev)
 	if err != nil {
 		return err

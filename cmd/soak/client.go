@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -29,6 +30,8 @@ type clientConfig struct {
 	// ShutdownIdle keeps the Shutdown group idle: no traffic while the app
 	// shuts down.
 	ShutdownIdle bool
+	// Progress, if set, receives a line at each phase.
+	Progress io.Writer `json:"-"`
 }
 
 // client is one soak connection, seen from the client side.
@@ -84,10 +87,15 @@ func (cl *client) start() {
 	cl.wrote = make(chan struct{})
 	cl.done = make(chan struct{})
 	go cl.read()
+	if !cl.active {
+		close(cl.wrote)
+	}
+}
+
+// startTraffic starts the writer of an active connection.
+func (cl *client) startTraffic() {
 	if cl.active {
 		go cl.write()
-	} else {
-		close(cl.wrote)
 	}
 }
 

@@ -60,6 +60,12 @@ type events interface {
 	wantShutdown() // the client-closed connections are closed: shut the app down
 }
 
+func (cfg *clientConfig) progress(format string, args ...any) {
+	if cfg.Progress != nil {
+		fmt.Fprintf(cfg.Progress, "soak: "+format+"\n", args...)
+	}
+}
+
 // runClients runs the client side of the soak and returns its report.
 func runClients(ctx context.Context, cfg clientConfig, ev events) (*clientResult, error) {
 	rec := &recorder{}
@@ -103,7 +109,11 @@ func runClients(ctx context.Context, cfg clientConfig, ev events) (*clientResult
 			res.Active++
 		}
 	}
+	cfg.progress("%d of %d connections open in %v; traffic on %d for %v", len(opened), cfg.Conns, res.DialTime.Round(time.Millisecond), res.Active, cfg.Duration)
 	ev.held()
+	for _, cl := range opened {
+		cl.startTraffic()
+	}
 
 	// Traffic.
 	select {
@@ -140,6 +150,7 @@ func runClients(ctx context.Context, cfg clientConfig, ev events) (*clientResult
 	})
 	res.ProbesFailed = int(probesFailed.Load())
 
+	cfg.progress("traffic over; idle connections answered; closing %d with 1000", len(byClient))
 	// The client closes its group with 1000.
 	forEach(byClient, 256, func(cl *client) {
 		if err := cl.c.Close(wsproto.StatusNormalClosure, "soak done"); err != nil {
@@ -148,6 +159,7 @@ func runClients(ctx context.Context, cfg clientConfig, ev events) (*clientResult
 	})
 	// The app's Shutdown closes the others, in the middle of their traffic.
 	if len(byServer) > 0 {
+		cfg.progress("closed; asking the app to shut down %d", len(byServer))
 		ev.wantShutdown()
 	}
 

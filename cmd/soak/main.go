@@ -126,6 +126,7 @@ func main() {
 		}
 		return
 	}
+	cfg.Progress = os.Stderr
 	rep, err := soak(ctx, cfg)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "soak:", err)

@@ -9,20 +9,23 @@ import (
 
 // report is the result of a soak.
 type report struct {
-	cfg             config
-	Split           string
-	HeldAfter       time.Duration // from the start until every connection was open
-	ServerConnsHeld int
-	Elapsed         time.Duration
-	ShutdownTook    time.Duration
-	Clients         *clientResult
-	ServerEnds      map[string]int // the app's end records
-	ServerEndTotal  int
-	ServerErrors    []string
-	Goroutines      figure[int]
-	Files           figure[int]
-	Heap            figure[uint64]
-	Violations      []string
+	cfg            config
+	Split          string
+	HeldAfter      time.Duration // from the start until every connection was open
+	Elapsed        time.Duration
+	ShutdownTook   time.Duration
+	Clients        *clientResult
+	ServerEnds     map[string]int // the app's end records
+	ServerEndTotal int
+	ServerErrors   []string
+	AtHold         struct {
+		Goroutines, Files int
+		Heap              uint64
+	} // with every connection open, before traffic
+	Goroutines figure[int]
+	Files      figure[int]
+	Heap       figure[uint64]
+	Violations []string
 }
 
 type figure[T int | uint64] struct{ Start, Peak, End T }
@@ -56,6 +59,10 @@ func (r *report) print(w io.Writer) {
 		printCounts(w, r.ServerEnds)
 		for _, e := range r.ServerErrors {
 			fmt.Fprintf(w, "  app record: %s\n", e)
+		}
+		if n := r.ServerEndTotal; n > 0 {
+			fmt.Fprintf(w, "  all open, idle       goroutines %d, open files %d, heap %.1f MB (%.1f KB a connection, clients included when in process)\n",
+				r.AtHold.Goroutines, r.AtHold.Files, float64(r.AtHold.Heap)/1e6, float64(r.AtHold.Heap-r.Heap.Start)/float64(n)/1e3)
 		}
 		fmt.Fprintf(w, "  app Shutdown took    %v\n", r.ShutdownTook.Round(time.Millisecond))
 		fmt.Fprintf(w, "  goroutines           start %d, peak %d, end %d\n", r.Goroutines.Start, r.Goroutines.Peak, r.Goroutines.End)

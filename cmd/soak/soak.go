@@ -71,7 +71,7 @@ func soak(ctx context.Context, cfg config) (*report, error) {
 			case "held":
 				rep.HeldAfter = time.Since(start)
 				samp.sample()
-				_, rep.ServerConnsHeld, _ = d.ends.snapshot()
+				rep.AtHold.Goroutines, rep.AtHold.Files, rep.AtHold.Heap = runtime.NumGoroutine(), openFiles(), heapInUse()
 			case "shutdown":
 				if !shutDown {
 					shutDown = true
