@@ -66,7 +66,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.DurationVar(&cfg.Ping, "ping", 5*time.Second, "the app's keepalive ping interval and pong timeout")
 	fs.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", 30*time.Second, "the context given to the app's Shutdown")
 	fs.StringVar(&cfg.MemProfile, "memprofile", "", "write a heap profile at the end to this file")
-	heapSlack := fs.Int("heap-slack", 16<<20, "how far above its start the heap may end, bytes")
+	heapSlack := fs.Int("heap-slack", 16<<20, "how far above its start the heap may end, bytes, besides what the runtime keeps of each goroutine at the peak")
 	if err := fs.Parse(args); err != nil {
 		return cfg, err
 	}
