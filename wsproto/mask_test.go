@@ -2,8 +2,11 @@ package wsproto
 
 import (
 	"bytes"
+	"encoding/binary"
+	"math/bits"
 	"math/rand/v2"
 	"testing"
+	"unsafe"
 )
 
 // maskRef is the byte-by-byte definition of RFC 6455 section 5.3: octet i
@@ -15,33 +18,83 @@ func maskRef(key [4]byte, pos int, b []byte) int {
 	return (pos + len(b)) % 4
 }
 
-// TestMaskBytesDifferential compares maskBytes with maskRef for every length
-// 0..300, key position 0..3 and slice alignment 0..7.
-func TestMaskBytesDifferential(t *testing.T) {
-	const maxLen = 300
+// maskLengths are the lengths the differential tests try: every length
+// 0..300, around the 128-byte switch to vectors and the 128-byte loops,
+// and some long ones.
+func maskLengths() []int {
+	var ns []int
+	for n := 0; n <= 300; n++ {
+		ns = append(ns, n)
+	}
+	return append(ns, 383, 384, 385, 511, 1000, 1024, 4093, 4096, 65536+13)
+}
+
+// checkMaskDifferential compares mask (which masks b from key position pos
+// and returns the next position) with maskRef for every length from
+// maskLengths at least minLen, every key position and slice starts 0..39
+// bytes past a 64-byte boundary, so that the vector kernels meet every
+// alignment of head, body and tail.
+func checkMaskDifferential(t *testing.T, minLen int, mask func(key [4]byte, pos int, b []byte) int) {
+	t.Helper()
 	rng := rand.New(rand.NewPCG(1, 2))
-	key := [4]byte{0x12, 0x9a, 0xc3, 0x7e}
-	buf := make([]byte, maxLen+8+16)
-	ref := make([]byte, len(buf))
-	for n := 0; n <= maxLen; n++ {
+	const pad = 64 + 40
+	for _, n := range maskLengths() {
+		if n < minLen {
+			continue
+		}
+		// One allocation per length, offsets counted from a 64-byte
+		// boundary within it.
+		raw := make([]byte, n+2*pad)
+		ref := make([]byte, len(raw))
+		base := 64 - int(uintptr(unsafe.Pointer(&raw[0]))%64)
 		for pos := 0; pos < 4; pos++ {
-			for off := 0; off < 8; off++ {
-				for i := range buf {
-					buf[i] = byte(rng.Uint32())
+			key := [4]byte{byte(rng.Uint32()), byte(rng.Uint32()), byte(rng.Uint32()), byte(rng.Uint32())}
+			for off := 0; off < 40; off++ {
+				if n > 1024 && off%7 != 0 {
+					continue // long inputs: fewer offsets, still all mod 4
 				}
-				copy(ref, buf)
-				gotPos := maskBytes(key, pos, buf[off:off+n])
-				wantPos := maskRef(key, pos, ref[off:off+n])
+				for i := range raw {
+					raw[i] = byte(rng.Uint32())
+				}
+				copy(ref, raw)
+				s := base + off
+				gotPos := mask(key, pos, raw[s:s+n])
+				wantPos := maskRef(key, pos, ref[s:s+n])
 				if gotPos != wantPos {
 					t.Fatalf("len %d pos %d off %d: returned %d, want %d", n, pos, off, gotPos, wantPos)
 				}
-				// The whole buffer must match: bytes outside the slice
-				// must not be touched.
-				if !bytes.Equal(buf, ref) {
-					t.Fatalf("len %d pos %d off %d: data differs\n got % x\nwant % x", n, pos, off, buf, ref)
+				// Bytes outside the slice must not be touched either.
+				if !bytes.Equal(raw, ref) {
+					i := 0
+					for raw[i] == ref[i] {
+						i++
+					}
+					t.Fatalf("len %d pos %d off %d key % x: first difference at byte %d of the slice: %#x, want %#x",
+						n, pos, off, key, i-s, raw[i], ref[i])
 				}
 			}
 		}
+	}
+}
+
+// TestMaskBytesDifferential checks maskBytes, whichever kernel it picks.
+func TestMaskBytesDifferential(t *testing.T) {
+	checkMaskDifferential(t, 0, maskBytes)
+}
+
+// TestMaskWordsDifferential checks the portable loop at every length, as
+// maskBytes hands it long inputs only where there is no assembly.
+func TestMaskWordsDifferential(t *testing.T) {
+	checkMaskDifferential(t, 0, maskWith(maskWords))
+}
+
+// maskWith adapts a kernel taking the rotated key word to maskBytes' form.
+func maskWith(kernel func(b []byte, k uint32)) func(key [4]byte, pos int, b []byte) int {
+	return func(key [4]byte, pos int, b []byte) int {
+		pos &= 3
+		k := bits.RotateLeft32(binary.LittleEndian.Uint32(key[:]), -8*pos)
+		kernel(b, k)
+		return (pos + len(b)) & 3
 	}
 }
 
