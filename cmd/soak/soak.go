@@ -101,6 +101,7 @@ func soak(ctx context.Context, cfg config) (*report, error) {
 	if err := <-shutdown; err != nil {
 		rep.violate("the app's Shutdown: %v (took %v)", err, rep.ShutdownTook)
 	}
+	shutdownEnd := time.Now()
 	rep.Clients = res
 	rep.Elapsed = time.Since(start)
 	rep.Goroutines.Peak, rep.Files.Peak, rep.Heap.Peak = samp.finish()
@@ -110,10 +111,11 @@ func soak(ctx context.Context, cfg config) (*report, error) {
 	// goroutines, timers and sockets (and, in process, the clients').
 	rep.Goroutines.End = settle(runtime.NumGoroutine, rep.Goroutines.Start, 10*time.Second)
 	rep.Files.End = settle(openFiles, rep.Files.Start, 10*time.Second)
-	// Keepalive timers (a pong's deadline) keep a connection's memory for
-	// up to -ping after it ends: wait that long, at most.
+	// A keepalive timer (a pong's deadline) keeps a connection's memory
+	// for up to -ping after it ends: let them all fire, then measure.
+	time.Sleep(time.Until(shutdownEnd.Add(cfg.Ping + time.Second)))
 	rep.HeapAllowed = rep.Heap.Start + cfg.HeapSlack + goroutineRetained*uint64(rep.Goroutines.Peak)
-	rep.Heap.End = settleHeap(rep.HeapAllowed, 2*cfg.Ping+2*time.Second)
+	rep.Heap.End = settleHeap(rep.HeapAllowed, 5*time.Second)
 	if cfg.MemProfile != "" {
 		if err := writeHeapProfile(cfg.MemProfile); err != nil {
 			return nil, err
