@@ -72,6 +72,7 @@ func (ws *WebSocket) finish(err error, start time.Time) {
 	}
 	ws.stopKeepalive()
 	if ws.conn != nil {
+		ws.awaitClose()
 		ws.conn.CloseNow() // a no-op after a completed close
 		// Wait for the reading goroutine: nothing outlives the handler.
 		for range ws.msgs {
@@ -85,6 +86,26 @@ func (ws *WebSocket) finish(err error, start time.Time) {
 	}
 	ws.mu.Unlock()
 	ws.app.logEnd(ws.route, ws.req, start, ws.endInfo(failure))
+}
+
+// awaitClose waits for a close handshake that another goroutine started
+// (Shutdown, or a Close racing with the handler's return) to end, so that
+// CloseNow does not cut it short: closing TCP with the peer's data unread
+// resets the connection, and the peer would see 1006 instead of the close
+// frame. Close bounds the handshake with the close timeout; so does this.
+func (ws *WebSocket) awaitClose() {
+	ws.mu.Lock()
+	closing := ws.closed != nil
+	ws.mu.Unlock()
+	if !closing {
+		return
+	}
+	t := time.NewTimer(ws.app.opts.CloseTimeout)
+	defer t.Stop()
+	select {
+	case <-ws.conn.Done():
+	case <-t.C:
+	}
 }
 
 // callHandler runs an exception handler, turning its panic into an error.

@@ -194,6 +194,14 @@ func (ws *WebSocket) readLoop() {
 			ws.readErr = err
 			return
 		}
+		// Once this side is closing, no message is handed over: a select
+		// between the two cases below would pick one at random, and the
+		// handler could receive message n+3 right after n.
+		select {
+		case <-ws.discard:
+			continue
+		default:
+		}
 		select {
 		case ws.msgs <- message{typ, data}:
 		case <-ws.discard:

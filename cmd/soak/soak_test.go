@@ -45,18 +45,18 @@ func runSoak(t *testing.T, cfg config) *report {
 func TestSoakShort(t *testing.T) {
 	for _, code := range []string{"1001", "1012"} {
 		t.Run(code, func(t *testing.T) {
-			// The Shutdown group is idle here: see the known bug in
-			// TestShutdownUnderLoad (server/shutdown_load_test.go).
-			rep := runSoak(t, shortConfig(t, "-code="+code, "-shutdown-idle"))
+			rep := runSoak(t, shortConfig(t, "-code="+code))
 			for _, v := range rep.Violations {
 				t.Errorf("violation: %s", v)
 			}
 			c := rep.Clients
-			if c.Conns != 250 || c.Active != 22 || c.ShutdownGroup != 25 {
-				t.Errorf("%d connections, %d active, %d closed by Shutdown; want 250, 22, 25 (25 active, 3 of them in the idle Shutdown group)", c.Conns, c.Active, c.ShutdownGroup)
+			if c.Conns != 250 || c.Active != 25 || c.ShutdownGroup != 25 {
+				t.Errorf("%d connections, %d active, %d closed by Shutdown; want 250, 25, 25", c.Conns, c.Active, c.ShutdownGroup)
 			}
-			if c.Echoed < 100 || c.Echoed != c.Sent {
-				t.Errorf("%d messages sent, %d echoed: want at least 100, all echoed", c.Sent, c.Echoed)
+			// Shutdown closes 25 connections mid-traffic: what they sent
+			// after the close frame is not echoed, and may not be.
+			if c.Echoed < 100 || c.Echoed+c.Unanswered != c.Sent {
+				t.Errorf("%d messages sent, %d echoed, %d cut short by Shutdown: want at least 100 echoed, none lost", c.Sent, c.Echoed, c.Unanswered)
 			}
 			if want := "server shutting down"; c.Closes[code+` received "`+want+`"`] != 25 || c.Closes[`1000 sent "soak done"`] != 225 {
 				t.Errorf("ends seen by the clients: %v", c.Closes)
