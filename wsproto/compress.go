@@ -41,11 +41,14 @@ type CompressionOptions struct {
 
 // DefaultCompressionThreshold is the size under which a message is sent
 // uncompressed unless CompressionOptions.Threshold says otherwise. Under
-// 128 bytes a message needs only a 2-byte frame header, so compression
-// saves at most a few dozen bytes, while it costs a few microseconds per
-// message, and a short message compressed on its own (without context
-// takeover) often comes out no smaller, or larger: the Huffman tables of a
-// deflate block take room of their own.
+// 128 bytes a message needs only a 2-byte frame header, and compressed on
+// its own (without context takeover) it saves little or nothing: measured
+// on chat JSON at level 1, 32 bytes grow to 38, 64 come out as 62, 100 as
+// 85, for a few microseconds of CPU per message; the Huffman tables of a
+// deflate block take room of their own. With context takeover, short
+// messages that resemble earlier ones do shrink (100 bytes to under 10),
+// so a connection that sends many of them and cares more for bandwidth
+// than CPU may set a lower Threshold.
 const DefaultCompressionThreshold = 128
 
 // compressionConfig is what was agreed in the handshake.

@@ -1,0 +1,635 @@
+package wsraise
+
+// Conformance of permessage-deflate (RFC 7692) over loopback TCP, in the
+// spirit of Autobahn sections 12 (payloads of every kind and size through
+// the default parameters) and 13 (every parameter combination). A raw
+// peer, built on wire_test.go's frames, compresses and decompresses with
+// compress/flate itself, not with wsproto's deflate.go, and drives the
+// wsraise server; a raw server does the same to the wsraise client.
+//
+//	go test -run Compression -v .
+//
+// lists every case; the Counts logs give the number per section.
+
+import (
+	"bufio"
+	"bytes"
+	"compress/flate"
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"fmt"
+	"io"
+	mrand "math/rand/v2"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+	"unicode/utf8"
+
+	"wsraise/wsproto"
+)
+
+// rsv1 is RSV1 in frame.rsv (bits RSV1 RSV2 RSV3 as 4 2 1).
+const rsv1 = 4
+
+// deflateParams is what a handshake agreed, parsed here on its own.
+type deflateParams struct {
+	agreed                             bool
+	serverNoTakeover, clientNoTakeover bool
+}
+
+func parseAgreed(t testing.TB, h []string) deflateParams {
+	t.Helper()
+	if len(h) == 0 {
+		return deflateParams{}
+	}
+	if len(h) != 1 {
+		t.Fatalf("Sec-WebSocket-Extensions over %d lines: %q", len(h), h)
+	}
+	parts := strings.Split(h[0], ";")
+	if strings.TrimSpace(parts[0]) != "permessage-deflate" {
+		t.Fatalf("extension %q", h[0])
+	}
+	p := deflateParams{agreed: true}
+	for _, q := range parts[1:] {
+		switch q = strings.TrimSpace(q); q {
+		case "server_no_context_takeover":
+			p.serverNoTakeover = true
+		case "client_no_context_takeover":
+			p.clientNoTakeover = true
+		case "server_max_window_bits=15", "client_max_window_bits=15":
+		default:
+			t.Fatalf("parameter %q in %q", q, h[0])
+		}
+	}
+	return p
+}
+
+// deflatePeer is a raw peer with permessage-deflate: its own compressor
+// and decompressor, with or without context takeover as agreed.
+type deflatePeer struct {
+	*peer
+	ownTakeover, peerTakeover bool
+	level                     int
+	fw                        *flate.Writer
+	wbuf                      bytes.Buffer
+	dict                      []byte // the last 32 KiB the other side compressed
+}
+
+func newDeflatePeer(p *peer, params deflateParams) *deflatePeer {
+	d := &deflatePeer{peer: p, level: flate.DefaultCompression}
+	if p.client {
+		d.ownTakeover, d.peerTakeover = !params.clientNoTakeover, !params.serverNoTakeover
+	} else {
+		d.ownTakeover, d.peerTakeover = !params.serverNoTakeover, !params.clientNoTakeover
+	}
+	return d
+}
+
+// compress is section 7.2.1: compress, sync flush, drop 00 00 ff ff.
+func (d *deflatePeer) compress(msg []byte) []byte {
+	d.t.Helper()
+	if d.fw == nil || !d.ownTakeover {
+		d.fw, _ = flate.NewWriter(&d.wbuf, d.level)
+	}
+	d.wbuf.Reset()
+	d.fw.Write(msg)
+	d.fw.Flush()
+	out, ok := bytes.CutSuffix(d.wbuf.Bytes(), []byte{0, 0, 0xff, 0xff})
+	if !ok {
+		d.t.Fatal("compress/flate's flush did not end with 00 00 ff ff")
+	}
+	return bytes.Clone(out)
+}
+
+// decompress is section 7.2.2: append 00 00 ff ff and inflate, with the
+// window of earlier messages under context takeover.
+func (d *deflatePeer) decompress(payload []byte) []byte {
+	d.t.Helper()
+	src := io.MultiReader(bytes.NewReader(payload), bytes.NewReader([]byte{0, 0, 0xff, 0xff, 1, 0, 0, 0xff, 0xff}))
+	var dict []byte
+	if d.peerTakeover {
+		dict = d.dict
+	}
+	out, err := io.ReadAll(flate.NewReaderDict(src, dict))
+	if err != nil {
+		d.t.Fatalf("inflating a %d-byte message: %v", len(payload), err)
+	}
+	if d.peerTakeover {
+		d.dict = append(d.dict, out...)
+		d.dict = d.dict[max(0, len(d.dict)-32<<10):]
+	}
+	return out
+}
+
+// compressedFrames compresses msg and splits it into frames of at most
+// frag compressed bytes (0: one frame), RSV1 on the first only (section 6).
+func (d *deflatePeer) compressedFrames(op byte, msg []byte, frag int) []frame {
+	c := d.compress(msg)
+	if frag <= 0 {
+		frag = len(c) + 1
+	}
+	fs := fragments(op, c, frag)
+	fs[0].rsv = rsv1
+	return fs
+}
+
+// nextFrame reads a frame and checks what RFC 6455 and RFC 7692 require
+// of every frame wsraise sends: masking by role, RSV1 only on the first
+// frame of a data message and only when agreed, no RSV2 or RSV3.
+func (d *deflatePeer) nextFrame(first, agreed bool) frame {
+	d.t.Helper()
+	d.nc.SetReadDeadline(time.Now().Add(wait))
+	f, err := readFrame(d.br)
+	if err != nil {
+		d.t.Fatalf("want a frame, got %v", err)
+	}
+	if f.masked == d.client {
+		d.t.Fatalf("frame masked=%v", f.masked)
+	}
+	if f.rsv&^rsv1 != 0 || f.rsv != 0 && (!first || !agreed || f.op >= opClose) {
+		d.t.Fatalf("frame op %#x with RSV bits %03b (first %v, agreed %v)", f.op, f.rsv, first, agreed)
+	}
+	return f
+}
+
+// expectMessage reads one data message, inflating it if it came
+// compressed, and checks it against want. wantCompressed: 1 compressed, 0
+// not, -1 either.
+func (d *deflatePeer) expectMessage(op byte, want []byte, agreed bool, wantCompressed int) {
+	d.t.Helper()
+	f := d.nextFrame(true, agreed)
+	for f.op == opPong {
+		f = d.nextFrame(true, agreed)
+	}
+	if f.op != op {
+		d.t.Fatalf("want opcode %#x, got %#x %q", op, f.op, trunc(f.payload))
+	}
+	compressed := f.rsv&rsv1 != 0
+	if wantCompressed >= 0 && compressed != (wantCompressed == 1) {
+		d.t.Fatalf("message of %d bytes: compressed %v", len(want), compressed)
+	}
+	got := f.payload
+	for !f.fin {
+		f = d.nextFrame(false, agreed)
+		if f.op != opCont {
+			d.t.Fatalf("want a continuation, got %#x", f.op)
+		}
+		got = append(got, f.payload...)
+	}
+	if compressed {
+		got = d.decompress(got)
+	}
+	if op == opText && !utf8.Valid(got) {
+		d.t.Fatal("text message is not valid UTF-8")
+	}
+	if !bytes.Equal(got, want) {
+		d.t.Fatalf("message differs: got %d bytes %q, want %d bytes %q", len(got), trunc(got), len(want), trunc(want))
+	}
+}
+
+// dialRawDeflate performs the opening handshake by hand with offer as
+// Sec-WebSocket-Extensions ("" for none) and returns the peer set up for
+// what the server agreed.
+func dialRawDeflate(t testing.TB, addr, path, offer string) (*deflatePeer, deflateParams) {
+	t.Helper()
+	nc, err := net.DialTimeout("tcp", addr, wait)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { nc.Close() })
+	var k [16]byte
+	rand.Read(k[:])
+	key := base64.StdEncoding.EncodeToString(k[:])
+	req := "GET " + path + " HTTP/1.1\r\nHost: " + addr + "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
+		"Sec-WebSocket-Key: " + key + "\r\nSec-WebSocket-Version: 13\r\n"
+	if offer != "" {
+		req += "Sec-WebSocket-Extensions: " + offer + "\r\n"
+	}
+	p := &peer{t: t, nc: nc, br: bufio.NewReader(nc), client: true, keys: map[[4]byte]int{}}
+	p.write([]byte(req + "\r\n"))
+	nc.SetReadDeadline(time.Now().Add(wait))
+	resp, err := http.ReadResponse(p.br, nil)
+	if err != nil || resp.StatusCode != http.StatusSwitchingProtocols {
+		t.Fatalf("handshake: %v %v", resp, err)
+	}
+	if resp.Header.Get("Sec-WebSocket-Accept") != acceptKey(key) {
+		t.Fatal("bad Sec-WebSocket-Accept")
+	}
+	params := parseAgreed(t, resp.Header["Sec-Websocket-Extensions"])
+	return newDeflatePeer(p, params), params
+}
+
+// deflateServer serves wsraise echo routes with compression: /deflate
+// with the defaults, /stream echoing through Reader and Writer (1 KiB
+// fragments), /nctx asking for server_no_context_takeover, /pnctx for
+// client_no_context_takeover, /limit with a 64 KiB read limit, /low
+// compressing every message, at level 9, and /plain without compression.
+func deflateServer(t testing.TB) string {
+	mux := http.NewServeMux()
+	route := func(path string, opts wsproto.UpgradeOptions, stream bool) {
+		mux.HandleFunc(path, func(w http.ResponseWriter, r *http.Request) {
+			c, err := wsproto.Upgrade(w, r, &opts)
+			if err != nil {
+				return
+			}
+			ctx := context.Background()
+			var buf []byte
+			for {
+				if stream {
+					err = echoStream(ctx, c)
+				} else {
+					var typ wsproto.MessageType
+					if typ, buf, err = c.ReadAppend(ctx, buf[:0]); err == nil {
+						err = c.Write(ctx, typ, buf)
+					}
+				}
+				if err != nil {
+					return
+				}
+			}
+		})
+	}
+	on := func(o wsproto.CompressionOptions) *wsproto.CompressionOptions { return &o }
+	route("/deflate", wsproto.UpgradeOptions{Compression: on(wsproto.CompressionOptions{})}, false)
+	route("/stream", wsproto.UpgradeOptions{WriteBufferSize: 1024, Compression: on(wsproto.CompressionOptions{})}, true)
+	route("/nctx", wsproto.UpgradeOptions{Compression: on(wsproto.CompressionOptions{NoContextTakeover: true})}, false)
+	route("/pnctx", wsproto.UpgradeOptions{Compression: on(wsproto.CompressionOptions{PeerNoContextTakeover: true})}, true)
+	route("/limit", wsproto.UpgradeOptions{ReadLimit: 64 << 10, Compression: on(wsproto.CompressionOptions{})}, false)
+	route("/low", wsproto.UpgradeOptions{Compression: on(wsproto.CompressionOptions{Threshold: -1, Level: 9})}, false)
+	route("/plain", wsproto.UpgradeOptions{}, false)
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+	return strings.TrimPrefix(srv.URL, "http://")
+}
+
+// Payloads of section 12's kinds.
+func payload(kind string, n int, seed int) []byte {
+	r := mrand.New(mrand.NewPCG(uint64(seed), uint64(n)))
+	var b []byte
+	switch kind {
+	case "json":
+		for i := 0; len(b) < n; i++ {
+			b = fmt.Appendf(b, `{"id":%d,"user":"user%d","text":"message %d in room %d","tags":["a","b%d"],"ok":true},`, seed*1000+i, r.IntN(50), i, r.IntN(9), i%7)
+		}
+	case "text":
+		words := strings.Fields("Über allen Gipfeln ist Ruh, in allen Wipfeln spürest du kaum einen Hauch; die Vögelein schweigen im Walde. Warte nur, balde ruhest du auch.")
+		for len(b) < n {
+			b = append(b, words[r.IntN(len(words))]...)
+			b = append(b, ' ')
+		}
+	case "html":
+		for i := 0; len(b) < n; i++ {
+			b = fmt.Appendf(b, `<tr class="row%d"><td><a href="/item/%d">Item %d</a></td><td>%d.%02d €</td></tr>`+"\n", i%2, r.IntN(10000), i, r.IntN(100), r.IntN(100))
+		}
+	case "binary": // an image-like ramp with noise
+		b = make([]byte, n)
+		for i := range b {
+			b[i] = byte(i/64) + byte(r.IntN(4))
+		}
+	case "random":
+		b = make([]byte, n)
+		for i := range b {
+			b[i] = byte(r.Uint32())
+		}
+	}
+	b = b[:n]
+	if kind != "binary" && kind != "random" {
+		for len(b) > 0 && !utf8.RuneStart(b[len(b)-1]) { // cut on a character boundary
+			b = b[:len(b)-1]
+		}
+		if len(b) > 0 && !utf8.Valid(b[len(b)-1:]) {
+			b = b[:len(b)-1]
+		}
+	}
+	return b
+}
+
+var compressSizes = []int{16, 64, 256, 1 << 10, 4 << 10, 16 << 10, 64 << 10, 128 << 10}
+
+// messagesFor bounds a case to about 256 KiB each way, which keeps the
+// whole suite near 20 s with -race on a loaded 2-core machine: 100
+// messages up to 1 KiB (Autobahn sends 1000), fewer of the larger ones,
+// and at least 4, enough for context takeover to carry over.
+func messagesFor(size int) int { return max(4, min(100, (256<<10)/size)) }
+
+// exchange sends n messages of kind and size through a deflatePeer
+// client, compressed, every third one in fragments and every fifth one
+// uncompressed, reading each echo while the next ones go out.
+func exchange(d *deflatePeer, params deflateParams, kind string, size, n int, threshold int) {
+	d.t.Helper()
+	op := byte(opText)
+	if kind == "binary" || kind == "random" {
+		op = opBinary
+	}
+	msgs := make([][]byte, n)
+	var wire []byte
+	for i := range msgs {
+		msgs[i] = payload(kind, size, i)
+		var fs []frame
+		switch {
+		case !params.agreed || i%5 == 4:
+			fs = fragments(op, msgs[i], max(1, size/2))
+		case i%3 == 1:
+			fs = d.compressedFrames(op, msgs[i], max(1, size/7))
+		default:
+			fs = d.compressedFrames(op, msgs[i], 0)
+		}
+		wire = append(wire, d.encode(fs...)...)
+	}
+	errc := make(chan error, 1)
+	go func() {
+		d.nc.SetWriteDeadline(time.Now().Add(wait))
+		_, err := d.nc.Write(wire)
+		errc <- err
+	}()
+	for _, m := range msgs {
+		want := 0
+		if params.agreed && len(m) >= threshold {
+			want = 1
+		}
+		d.expectMessage(op, m, params.agreed, want)
+	}
+	if err := <-errc; err != nil {
+		d.t.Fatal(err)
+	}
+	d.closeNormally()
+}
+
+type compressCase struct {
+	id, section, name string
+	run               func(t *testing.T, addr string)
+}
+
+func compressionServerCases() []compressCase {
+	var cs []compressCase
+	// Section 12: payload kinds at every size, default parameters.
+	for k, kind := range []string{"json", "binary", "text", "html", "random"} {
+		for s, size := range compressSizes {
+			path := "/deflate"
+			if s%2 == 1 {
+				path = "/stream"
+			}
+			cs = append(cs, compressCase{
+				id: fmt.Sprintf("12.%d.%d", k+1, s+1), section: "7.2",
+				name: fmt.Sprintf("%s, %d messages of %d bytes, %s", kind, messagesFor(size), size, path),
+				run: func(t *testing.T, addr string) {
+					d, params := dialRawDeflate(t, addr, path, "permessage-deflate")
+					if !params.agreed || params.serverNoTakeover || params.clientNoTakeover {
+						t.Fatalf("agreed %+v", params)
+					}
+					exchange(d, params, kind, size, messagesFor(size), 128)
+				},
+			})
+		}
+	}
+	// Section 13: every parameter combination, JSON at every size.
+	combos := []struct {
+		name, path, offer string
+		want              deflateParams
+		threshold         int
+	}{
+		{"default offer", "/deflate", "permessage-deflate", deflateParams{agreed: true}, 128},
+		{"client_no_context_takeover", "/stream", "permessage-deflate; client_no_context_takeover", deflateParams{agreed: true, clientNoTakeover: true}, 128},
+		{"server_no_context_takeover", "/deflate", "permessage-deflate; server_no_context_takeover", deflateParams{agreed: true, serverNoTakeover: true}, 128},
+		{"no context takeover either way", "/stream", "permessage-deflate; server_no_context_takeover; client_no_context_takeover", deflateParams{agreed: true, serverNoTakeover: true, clientNoTakeover: true}, 128},
+		{"server_max_window_bits=15 accepted", "/deflate", "permessage-deflate; server_max_window_bits=15", deflateParams{agreed: true}, 128},
+		{"bare client_max_window_bits accepted, not answered", "/deflate", "permessage-deflate; client_max_window_bits", deflateParams{agreed: true}, 128},
+		{"server_max_window_bits=9 declined: no compression", "/deflate", "permessage-deflate; server_max_window_bits=9", deflateParams{}, 0},
+		{"window < 15 declined, next offer taken", "/stream", "permessage-deflate; server_max_window_bits=10; client_max_window_bits, permessage-deflate; client_no_context_takeover", deflateParams{agreed: true, clientNoTakeover: true}, 128},
+		{"server imposes server_no_context_takeover", "/nctx", "permessage-deflate", deflateParams{agreed: true, serverNoTakeover: true}, 128},
+		{"server imposes client_no_context_takeover", "/pnctx", "permessage-deflate", deflateParams{agreed: true, clientNoTakeover: true}, 128},
+		{"server compresses every message at level 9", "/low", "permessage-deflate; client_max_window_bits", deflateParams{agreed: true}, 0},
+	}
+	for c, combo := range combos {
+		for s, size := range compressSizes {
+			cs = append(cs, compressCase{
+				id: fmt.Sprintf("13.%d.%d", c+1, s+1), section: "7.1",
+				name: fmt.Sprintf("%s, %d messages of %d bytes", combo.name, messagesFor(size), size),
+				run: func(t *testing.T, addr string) {
+					d, params := dialRawDeflate(t, addr, combo.path, combo.offer)
+					if params != combo.want {
+						t.Fatalf("agreed %+v, want %+v", params, combo.want)
+					}
+					if s%2 == 0 {
+						d.level = flate.BestSpeed
+					}
+					exchange(d, params, "json", size, messagesFor(size), combo.threshold)
+				},
+			})
+		}
+	}
+	// The rules of section 6 and the limits, on the wire.
+	bad := func(id, section, name, path string, frames func(d *deflatePeer) []frame, code uint16) {
+		cs = append(cs, compressCase{id: id, section: section, name: name, run: func(t *testing.T, addr string) {
+			d, _ := dialRawDeflate(t, addr, path, "permessage-deflate")
+			d.send(frames(d)...)
+			d.expectClose(code)
+		}})
+	}
+	hello := []byte(strings.Repeat("Hello, compressed world. ", 20))
+	bad("12.100.1", "6.1", "RSV1 on a continuation frame fails 1002", "/deflate", func(d *deflatePeer) []frame {
+		fs := d.compressedFrames(opText, hello, 10)
+		fs[1].rsv = rsv1
+		return fs
+	}, 1002)
+	bad("12.100.2", "6.1", "RSV1 on a ping fails 1002", "/deflate", func(d *deflatePeer) []frame {
+		return []frame{ping([]byte("x")).with(func(f *frame) { f.rsv = rsv1 })}
+	}, 1002)
+	bad("12.100.3", "6.1", "RSV1 on a ping between compressed fragments fails 1002", "/stream", func(d *deflatePeer) []frame {
+		fs := d.compressedFrames(opText, hello, 10)
+		return []frame{fs[0], ping(nil).with(func(f *frame) { f.rsv = rsv1 }), fs[1]}
+	}, 1002)
+	bad("12.100.4", "7.2.2", "data that does not inflate fails 1007", "/deflate", func(d *deflatePeer) []frame {
+		return []frame{binaryFrame([]byte{0xf2, 0x48, 0xff, 0xff, 0xff, 0x07}).with(func(f *frame) { f.rsv = rsv1 })}
+	}, 1007)
+	bad("12.100.5", "RFC 6455 8.1", "text invalid once inflated fails 1007", "/stream", func(d *deflatePeer) []frame {
+		return d.compressedFrames(opText, []byte("valid, then \xed\xa0\x80"), 0)
+	}, 1007)
+	bad("12.100.6", "RFC 6455 10.4", "10 MiB of zeros in 10 KiB, read limit 64 KiB: 1009", "/limit", func(d *deflatePeer) []frame {
+		d.level = flate.BestCompression
+		return d.compressedFrames(opBinary, make([]byte, 10<<20), 0)
+	}, 1009)
+	bad("12.100.7", "RFC 6455 5.2", "RSV1 without the extension fails 1002", "/plain", func(d *deflatePeer) []frame {
+		return d.compressedFrames(opText, hello, 0)
+	}, 1002)
+	cs = append(cs, compressCase{id: "12.100.8", section: "6.1", name: "pings between compressed fragments are answered first", run: func(t *testing.T, addr string) {
+		d, params := dialRawDeflate(t, addr, "/deflate", "permessage-deflate")
+		fs := d.compressedFrames(opText, hello, 7)
+		var wire []frame
+		for i, f := range fs {
+			wire = append(wire, f)
+			if !f.fin {
+				wire = append(wire, ping([]byte{byte(i)}))
+			}
+		}
+		d.send(wire...)
+		for i := range len(fs) - 1 {
+			d.expectPong([]byte{byte(i)})
+		}
+		d.expectMessage(opText, hello, params.agreed, 1)
+		d.closeNormally()
+	}})
+	return cs
+}
+
+func TestCompressionServer(t *testing.T) {
+	addr := deflateServer(t)
+	cases := compressionServerCases()
+	for _, c := range cases {
+		t.Run(c.id+" "+c.name+" (RFC 7692 "+c.section+")", func(t *testing.T) { c.run(t, addr) })
+	}
+	logCompressionCounts(t, cases)
+}
+
+func logCompressionCounts(t *testing.T, cases []compressCase) {
+	cc := make([]conformanceCase, len(cases))
+	for i, c := range cases {
+		cc[i] = conformanceCase{id: c.id}
+	}
+	logCounts(t, cc)
+}
+
+// TestCompressionClient drives the wsraise client, echoing with
+// compression, from a raw server that answers the handshake with each
+// parameter combination and compresses with compress/flate.
+func TestCompressionClient(t *testing.T) {
+	combos := []struct {
+		name     string
+		opts     wsproto.CompressionOptions
+		offer    string // what the client must offer
+		response string
+		want     deflateParams
+	}{
+		{"default", wsproto.CompressionOptions{}, "permessage-deflate", "permessage-deflate", deflateParams{agreed: true}},
+		{"server_no_context_takeover unasked", wsproto.CompressionOptions{}, "permessage-deflate", "permessage-deflate; server_no_context_takeover", deflateParams{agreed: true, serverNoTakeover: true}},
+		{"client_no_context_takeover unasked", wsproto.CompressionOptions{}, "permessage-deflate", "permessage-deflate; client_no_context_takeover", deflateParams{agreed: true, clientNoTakeover: true}},
+		{"both asked", wsproto.CompressionOptions{NoContextTakeover: true, PeerNoContextTakeover: true},
+			"permessage-deflate; server_no_context_takeover; client_no_context_takeover",
+			"permessage-deflate; server_no_context_takeover; client_no_context_takeover", deflateParams{agreed: true, serverNoTakeover: true, clientNoTakeover: true}},
+		{"client_max_window_bits=15 tolerated", wsproto.CompressionOptions{}, "permessage-deflate", "permessage-deflate; client_max_window_bits=15", deflateParams{agreed: true}},
+		{"declined", wsproto.CompressionOptions{}, "permessage-deflate", "", deflateParams{}},
+	}
+	var cases []compressCase
+	for c, combo := range combos {
+		for s, size := range compressSizes {
+			cases = append(cases, compressCase{
+				id: fmt.Sprintf("13.%d.%d", 50+c, s+1), section: "7.1",
+				name: fmt.Sprintf("client, %s, %d messages of %d bytes", combo.name, messagesFor(size), size),
+				run: func(t *testing.T, _ string) {
+					runClientCase(t, combo.opts, combo.offer, combo.response, combo.want, size)
+				},
+			})
+		}
+	}
+	for _, c := range cases {
+		t.Run(c.id+" "+c.name+" (RFC 7692 "+c.section+")", func(t *testing.T) { c.run(t, "") })
+	}
+	logCompressionCounts(t, cases)
+	// A response the client must reject fails the handshake.
+	for _, response := range []string{
+		"permessage-deflate; client_max_window_bits=9",
+		"permessage-deflate; mystery",
+		"permessage-deflate, permessage-deflate",
+		"x-webkit-deflate-frame",
+	} {
+		s := newRawServer(t, func(r *http.Request) string {
+			return "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
+				"Sec-WebSocket-Accept: " + acceptKey(r.Header.Get("Sec-WebSocket-Key")) + "\r\n" +
+				"Sec-WebSocket-Extensions: " + response + "\r\n\r\n"
+		})
+		ctx, cancel := context.WithTimeout(context.Background(), wait)
+		c, _, err := wsproto.Dial(ctx, s.url(), &wsproto.DialOptions{Compression: &wsproto.CompressionOptions{}})
+		cancel()
+		if err == nil {
+			c.CloseNow()
+			t.Errorf("response %q accepted", response)
+		} else if !strings.Contains(err.Error(), "Sec-WebSocket-Extensions") {
+			t.Errorf("response %q: error %q does not name the header", response, err)
+		}
+		p := s.accept()
+		p.nc.Close()
+	}
+}
+
+func runClientCase(t *testing.T, opts wsproto.CompressionOptions, offer, response string, want deflateParams, size int) {
+	var offered []string
+	var mu sync.Mutex
+	s := newRawServer(t, func(r *http.Request) string {
+		mu.Lock()
+		offered = r.Header["Sec-Websocket-Extensions"]
+		mu.Unlock()
+		resp := "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
+			"Sec-WebSocket-Accept: " + acceptKey(r.Header.Get("Sec-WebSocket-Key")) + "\r\n"
+		if response != "" {
+			resp += "Sec-WebSocket-Extensions: " + response + "\r\n"
+		}
+		return resp + "\r\n"
+	})
+	ctx := context.Background()
+	c, _, err := wsproto.Dial(ctx, s.url(), &wsproto.DialOptions{Compression: &opts, CloseTimeout: 2 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.CloseNow()
+	p := s.accept()
+	mu.Lock()
+	if len(offered) != 1 || offered[0] != offer {
+		t.Fatalf("offered %q, want %q", offered, offer)
+	}
+	mu.Unlock()
+	if c.Compressed() != want.agreed {
+		t.Fatalf("Compressed() = %v", c.Compressed())
+	}
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		var buf []byte
+		for i := 0; ; i++ {
+			var typ wsproto.MessageType
+			var err error
+			if i%2 == 0 {
+				typ, buf, err = c.ReadAppend(ctx, buf[:0])
+				if err == nil {
+					err = c.Write(ctx, typ, buf)
+				}
+			} else {
+				err = echoStream(ctx, c)
+			}
+			if err != nil {
+				return
+			}
+		}
+	}()
+	d := newDeflatePeer(p, want)
+	n := messagesFor(size)
+	for i := range n {
+		msg := payload("json", size, i)
+		if want.agreed && i%4 != 3 {
+			d.send(d.compressedFrames(opText, msg, []int{0, size / 3, 0}[i%3])...)
+		} else {
+			d.send(text(string(msg)))
+		}
+		// The echo is compressed from the threshold up; by Writer, it is
+		// compressed once the message passes the threshold.
+		wantCompressed := 0
+		if want.agreed && size >= 128 {
+			wantCompressed = 1
+		}
+		d.expectMessage(opText, msg, want.agreed, wantCompressed)
+	}
+	d.send(closeFrame(1000, ""))
+	d.readClose()
+	p.nc.Close()
+	select {
+	case <-c.Done():
+	case <-time.After(wait):
+		t.Fatal("client connection did not end")
+	}
+	wg.Wait()
+}
