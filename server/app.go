@@ -36,8 +36,14 @@ type Options struct {
 	// connection (the peer sees 1006). Default 10s.
 	WriteTimeout time.Duration
 	// ReadLimit is the largest message accepted; larger ones close with
-	// 1009. Default 16 MiB.
+	// 1009. Default 16 MiB. With compression it bounds the decompressed
+	// size too.
 	ReadLimit int64
+	// Compression, if set, accepts permessage-deflate (RFC 7692) from
+	// clients that offer it; nil, the default, leaves it off. A route may
+	// override it with Route.Compression. See wsproto.CompressionOptions
+	// for what each choice costs per connection.
+	Compression *wsproto.CompressionOptions
 
 	// ShutdownCode is the code Shutdown closes connections with: 1001
 	// Going Away by default, or 1012 Service Restart as uvicorn.
@@ -113,6 +119,8 @@ type Route struct {
 	handlers handlerSet
 
 	closeAfterAccept bool
+	compression      *wsproto.CompressionOptions
+	compressionSet   bool // compression overrides Options.Compression
 }
 
 func (r *Route) handlerSet() *handlerSet { return &r.handlers }
@@ -128,6 +136,21 @@ func (r *Route) Guard(g ...Guard) *Route {
 func (r *Route) CloseAfterAccept() *Route {
 	r.closeAfterAccept = true
 	return r
+}
+
+// Compression sets permessage-deflate for this route, overriding
+// Options.Compression; nil turns it off on this route.
+func (r *Route) Compression(opts *wsproto.CompressionOptions) *Route {
+	r.compression, r.compressionSet = opts, true
+	return r
+}
+
+// compressionOptions is what the route's connections accept.
+func (r *Route) compressionOptions() *wsproto.CompressionOptions {
+	if r.compressionSet {
+		return r.compression
+	}
+	return r.app.opts.Compression
 }
 
 // Handle registers a WebSocket route. pattern is a net/http ServeMux

@@ -151,6 +151,7 @@ func (ws *WebSocket) Accept(opts ...AcceptOption) error {
 		CloseTimeout:     o.CloseTimeout,
 		WriteTimeout:     o.WriteTimeout,
 		OnPong:           func([]byte) { ws.lastPong.Store(time.Now().UnixNano()) },
+		Compression:      ws.route.compressionOptions(),
 	}
 	if cfg.subprotocol != "" {
 		uo.Subprotocols = []string{cfg.subprotocol}
