@@ -18,7 +18,10 @@ type UpgradeOptions struct {
 	// one the client also offered is chosen; if none is, the handshake goes
 	// on without a subprotocol (RFC 6455 section 4.2.2).
 	Subprotocols []string
-	// Header holds extra headers for the 101 response.
+	// Header holds extra headers for the 101 response (cookies, for
+	// instance). The handshake's own headers (Upgrade, Connection,
+	// Sec-WebSocket-Accept, -Protocol, -Extensions) may not be set here:
+	// Upgrade answers 500 if they are.
 	Header http.Header
 	// HandshakeTimeout bounds writing the response. Default 10s.
 	HandshakeTimeout time.Duration
@@ -38,6 +41,16 @@ type UpgradeOptions struct {
 	// Compression, if set, accepts permessage-deflate (RFC 7692) when the
 	// client offers it in a form the server can honour; nil leaves it off.
 	Compression *CompressionOptions
+}
+
+// handshakeHeaders are the response headers Upgrade writes itself, which
+// UpgradeOptions.Header may not hold.
+var handshakeHeaders = map[string]bool{
+	"Upgrade":                  true,
+	"Connection":               true,
+	"Sec-Websocket-Accept":     true,
+	"Sec-Websocket-Protocol":   true,
+	"Sec-Websocket-Extensions": true,
 }
 
 // DefaultHandshakeTimeout bounds a handshake when the options set none.
@@ -71,6 +84,11 @@ func Upgrade(w http.ResponseWriter, r *http.Request, opts *UpgradeOptions) (*Con
 	for name, values := range opts.Header {
 		if !httpguts.ValidHeaderFieldName(name) {
 			return nil, refuse(w, http.StatusInternalServerError, errors.New("invalid response header name "+strconv.Quote(name)))
+		}
+		if handshakeHeaders[http.CanonicalHeaderKey(name)] {
+			// A second Upgrade, Sec-WebSocket-Accept or -Extensions line
+			// makes a response the client must reject (section 4.1).
+			return nil, refuse(w, http.StatusInternalServerError, errors.New("response header "+name+" is the handshake's own: use UpgradeOptions.Subprotocols or Compression"))
 		}
 		for _, v := range values {
 			if !httpguts.ValidHeaderFieldValue(v) {

@@ -151,6 +151,13 @@ func TestUpgradeInvalidExtraHeader(t *testing.T) {
 	for _, h := range []http.Header{
 		{"Bad Name": {"x"}},
 		{"X-Ok": {"line\r\nbreak"}},
+		// The handshake's own headers: a second line would make the
+		// client fail the connection (RFC 6455 section 4.1).
+		{"Sec-WebSocket-Extensions": {"permessage-deflate"}},
+		{"sec-websocket-protocol": {"chat"}},
+		{"Upgrade": {"websocket"}},
+		{"Connection": {"Upgrade"}},
+		{"Sec-WebSocket-Accept": {"x"}},
 	} {
 		rec := httptest.NewRecorder()
 		_, err := Upgrade(rec, hsRequest(nil), &UpgradeOptions{Header: h})

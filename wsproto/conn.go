@@ -33,7 +33,6 @@ type Conn struct {
 
 	readLimit    int64
 	closeTimeout time.Duration
-	writeTimeout time.Duration
 	onPong       func([]byte)
 	allowedRSV   byte
 	writeBufSize int
@@ -53,9 +52,8 @@ type Conn struct {
 	fragmented bool // the last data frame read had FIN clear
 	msgType    MessageType
 	msgSize    int64
-	msgGen     uint64 // counts messages, so a stale reader can tell
-	compressed bool   // the current message has RSV1 set (RFC 7692 section 6)
-	inflating  bool   // the inflater has the current message and has not ended it
+	compressed bool // the current message has RSV1 set (RFC 7692 section 6)
+	inflating  bool // the inflater has the current message and has not ended it
 	raw        rawReader
 	probe      [1]byte // appendInflated's look past the read limit
 	utf8       utf8Stream

@@ -830,3 +830,83 @@ func TestReadAppend(t *testing.T) {
 		t.Fatalf("%.1f allocations per round of reads with a reused buffer", allocs)
 	}
 }
+
+// TestReadLimitNoWrap: fragment lengths are each below 2^63, but their sum
+// can wrap; it must still be answered with 1009, with or without a limit.
+func TestReadLimitNoWrap(t *testing.T) {
+	for _, limit := range []int64{0, -1, 1 << 20} {
+		t.Run(fmt.Sprint("limit ", limit), func(t *testing.T) {
+			server, nc, br := ctRawClient(t, &UpgradeOptions{ReadLimit: limit, CloseTimeout: 100 * time.Millisecond})
+			if limit == 0 {
+				server.SetReadLimit(-1) // no limit at all
+			}
+			var b []byte
+			b = append(b, 0x02, 0x80|10, 0, 0, 0, 0) // binary, not FIN, 10 bytes, zero key
+			b = append(b, make([]byte, 10)...)
+			b = append(b, 0x80, 0x80|127) // continuation, FIN, 2^63-1 bytes
+			b = binary.BigEndian.AppendUint64(b, 1<<63-1)
+			b = append(b, 0, 0, 0, 0)
+			if _, err := nc.Write(b); err != nil {
+				t.Fatal(err)
+			}
+			_, _, err := server.Read(ctCtx(t))
+			ctCloseErr(t, "server", err, StatusMessageTooBig, "message too big", false)
+			// The client reads the close frame: 1009.
+			h := make([]byte, 4)
+			if _, err := io.ReadFull(br, h); err != nil {
+				t.Fatal(err)
+			}
+			if h[0] != 0x88 || binary.BigEndian.Uint16(h[2:]) != uint16(StatusMessageTooBig) {
+				t.Fatalf("close frame % x, want 88 .. 03 f1", h)
+			}
+		})
+	}
+}
+
+// countingConn counts the writes made on a net.Conn.
+type countingConn struct {
+	net.Conn
+	mu     sync.Mutex
+	writes int
+}
+
+func (c *countingConn) Write(p []byte) (int, error) {
+	c.mu.Lock()
+	c.writes++
+	c.mu.Unlock()
+	return c.Conn.Write(p)
+}
+
+// TestClientLargeWriteOneSyscall: a client masks a copy of the payload, in
+// pieces of up to 64 KiB, so a 64 KiB message is one write.
+func TestClientLargeWriteOneSyscall(t *testing.T) {
+	var cc *countingConn
+	dial := func(ctx context.Context, network, addr string) (net.Conn, error) {
+		nc, err := (&net.Dialer{}).DialContext(ctx, network, addr)
+		if err != nil {
+			return nil, err
+		}
+		cc = &countingConn{Conn: nc}
+		return cc, nil
+	}
+	server, client := ctPair(t, nil, &DialOptions{NetDial: dial})
+	ctx := ctCtx(t)
+	for _, tc := range []struct{ size, writes int }{{100, 1}, {64 << 10, 1}, {64<<10 + 1, 2}, {200 << 10, 4}} {
+		msg := ctPattern(tc.size, tc.size)
+		cc.mu.Lock()
+		before := cc.writes
+		cc.mu.Unlock()
+		if err := client.Write(ctx, MessageBinary, msg); err != nil {
+			t.Fatal(err)
+		}
+		cc.mu.Lock()
+		writes := cc.writes - before
+		cc.mu.Unlock()
+		if writes != tc.writes {
+			t.Errorf("%d bytes: %d writes, want %d", tc.size, writes, tc.writes)
+		}
+		if _, p, err := server.Read(ctx); err != nil || !bytes.Equal(p, msg) {
+			t.Fatalf("%d bytes: server read %d bytes, %v; want the message", tc.size, len(p), err)
+		}
+	}
+}

@@ -3,6 +3,7 @@ package wsproto
 import (
 	"context"
 	"io"
+	"math"
 	"slices"
 )
 
@@ -188,14 +189,20 @@ func (c *Conn) nextDataFrame() error {
 			c.compressed = h.rsv&rsv1 != 0
 			c.inflating = false
 		}
-		c.msgSize += h.length
 		// Section 10.4: an endpoint may limit message size and answer a
 		// larger one with 1009, before reading its payload. For a
 		// compressed message this bounds the bytes on the wire; the
-		// inflater bounds the output.
-		if c.readLimit > 0 && c.msgSize > c.readLimit {
+		// inflater bounds the output. The test is on what is left, so a
+		// sum of fragment lengths (each below 2^63) cannot wrap past it;
+		// without a limit, a sum that would wrap is too big as well.
+		room := int64(math.MaxInt64) - c.msgSize
+		if c.readLimit > 0 {
+			room = c.readLimit - c.msgSize
+		}
+		if h.length > room {
 			return c.fail(&CloseError{Code: StatusMessageTooBig, Reason: "message too big"})
 		}
+		c.msgSize += h.length
 		if c.compressed && h.op != opContinuation {
 			limit := c.readLimit
 			if limit <= 0 {
@@ -325,6 +332,7 @@ func (c *Conn) handleControl(op opcode, p []byte) error {
 			c.closeSent = true
 			c.noteClosing(received)
 			if c.writeErr == nil {
+				c.boundReplyLocked()
 				c.writeFrameLocked(true, 0, opClose, p[:min(len(p), 2)])
 			}
 		}

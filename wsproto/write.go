@@ -97,8 +97,24 @@ func (c *Conn) writeControl(op opcode, p []byte) {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
 	if !c.closeSent && c.writeErr == nil {
+		c.boundReplyLocked()
 		c.writeFrameLocked(true, 0, op, p)
 	}
+}
+
+// boundReplyLocked bounds the write of a reply the read path sends (a pong,
+// the echo of a close) by the write timeout, or the close timeout when
+// there is none. A peer that sends pings and never reads would otherwise
+// block the reader, and every writer behind it, once the socket's buffers
+// are full; past the bound the write fails and the connection ends (1006).
+// The next write with a context of its own clears the deadline. The caller
+// holds wmu, so no other write is under way.
+func (c *Conn) boundReplyLocked() {
+	t := c.wdl.timeout
+	if t <= 0 {
+		t = c.closeTimeout
+	}
+	c.wdl.setTimeout(t)
 }
 
 // writeFrame sends one frame, with the RSV bits rsv.
@@ -147,6 +163,14 @@ func (c *Conn) writeFrameLocked(fin bool, rsv byte, op opcode, p []byte) error {
 		h.masked = true
 		h.key = c.maskKey
 		b = appendHeader((*bp)[:0], h)
+		if len(b)+len(p) > cap(b) {
+			// The payload is masked into a copy, as it is not ours to
+			// change: in pieces of up to maskBufferSize, so that a
+			// 64 KiB message is one write, not sixteen.
+			mb := maskBuffers.Get().(*[maskBufferSize]byte)
+			defer maskBuffers.Put(mb)
+			b = append(mb[:0], b...)
+		}
 		pos := 0
 		for {
 			k := copy(b[len(b):cap(b)], p)
@@ -289,6 +313,12 @@ func (w *messageWriter) Close() error {
 	}
 	return w.err
 }
+
+// maskBufferSize is the largest piece of a client's frame masked and
+// written at once; maskBuffers pools the buffers, held only during a write.
+const maskBufferSize = 64<<10 + maxHeaderSize
+
+var maskBuffers = sync.Pool{New: func() any { return new([maskBufferSize]byte) }}
 
 // Write buffers of the default size are pooled, so an idle connection
 // holds none. A connection with another size keeps its own in *own.
