@@ -9,7 +9,8 @@ import (
 
 // CompressionOptions switches on permessage-deflate (RFC 7692) in
 // UpgradeOptions and DialOptions; nil leaves it off. The zero value is
-// ready to use: context takeover both ways, the default level and
+// ready to use and cheap to hold: this endpoint compresses each message on
+// its own, the peer may keep its context, at the default level and
 // threshold. See "Compression" in the package documentation for what each
 // choice costs.
 type CompressionOptions struct {
@@ -25,16 +26,21 @@ type CompressionOptions struct {
 	// uncompressed. 0 picks DefaultCompressionThreshold; a negative value
 	// compresses every message, even an empty one.
 	Threshold int
-	// NoContextTakeover makes this endpoint compress every message on its
-	// own, as a new deflate stream (RFC 7692 section 7.1.1): a server
-	// answers with server_no_context_takeover, a client offers
-	// client_no_context_takeover. It saves the compressor the connection
-	// would otherwise keep for its whole life (about 0.8 MB at levels 2-9,
-	// 1.2 MB at level 1), at a cost in ratio on short, similar messages.
-	NoContextTakeover bool
-	// PeerNoContextTakeover asks the peer to do the same: a server
-	// answers with client_no_context_takeover, a client offers
-	// server_no_context_takeover. It saves the 32 KiB window this
+	// ContextTakeover lets this endpoint's messages refer to the ones it
+	// sent before (RFC 7692 section 7.1.1): short, similar messages such
+	// as a chat's compress about ten times better. It costs the
+	// compressor kept for the connection's whole life once it has sent a
+	// compressed message: about 0.8 MB (1.2 MB at level 1). Without it,
+	// the default, each message is a new deflate stream, compressors are
+	// borrowed from a pool for one message at a time, and this endpoint
+	// says so in the handshake (a server answers with
+	// server_no_context_takeover, a client offers
+	// client_no_context_takeover), so the peer need not keep a window
+	// for it either.
+	ContextTakeover bool
+	// PeerNoContextTakeover asks the peer to compress each message on its
+	// own too: a server answers with client_no_context_takeover, a client
+	// offers server_no_context_takeover. It saves the 32 KiB window this
 	// endpoint would otherwise keep to decompress the peer's messages.
 	PeerNoContextTakeover bool
 }
@@ -57,6 +63,11 @@ type compressionConfig struct {
 	extension string // the Sec-WebSocket-Extensions value agreed
 	level     int    // 0 for the default
 	threshold int
+	// ownNoTakeover: this endpoint compresses without context takeover
+	// whatever the agreement allows (a server may leave out the
+	// client_no_context_takeover a client offered; section 7.1.1.2 then
+	// still lets the client reset its context, as any compressor may).
+	ownNoTakeover bool
 }
 
 // checkCompressionOptions reports an option that cannot be honoured.
@@ -85,7 +96,7 @@ func negotiateServer(lines []string, o *CompressionOptions) *compressionConfig {
 			offers = append(offers, parsed...)
 		}
 	}
-	want := deflateParams{serverNoContextTakeover: o.NoContextTakeover, clientNoContextTakeover: o.PeerNoContextTakeover}
+	want := deflateParams{serverNoContextTakeover: !o.ContextTakeover, clientNoContextTakeover: o.PeerNoContextTakeover}
 	params, response, ok := acceptDeflateWith(offers, want)
 	if !ok {
 		return nil
@@ -95,7 +106,7 @@ func negotiateServer(lines []string, o *CompressionOptions) *compressionConfig {
 
 // clientOffer returns the parameters a client with options o offers.
 func clientOffer(o *CompressionOptions) deflateParams {
-	return deflateParams{clientNoContextTakeover: o.NoContextTakeover, serverNoContextTakeover: o.PeerNoContextTakeover}
+	return deflateParams{clientNoContextTakeover: !o.ContextTakeover, serverNoContextTakeover: o.PeerNoContextTakeover}
 }
 
 // negotiateClient checks, as a client that offered with options o (nil:
@@ -113,7 +124,7 @@ func negotiateClient(lines []string, o *CompressionOptions) (*compressionConfig,
 	if err != nil {
 		return nil, fmt.Errorf("websocket: server's Sec-WebSocket-Extensions %q: %w", value, err)
 	}
-	return &compressionConfig{params: params, extension: deflateResponse(params), level: o.Level, threshold: o.Threshold}, nil
+	return &compressionConfig{params: params, extension: deflateResponse(params), level: o.Level, threshold: o.Threshold, ownNoTakeover: !o.ContextTakeover}, nil
 }
 
 // setupCompression gives c its deflater and inflater for the agreement cc.
@@ -125,6 +136,7 @@ func (c *Conn) setupCompression(cc *compressionConfig) {
 	if !c.server {
 		ownNo, peerNo = peerNo, ownNo
 	}
+	ownNo = ownNo || cc.ownNoTakeover
 	level := cc.level
 	if level == 0 {
 		level = defaultDeflateLevel(ownNo)

@@ -166,10 +166,10 @@ func TestCompressionNegotiation(t *testing.T) {
 			var do *DialOptions
 			want := ""
 			if so != nil {
-				uo = &UpgradeOptions{Compression: &CompressionOptions{NoContextTakeover: so.own, PeerNoContextTakeover: so.peer}}
+				uo = &UpgradeOptions{Compression: &CompressionOptions{ContextTakeover: !so.own, PeerNoContextTakeover: so.peer}}
 			}
 			if co != nil {
-				do = &DialOptions{Compression: &CompressionOptions{NoContextTakeover: co.own, PeerNoContextTakeover: co.peer}}
+				do = &DialOptions{Compression: &CompressionOptions{ContextTakeover: !co.own, PeerNoContextTakeover: co.peer}}
 			}
 			if so != nil && co != nil {
 				// The server's compressor resets if either side asks; so
@@ -262,7 +262,7 @@ func cpWriteStream(ctx context.Context, c *Conn, msg []byte, chunk int) error {
 // shape: several in one header, over several lines, malformed ones, ones
 // it cannot honour. It never refuses the handshake for them.
 func TestUpgradeExtensionOffers(t *testing.T) {
-	on := &UpgradeOptions{Compression: &CompressionOptions{}}
+	on := &UpgradeOptions{Compression: &CompressionOptions{ContextTakeover: true}}
 	cases := []struct {
 		name  string
 		opts  *UpgradeOptions
@@ -287,9 +287,13 @@ func TestUpgradeExtensionOffers(t *testing.T) {
 		{"7.1.1 valued no_context_takeover declined", on, []string{"permessage-deflate; client_no_context_takeover=1"}, ""},
 		{"quoted value", on, []string{`permessage-deflate; server_max_window_bits="15"`}, "permessage-deflate; server_max_window_bits=15"},
 		{"other extension only", on, []string{"permessage-bzip2"}, ""},
-		{"server asks for no takeover both ways", &UpgradeOptions{Compression: &CompressionOptions{NoContextTakeover: true, PeerNoContextTakeover: true}},
+		{"server asks for no takeover both ways", &UpgradeOptions{Compression: &CompressionOptions{PeerNoContextTakeover: true}},
 			[]string{"permessage-deflate"}, "permessage-deflate; server_no_context_takeover; client_no_context_takeover"},
 		{"9.1 two names in one element", on, []string{"permessage-deflate server_no_context_takeover"}, ""},
+		// The zero CompressionOptions: no context takeover for the
+		// server's messages, said in the answer (a browser's offer).
+		{"default options", &UpgradeOptions{Compression: &CompressionOptions{}},
+			[]string{"permessage-deflate; client_max_window_bits"}, "permessage-deflate; server_no_context_takeover"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -323,16 +327,16 @@ func TestUpgradeExtensionOffers(t *testing.T) {
 // TestUpgradeBadCompressionLevel: a level compress/flate does not have is
 // refused before the handshake, as a server error.
 func TestUpgradeBadCompressionLevel(t *testing.T) {
-	srv, _, errs := hsServer(t, &UpgradeOptions{Compression: &CompressionOptions{Level: 12}})
+	srv, _, errs := hsServer(t, &UpgradeOptions{Compression: &CompressionOptions{ContextTakeover: true, Level: 12}})
 	ctx := ctCtx(t)
-	_, resp, err := Dial(ctx, hsURL(srv), &DialOptions{Compression: &CompressionOptions{}})
+	_, resp, err := Dial(ctx, hsURL(srv), &DialOptions{Compression: &CompressionOptions{ContextTakeover: true}})
 	if err == nil || resp == nil || resp.StatusCode != http.StatusInternalServerError {
 		t.Fatalf("Dial: %v, %v", resp, err)
 	}
 	if uerr := <-errs; uerr == nil || !strings.Contains(uerr.Error(), "level 12") {
 		t.Fatalf("Upgrade: %v", uerr)
 	}
-	if _, _, err := Dial(ctx, hsURL(srv), &DialOptions{Compression: &CompressionOptions{Level: -3}}); err == nil || !strings.Contains(err.Error(), "level -3") {
+	if _, _, err := Dial(ctx, hsURL(srv), &DialOptions{Compression: &CompressionOptions{ContextTakeover: true, Level: -3}}); err == nil || !strings.Contains(err.Error(), "level -3") {
 		t.Fatalf("Dial with level -3: %v", err)
 	}
 }
@@ -348,20 +352,20 @@ func TestDialExtensionResponses(t *testing.T) {
 		want    string // agreed, if no error
 		wantErr string
 	}{
-		{"declined", CompressionOptions{}, "", "", ""},
-		{"accepted", CompressionOptions{}, "Sec-WebSocket-Extensions: permessage-deflate\r\n", "permessage-deflate", ""},
-		{"7.1.1.1 server_no_context_takeover unasked", CompressionOptions{}, "Sec-WebSocket-Extensions: permessage-deflate; server_no_context_takeover\r\n", "permessage-deflate; server_no_context_takeover", ""},
-		{"7.1.1.2 client_no_context_takeover unasked", CompressionOptions{}, "Sec-WebSocket-Extensions: permessage-deflate; client_no_context_takeover\r\n", "permessage-deflate; client_no_context_takeover", ""},
-		{"7.1.2.2 client_max_window_bits=15 tolerated", CompressionOptions{}, "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits=15\r\n", "permessage-deflate", ""},
-		{"7.1.2.1 server_max_window_bits unasked", CompressionOptions{}, "Sec-WebSocket-Extensions: permessage-deflate; server_max_window_bits=10\r\n", "permessage-deflate; server_max_window_bits=10", ""},
-		{"7.1.2.2 client_max_window_bits=10", CompressionOptions{}, "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits=10\r\n", "", "client_max_window_bits=10"},
-		{"7.1 unknown parameter", CompressionOptions{}, "Sec-WebSocket-Extensions: permessage-deflate; foo\r\n", "", "unknown parameter foo"},
-		{"7.1 duplicate parameter", CompressionOptions{}, "Sec-WebSocket-Extensions: permessage-deflate; client_no_context_takeover; client_no_context_takeover\r\n", "", "duplicate parameter"},
-		{"7.1.2.1 server_max_window_bits without value", CompressionOptions{}, "Sec-WebSocket-Extensions: permessage-deflate; server_max_window_bits\r\n", "", "has no value"},
-		{"5.1 two extensions", CompressionOptions{}, "Sec-WebSocket-Extensions: permessage-deflate, permessage-deflate\r\n", "", "not the one permessage-deflate offered"},
-		{"5.1 two lines", CompressionOptions{}, "Sec-WebSocket-Extensions: permessage-deflate\r\nSec-WebSocket-Extensions: permessage-deflate\r\n", "", "not the one"},
-		{"5.1 another extension", CompressionOptions{}, "Sec-WebSocket-Extensions: x-webkit-deflate-frame\r\n", "", "not the one"},
-		{"9.1 malformed", CompressionOptions{}, "Sec-WebSocket-Extensions: permessage-deflate; \"unterminated\r\n", "", "malformed"},
+		{"declined", CompressionOptions{ContextTakeover: true}, "", "", ""},
+		{"accepted", CompressionOptions{ContextTakeover: true}, "Sec-WebSocket-Extensions: permessage-deflate\r\n", "permessage-deflate", ""},
+		{"7.1.1.1 server_no_context_takeover unasked", CompressionOptions{ContextTakeover: true}, "Sec-WebSocket-Extensions: permessage-deflate; server_no_context_takeover\r\n", "permessage-deflate; server_no_context_takeover", ""},
+		{"7.1.1.2 client_no_context_takeover unasked", CompressionOptions{ContextTakeover: true}, "Sec-WebSocket-Extensions: permessage-deflate; client_no_context_takeover\r\n", "permessage-deflate; client_no_context_takeover", ""},
+		{"7.1.2.2 client_max_window_bits=15 tolerated", CompressionOptions{ContextTakeover: true}, "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits=15\r\n", "permessage-deflate", ""},
+		{"7.1.2.1 server_max_window_bits unasked", CompressionOptions{ContextTakeover: true}, "Sec-WebSocket-Extensions: permessage-deflate; server_max_window_bits=10\r\n", "permessage-deflate; server_max_window_bits=10", ""},
+		{"7.1.2.2 client_max_window_bits=10", CompressionOptions{ContextTakeover: true}, "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits=10\r\n", "", "client_max_window_bits=10"},
+		{"7.1 unknown parameter", CompressionOptions{ContextTakeover: true}, "Sec-WebSocket-Extensions: permessage-deflate; foo\r\n", "", "unknown parameter foo"},
+		{"7.1 duplicate parameter", CompressionOptions{ContextTakeover: true}, "Sec-WebSocket-Extensions: permessage-deflate; client_no_context_takeover; client_no_context_takeover\r\n", "", "duplicate parameter"},
+		{"7.1.2.1 server_max_window_bits without value", CompressionOptions{ContextTakeover: true}, "Sec-WebSocket-Extensions: permessage-deflate; server_max_window_bits\r\n", "", "has no value"},
+		{"5.1 two extensions", CompressionOptions{ContextTakeover: true}, "Sec-WebSocket-Extensions: permessage-deflate, permessage-deflate\r\n", "", "not the one permessage-deflate offered"},
+		{"5.1 two lines", CompressionOptions{ContextTakeover: true}, "Sec-WebSocket-Extensions: permessage-deflate\r\nSec-WebSocket-Extensions: permessage-deflate\r\n", "", "not the one"},
+		{"5.1 another extension", CompressionOptions{ContextTakeover: true}, "Sec-WebSocket-Extensions: x-webkit-deflate-frame\r\n", "", "not the one"},
+		{"9.1 malformed", CompressionOptions{ContextTakeover: true}, "Sec-WebSocket-Extensions: permessage-deflate; \"unterminated\r\n", "", "malformed"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -395,9 +399,10 @@ func TestDialExtensionResponses(t *testing.T) {
 		opts CompressionOptions
 		want string
 	}{
-		{CompressionOptions{NoContextTakeover: true}, "permessage-deflate; client_no_context_takeover"},
-		{CompressionOptions{PeerNoContextTakeover: true}, "permessage-deflate; server_no_context_takeover"},
-		{CompressionOptions{NoContextTakeover: true, PeerNoContextTakeover: true, Level: 9, Threshold: 10}, "permessage-deflate; server_no_context_takeover; client_no_context_takeover"},
+		{CompressionOptions{}, "permessage-deflate; client_no_context_takeover"},
+		{CompressionOptions{ContextTakeover: true, PeerNoContextTakeover: true}, "permessage-deflate; server_no_context_takeover"},
+		{CompressionOptions{ContextTakeover: true}, "permessage-deflate"},
+		{CompressionOptions{PeerNoContextTakeover: true, Level: 9, Threshold: 10}, "permessage-deflate; server_no_context_takeover; client_no_context_takeover"},
 	} {
 		offered := make(chan string, 1)
 		s := dtListen(t, func(nc net.Conn, br *bufio.Reader, r *http.Request, quit <-chan struct{}) {
@@ -411,6 +416,46 @@ func TestDialExtensionResponses(t *testing.T) {
 		}
 		if got := <-offered; got != tc.want {
 			t.Errorf("%+v offered %q, want %q", tc.opts, got, tc.want)
+		}
+	}
+}
+
+// TestClientOwnNoTakeover: a client without ContextTakeover offers
+// client_no_context_takeover; a server may leave it out of its answer
+// (RFC 7692 section 7.1.1.2), and the client still compresses every
+// message on its own: the same message twice comes out the same size.
+// With ContextTakeover the second refers to the first and shrinks.
+func TestClientOwnNoTakeover(t *testing.T) {
+	msg := []byte(strings.Repeat(`{"user":"ada","room":"general","text":"hello there, how are you today?"} `, 4))
+	for _, takeover := range []bool{false, true} {
+		sizes := make(chan [2]int64, 1)
+		s := dtListen(t, func(nc net.Conn, br *bufio.Reader, r *http.Request, quit <-chan struct{}) {
+			dtAccept(nc, r, "Sec-WebSocket-Extensions: permessage-deflate\r\n")
+			h1, _, err1 := hsReadFrameErr(br)
+			h2, _, err2 := hsReadFrameErr(br)
+			if err1 != nil || err2 != nil || h1.rsv&rsv1 == 0 || h2.rsv&rsv1 == 0 {
+				sizes <- [2]int64{-1, -1}
+				return
+			}
+			sizes <- [2]int64{h1.length, h2.length}
+			<-quit
+		})
+		c, _, err := dtDial(t, s.url(), &DialOptions{Compression: &CompressionOptions{ContextTakeover: takeover}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx := ctCtx(t)
+		for range 2 {
+			if err := c.Write(ctx, MessageText, msg); err != nil {
+				t.Fatal(err)
+			}
+		}
+		got := <-sizes
+		if got[0] < 0 {
+			t.Fatalf("takeover %v: the server did not read two compressed frames", takeover)
+		}
+		if !takeover && got[1] != got[0] || takeover && got[1] >= got[0]/2 {
+			t.Errorf("takeover %v: compressed sizes %d then %d", takeover, got[0], got[1])
 		}
 	}
 }

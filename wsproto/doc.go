@@ -59,7 +59,7 @@
 // UpgradeOptions to accept it, in DialOptions to offer it.
 //
 //	c, err := wsproto.Upgrade(w, r, &wsproto.UpgradeOptions{
-//		Compression: &wsproto.CompressionOptions{NoContextTakeover: true},
+//		Compression: &wsproto.CompressionOptions{},
 //	})
 //
 // The server accepts the first offer it can honour and declines the rest,
@@ -71,18 +71,18 @@
 // control frames are never compressed. Messages arrive compressed or not,
 // as the peer chose, and Read, ReadAppend and Reader inflate them.
 //
-// Context takeover, the default, lets each message refer to the ones
-// before it: short, similar messages such as a chat's compress about ten
-// times better (a 300-byte JSON message: 17 times smaller against 1.3).
-// It costs memory for the connection's life: 0.8 MB for the compressor
-// (1.2 MB at level 1), which each side keeps once it has sent a compressed
-// message, and 32 KiB of window to decompress the peer's. Without it
-// (NoContextTakeover for this side's messages, PeerNoContextTakeover to
-// ask the same of the peer) each message stands alone: compressors are
-// borrowed from a pool for each message, and an idle connection holds
-// nothing for compression. A server with many connections should set
-// NoContextTakeover, and PeerNoContextTakeover too if 32 KiB per
-// connection matters. Pooled state is held only while a message is being
+// By default each message this endpoint sends stands alone (no context
+// takeover, announced in the handshake): compressors are borrowed from a
+// pool for one message at a time, and an idle connection holds nothing for
+// compressing. ContextTakeover lets each message refer to the ones before
+// it: short, similar messages such as a chat's then compress about ten
+// times better (a 300-byte JSON message: 17 times smaller against 1.3),
+// but the compressor is kept for the connection's life once it has sent a
+// compressed message: 0.8 MB (1.2 MB at level 1). That is why it is not
+// the default: ten thousand connections would hold 8 GB. To decompress a
+// peer that uses context takeover (browsers do), an endpoint keeps its
+// last 32 KiB of output; PeerNoContextTakeover asks the peer not to, and
+// saves those 32 KiB. Pooled state is held only while a message is being
 // compressed (a compressor, without context takeover) or decompressed
 // (about 50 KiB, in both modes), so its peak follows the number of
 // messages in flight, not of connections. In steady state Write and
