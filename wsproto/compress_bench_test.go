@@ -31,7 +31,7 @@ func BenchmarkWriteCompressed(b *testing.B) {
 	ctx := context.Background()
 	for _, wl := range cbWorkloads {
 		for _, noTakeover := range []bool{false, true} {
-			b.Run(fmt.Sprintf("%s/noContextTakeover=%v", wl.name, noTakeover), func(b *testing.B) {
+			b.Run(fmt.Sprintf("%s/contextTakeover=%v", wl.name, !noTakeover), func(b *testing.B) {
 				nc := &bnDiscard{}
 				c := newConn(nc, nil, true, config{compression: cbConfig(noTakeover)})
 				msgs := make([][]byte, 64)
@@ -71,7 +71,7 @@ func BenchmarkReadCompressed(b *testing.B) {
 		frame = append(frame, payload...)
 		maskBytes(h.key, 0, frame[start:])
 		for _, noTakeover := range []bool{false, true} {
-			b.Run(fmt.Sprintf("%s/noContextTakeover=%v", wl.name, noTakeover), func(b *testing.B) {
+			b.Run(fmt.Sprintf("%s/contextTakeover=%v", wl.name, !noTakeover), func(b *testing.B) {
 				c := newConn(&bnReplay{frame: frame}, nil, true, config{compression: cbConfig(noTakeover)})
 				var buf []byte
 				b.SetBytes(int64(len(msg)))
