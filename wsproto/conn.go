@@ -303,6 +303,9 @@ func (c *Conn) sendClose(payload []byte, ce *CloseError) (bool, error) {
 	if c.writeErr != nil {
 		return false, c.writeErr
 	}
+	// Bounded like a reply: a deadline left by an earlier write may have
+	// passed, and a peer that does not read must not hold fail or Close.
+	c.boundReplyLocked()
 	if err := c.writeFrameLocked(true, 0, opClose, payload); err != nil {
 		return false, err
 	}

@@ -103,8 +103,8 @@ func (c *Conn) writeControl(op opcode, p []byte) {
 }
 
 // boundReplyLocked bounds the write of a reply the read path sends (a pong,
-// the echo of a close) by the write timeout, or the close timeout when
-// there is none. A peer that sends pings and never reads would otherwise
+// the echo of a close), and of any close frame, by the write timeout, or
+// the close timeout when there is none. A peer that sends pings and never reads would otherwise
 // block the reader, and every writer behind it, once the socket's buffers
 // are full; past the bound the write fails and the connection ends (1006).
 // The next write with a context of its own clears the deadline. The caller

@@ -1,0 +1,59 @@
+package wsproto
+
+import (
+	"context"
+	"testing"
+	"time"
+)
+
+// TestCloseAfterStaleWriteDeadline: a write deadline left on the socket by
+// an earlier write (a pong bounded by boundReplyLocked, a Write whose
+// context had a deadline) must not make a later close frame fail: the
+// peer is owed the close code, not a 1006.
+func TestCloseAfterStaleWriteDeadline(t *testing.T) {
+	const short = 100 * time.Millisecond
+	for _, tc := range []struct {
+		name  string
+		stale func(t *testing.T, server, client *Conn)
+	}{
+		{"after a pong", func(t *testing.T, server, client *Conn) {
+			ctx := ctCtx(t)
+			pong := make(chan struct{}, 1)
+			client.onPong = func([]byte) { pong <- struct{}{} }
+			sr := ctReadAsync(ctx, server)
+			cr := ctReadAsync(ctx, client)
+			if err := client.Ping(ctx, []byte("p")); err != nil {
+				t.Fatal(err)
+			}
+			select {
+			case <-pong:
+			case <-time.After(ctTimeout):
+				t.Fatal("no pong")
+			}
+			// The readers stay blocked; the close frames end them.
+			t.Cleanup(func() { ctWait(t, sr); ctWait(t, cr) })
+		}},
+		{"after a Write with a deadline", func(t *testing.T, server, client *Conn) {
+			ctx, cancel := context.WithTimeout(context.Background(), short)
+			defer cancel()
+			if err := server.Write(ctx, MessageText, []byte("hi")); err != nil {
+				t.Fatal(err)
+			}
+			if _, p, err := client.Read(ctCtx(t)); err != nil || string(p) != "hi" {
+				t.Fatalf("client read %q, %v", p, err)
+			}
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			server, client := ctPair(t, &UpgradeOptions{CloseTimeout: short}, nil)
+			tc.stale(t, server, client)
+			time.Sleep(3 * short) // the deadline left behind passes
+			cr := ctReadAsync(ctCtx(t), client)
+			if err := server.Close(StatusNormalClosure, "bye"); err != nil && err != ErrClosed {
+				t.Logf("server Close: %v", err)
+			}
+			r := ctWait(t, cr)
+			ctCloseErr(t, "client", r.err, StatusNormalClosure, "bye", true)
+		})
+	}
+}
