@@ -33,6 +33,15 @@ func TestCloseAfterStaleWriteDeadline(t *testing.T) {
 			// The readers stay blocked; the close frames end them.
 			t.Cleanup(func() { ctWait(t, sr); ctWait(t, cr) })
 		}},
+		{"after a Write under the write timeout", func(t *testing.T, server, client *Conn) {
+			server.wdl.timeout = short // UpgradeOptions.WriteTimeout, as the server package sets it
+			if err := server.Write(context.Background(), MessageText, []byte("hi")); err != nil {
+				t.Fatal(err)
+			}
+			if _, p, err := client.Read(ctCtx(t)); err != nil || string(p) != "hi" {
+				t.Fatalf("client read %q, %v", p, err)
+			}
+		}},
 		{"after a Write with a deadline", func(t *testing.T, server, client *Conn) {
 			ctx, cancel := context.WithTimeout(context.Background(), short)
 			defer cancel()
