@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"slices"
+	"strings"
 
 	coder "github.com/coder/websocket"
 	"github.com/gobwas/ws"
@@ -31,6 +32,7 @@ const maxMessage = 16 << 20
 var servers = map[string]func(net.Listener) error{
 	"wsraise":        serveWsproto,
 	"wsraise-server": serveFramework,
+	"wsraise-stream": serveWsprotoStream,
 	"gorilla":        serveGorilla,
 	"coder":          serveCoder,
 	"gobwas":         serveGobwas,
@@ -44,7 +46,7 @@ var servers = map[string]func(net.Listener) error{
 var libraries = []string{"wsraise", "wsraise-server", "gorilla", "coder", "gobwas", "gws", "x-net", "raw-tcp", "raw-msg"}
 
 func isPeer(lib string) bool {
-	return lib != "wsraise" && lib != "wsraise-server" && !isRaw(lib)
+	return !strings.HasPrefix(lib, "wsraise") && !isRaw(lib)
 }
 
 func isRaw(lib string) bool { return lib == "raw-tcp" || lib == "raw-msg" }
@@ -74,6 +76,40 @@ func serveWsproto(ln net.Listener) error {
 					return
 				}
 				buf = msg
+			}
+		}()
+	})
+}
+
+// serveWsprotoStream (not in the default run; -libs wsraise-stream)
+// echoes each message as it arrives, as a proxy would:
+// Reader to Writer through a 64 KiB buffer, each chunk read going out as
+// a fragment at once (cut-through, like the raw-tcp echo), instead of
+// reading the whole message first.
+func serveWsprotoStream(ln net.Listener) error {
+	return serveHTTP(ln, func(w http.ResponseWriter, r *http.Request) {
+		c, err := wsproto.Upgrade(w, r, nil)
+		if err != nil {
+			return
+		}
+		go func() {
+			ctx := context.Background()
+			buf := make([]byte, 64<<10)
+			for {
+				typ, rd, err := c.Reader(ctx)
+				if err != nil {
+					return
+				}
+				wr, err := c.Writer(ctx, typ)
+				if err != nil {
+					return
+				}
+				if _, err := io.CopyBuffer(wr, rd, buf); err != nil {
+					return
+				}
+				if err := wr.Close(); err != nil {
+					return
+				}
 			}
 		}()
 	})
