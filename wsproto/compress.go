@@ -143,8 +143,9 @@ func (c *Conn) setupCompression(cc *compressionConfig) {
 	}
 	d, err := newDeflater(level, ownNo)
 	if err != nil {
-		// The options were checked before the handshake.
-		panic("wsproto: " + err.Error())
+		// Unreachable: Upgrade and Dial check the level before the
+		// handshake. Were it not, the default level is a defined answer.
+		d, _ = newDeflater(defaultDeflateLevel(ownNo), ownNo)
 	}
 	c.deflate = d
 	c.inflate = newInflater(peerNo)

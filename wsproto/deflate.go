@@ -29,9 +29,10 @@ import (
 // So an idle connection costs nothing for compression without context
 // takeover, 32 KiB per direction it inflates with context takeover, and
 // 0.8 MB (level 2, the default there) per direction it deflates with
-// context takeover. A server with many connections should ask for
-// server_no_context_takeover (acceptDeflateWith) and so keep the 32 KiB
-// of its inflater only.
+// context takeover. That is why CompressionOptions leaves context
+// takeover off for an endpoint's own messages unless asked
+// (server_no_context_takeover in a server's answer), keeping the 32 KiB
+// of the inflater only.
 
 // defaultDeflateLevel is the compression level to use unless told
 // otherwise, measured on chat-like JSON (BenchmarkDeflate, a 300-byte
