@@ -47,7 +47,14 @@ func markdown(run benchRun) string {
 	fmt.Fprintf(&b, "# Benchmarks\n\nOne run of `cd bench && go run . run` (%s mode), %s, on %s.\n",
 		mode, run.Started.UTC().Format("2006-01-02 15:04 MST"), run.Machine)
 	b.WriteString("Servers pinned to CPU 0, the shared load client to CPU 1 (taskset). Each connection is a\n" +
-		"closed loop: send one binary message, read the echo, compare it byte for byte.\n\n")
+		"closed loop: send one binary message, read the echo, compare it byte for byte. The client\n" +
+		"masks with gobwas's ws.Cipher, the fastest masking among the peers, for every library.\n")
+	if run.Rounds > 1 {
+		fmt.Fprintf(&b, "Each cell is %d rounds of equal length, every library once per round in a rotating order,\n"+
+			"so that a slow spell of the machine falls on all of them: round trips per second over all\n"+
+			"rounds, latencies of the median round.\n", run.Rounds)
+	}
+	b.WriteString("\n")
 	b.WriteString("![round trips per second by message size](bench.svg)\n\n")
 	libs := libsIn(run)
 	for _, n := range connCount {

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -33,6 +34,7 @@ type benchRun struct {
 	Idle    []idleResult
 	Machine string
 	// The compression comparison, CompressD per row.
+	Rounds    int // each cell's load time is split over this many rounds
 	Compress  []compressResult
 	CompressD time.Duration
 }
@@ -42,38 +44,68 @@ func runAll(quick bool, only, out, svg string) error {
 	if err != nil {
 		return err
 	}
-	d, k := 3*time.Second, 10000
+	// d is a cell's total load time per library, split over rounds.
+	d, k, rounds := 3*time.Second, 10000, 3
 	if quick {
-		d, k = 300*time.Millisecond, 1000
+		d, k, rounds = 300*time.Millisecond, 1000, 1
 	}
 	libs := libraries
 	if only != "" {
 		libs = strings.Split(only, ",")
 	}
-	run := benchRun{Quick: quick, Started: time.Now(), Machine: machine()}
+	run := benchRun{Quick: quick, Started: time.Now(), Machine: machine(), Rounds: rounds}
+
+	// Every server runs at once, idle but for the one under load. Each cell
+	// (size, connections) is measured in rounds, every library once per
+	// round in a rotating order, so that a slow spell of the machine falls
+	// on all libraries alike rather than on whichever ran at that moment.
+	addrs := make(map[string]string, len(libs))
+	var servers []*exec.Cmd
+	stopServers := func() {
+		for _, srv := range servers {
+			srv.Process.Kill()
+			srv.Wait()
+		}
+		servers = nil
+	}
+	defer stopServers()
 	for _, lib := range libs {
 		srv, addr, err := startServer(self, lib)
 		if err != nil {
 			return err
 		}
-		for _, n := range connCount {
-			for _, s := range sizes {
-				var r loadResult
-				if err := runJSON(&r, self, "load", "-lib", lib, "-addr", addr,
-					"-size", strconv.Itoa(s), "-conns", strconv.Itoa(n), "-d", d.String()); err != nil {
-					srv.Process.Kill()
-					return err
+		servers = append(servers, srv)
+		addrs[lib] = addr
+	}
+	for _, n := range connCount {
+		for _, s := range sizes {
+			parts := make(map[string][]loadResult, len(libs))
+			for round := range rounds {
+				for i := range libs {
+					lib := libs[(i+round)%len(libs)]
+					var r loadResult
+					if err := runJSON(&r, self, "load", "-lib", lib, "-addr", addrs[lib],
+						"-size", strconv.Itoa(s), "-conns", strconv.Itoa(n), "-d", (d / time.Duration(rounds)).String()); err != nil {
+						return err
+					}
+					parts[lib] = append(parts[lib], r)
 				}
+			}
+			for _, lib := range libs {
+				r := combine(parts[lib])
 				fmt.Fprintf(os.Stderr, "%-15s %7d B x%-3d %10.0f rt/s  p50 %7.1fµs  p99 %8.1fµs  mismatches %d errors %d %s\n",
 					lib, s, n, r.RTPS, r.P50us, r.P99us, r.Mismatches, r.Errors, r.FirstError)
 				run.Load = append(run.Load, r)
 			}
 		}
-		srv.Process.Kill()
-		srv.Wait()
+	}
 
-		// The idle test gets a fresh server, so its baseline is clean.
-		srv, addr, err = startServer(self, lib)
+	stopServers()
+
+	// The idle test gets a fresh server per library, so its baseline is
+	// clean.
+	for _, lib := range libs {
+		srv, addr, err := startServer(self, lib)
 		if err != nil {
 			return err
 		}
@@ -97,6 +129,34 @@ func runAll(quick bool, only, out, svg string) error {
 		return err
 	}
 	return verdict(run)
+}
+
+// combine merges the rounds of one library in one cell: round trips over
+// the time of all rounds, the median round's latencies, every mismatch and
+// error.
+func combine(parts []loadResult) loadResult {
+	r := parts[0]
+	r.RoundTrips, r.Seconds, r.Mismatches, r.Errors = 0, 0, 0, 0
+	var p50, p99 []float64
+	for _, p := range parts {
+		r.RoundTrips += p.RoundTrips
+		r.Seconds += p.Seconds
+		r.Mismatches += p.Mismatches
+		r.Errors += p.Errors
+		if r.FirstError == "" {
+			r.FirstError = p.FirstError
+		}
+		p50 = append(p50, p.P50us)
+		p99 = append(p99, p.P99us)
+	}
+	if r.Seconds > 0 {
+		r.RTPS = float64(r.RoundTrips) / r.Seconds
+		r.MBPS = r.RTPS * float64(r.Size) * 2 / 1e6
+	}
+	slices.Sort(p50)
+	slices.Sort(p99)
+	r.P50us, r.P99us = p50[len(p50)/2], p99[len(p99)/2]
+	return r
 }
 
 // verdict fails the run, after the report is written, if any echo came
