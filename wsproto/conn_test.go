@@ -910,3 +910,88 @@ func TestClientLargeWriteOneSyscall(t *testing.T) {
 		}
 	}
 }
+
+// TestReadAllocsOverTCP: reading a message from a real TCP socket, where
+// the read buffer goes through syscall.RawConn (readbuf_unix.go),
+// allocates nothing in steady state: the functions given to the poller
+// are made once per connection, not once per read.
+func TestReadAllocsOverTCP(t *testing.T) {
+	if !rawReads {
+		t.Skip("no raw reads on this system")
+	}
+	if raceEnabled {
+		t.Skip("allocations are counted without -race (.ci/run does)")
+	}
+	server, nc, _ := ctRawClient(t, nil)
+	for _, size := range []int{16, 1 << 10, 64 << 10} {
+		frame := hsMaskedFrame(true, opBinary, ctPattern(size, size))
+		buf := make([]byte, 0, size)
+		ctx := context.Background()
+		var err error
+		allocs := testing.AllocsPerRun(50, func() {
+			if _, werr := nc.Write(frame); werr != nil {
+				err = werr
+				return
+			}
+			var p []byte
+			if _, p, err = server.ReadAppend(ctx, buf[:0]); err == nil && len(p) != size {
+				err = fmt.Errorf("read %d bytes, want %d", len(p), size)
+			}
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if allocs != 0 {
+			t.Errorf("%d-byte messages: %.1f allocations per read, want 0", size, allocs)
+		}
+	}
+}
+
+// TestWriteAllocsOverTCP: a server's and a client's Write over real TCP
+// allocate nothing in steady state, nor does the reader on the other side.
+func TestWriteAllocsOverTCP(t *testing.T) {
+	if raceEnabled {
+		t.Skip("allocations are counted without -race (.ci/run does)")
+	}
+	server, client := ctPair(t, nil, nil)
+	ctx := context.Background()
+	for _, size := range []int{16, 1 << 10, 64 << 10, 200 << 10} {
+		msg := ctPattern(size, size)
+		buf := make([]byte, 0, size)
+		for _, dir := range []struct {
+			name     string
+			from, to *Conn
+		}{{"server to client", server, client}, {"client to server", client, server}} {
+			var err error
+			// A message over the socket buffers' room needs a reader
+			// while it is written: a goroutine of its own (made outside
+			// the measured function), fed and drained by channels.
+			next, done := make(chan struct{}), make(chan error)
+			go func() {
+				for range next {
+					_, p, rerr := dir.to.ReadAppend(ctx, buf[:0])
+					if rerr == nil && len(p) != size {
+						rerr = fmt.Errorf("read %d bytes, want %d", len(p), size)
+					}
+					done <- rerr
+				}
+			}()
+			allocs := testing.AllocsPerRun(20, func() {
+				next <- struct{}{}
+				if werr := dir.from.Write(ctx, MessageBinary, msg); werr != nil && err == nil {
+					err = werr
+				}
+				if rerr := <-done; rerr != nil && err == nil {
+					err = rerr
+				}
+			})
+			close(next)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if allocs != 0 {
+				t.Errorf("%s, %d bytes: %.1f allocations per message, want 0", dir.name, size, allocs)
+			}
+		}
+	}
+}

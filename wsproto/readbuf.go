@@ -20,6 +20,14 @@ type readBuffer struct {
 	buf  []byte          // nil while released
 	r, w int             // buf[r:w] is unread
 	size int
+
+	// Raw reads (readbuf_unix.go): the functions given to
+	// syscall.RawConn.Read, made once in init (a closure made for each
+	// read would be an allocation per read), and what they report.
+	fillFn, intoFn func(fd uintptr) bool
+	dst            []byte // intoFn's destination
+	n              int
+	err            error
 }
 
 // The pool holds array pointers, not slices: putting a slice in an
@@ -34,6 +42,7 @@ func (b *readBuffer) init(nc io.Reader, br *bufio.Reader, size int) {
 	if sc, ok := nc.(syscall.Conn); ok && size == defaultBufferSize && rawReads {
 		if raw, err := sc.SyscallConn(); err == nil {
 			b.raw = raw
+			b.initRaw()
 		}
 	}
 	if br != nil && br.Buffered() > 0 {
@@ -123,7 +132,7 @@ func (b *readBuffer) fill() error {
 // readInto reads from the connection straight into p.
 func (b *readBuffer) readInto(p []byte) (int, error) {
 	if b.raw != nil {
-		return rawRead(b.raw, p)
+		return b.rawRead(p)
 	}
 	return b.src.Read(p)
 }

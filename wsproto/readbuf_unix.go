@@ -10,6 +10,13 @@ import (
 
 const rawReads = true
 
+// initRaw makes the functions fillRaw and rawRead give the poller, once
+// per connection.
+func (b *readBuffer) initRaw() {
+	b.fillFn = b.fillCallback
+	b.intoFn = b.intoCallback
+}
+
 // fillRaw reads with the descriptor's own system call, inside
 // syscall.RawConn.Read: the runtime's poller calls the function when the
 // socket may be readable, and waits again when it returns false. The
@@ -18,45 +25,48 @@ const rawReads = true
 // next message holds no buffer. This is the loop net.Conn.Read runs, with
 // the buffer's lifetime moved inside it.
 func (b *readBuffer) fillRaw() error {
-	var n int
-	var err error
-	rerr := b.raw.Read(func(fd uintptr) bool {
-		if b.buf == nil {
-			b.buf = b.get()
+	b.n, b.err = 0, nil
+	rerr := b.raw.Read(b.fillFn)
+	return rawResult(&b.w, b.n, b.err, rerr)
+}
+
+func (b *readBuffer) fillCallback(fd uintptr) bool {
+	if b.buf == nil {
+		b.buf = b.get()
+	}
+	b.n, b.err = readFD(fd, b.buf[b.w:])
+	if b.err == syscall.EAGAIN {
+		if b.r == b.w {
+			b.release()
 		}
-		for {
-			n, err = syscall.Read(int(fd), b.buf[b.w:])
-			if err != syscall.EINTR {
-				break
-			}
-		}
-		if err == syscall.EAGAIN {
-			if b.r == b.w {
-				b.release()
-			}
-			return false
-		}
-		return true
-	})
-	return rawResult(&b.w, n, err, rerr)
+		return false
+	}
+	return true
 }
 
 // rawRead reads into p, which is not the buffer, in the same way.
-func rawRead(raw syscall.RawConn, p []byte) (int, error) {
-	var n int
-	var err error
-	rerr := raw.Read(func(fd uintptr) bool {
-		for {
-			n, err = syscall.Read(int(fd), p)
-			if err != syscall.EINTR {
-				break
-			}
-		}
-		return err != syscall.EAGAIN
-	})
+func (b *readBuffer) rawRead(p []byte) (int, error) {
+	b.dst, b.n, b.err = p, 0, nil
+	rerr := b.raw.Read(b.intoFn)
+	b.dst = nil
 	var got int
-	rerr = rawResult(&got, n, err, rerr)
+	rerr = rawResult(&got, b.n, b.err, rerr)
 	return got, rerr
+}
+
+func (b *readBuffer) intoCallback(fd uintptr) bool {
+	b.n, b.err = readFD(fd, b.dst)
+	return b.err != syscall.EAGAIN
+}
+
+// readFD is read(2), retried on EINTR.
+func readFD(fd uintptr, p []byte) (int, error) {
+	for {
+		n, err := syscall.Read(int(fd), p)
+		if err != syscall.EINTR {
+			return n, err
+		}
+	}
 }
 
 // rawResult adds a read's count to *w and turns its outcome into the error
