@@ -1,0 +1,229 @@
+package server_test
+
+// Rows 15 to 19 of SEMANTICS.md and the protocol failures a handler sees:
+// the client leaves, or breaks the protocol.
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"testing"
+
+	"wsraise/server"
+	"wsraise/server/wstest"
+	"wsraise/wsproto"
+)
+
+// ---- Rows 15 to 18: the client leaves ----
+
+// disconnectApp serves a handler that receives until an error, reports it,
+// and returns it (wrapped, if wrap).
+func disconnectApp(t *testing.T, wrap bool) (*wstest.Server, *logRecorder, <-chan error) {
+	errs := make(chan error, 1)
+	_, srv, rec := serve(t, server.Options{}, func(ws *server.WebSocket) error {
+		if err := ws.Accept(); err != nil {
+			return err
+		}
+		for {
+			if _, _, err := ws.Receive(); err != nil {
+				errs <- err
+				if wrap {
+					return fmt.Errorf("receiving: %w", err)
+				}
+				return err
+			}
+		}
+	})
+	return srv, rec, errs
+}
+
+func expectDisconnect(t *testing.T, err error, code wsproto.StatusCode, reason string) {
+	t.Helper()
+	var d *server.Disconnect
+	if !errors.As(err, &d) {
+		t.Fatalf("receive returned %T %v, want a *server.Disconnect", err, err)
+	}
+	if d.Code != code || d.Reason != reason || !d.ByPeer {
+		t.Errorf("disconnect %v %q by peer %v, want %v %q by peer", d.Code, d.Reason, d.ByPeer, code, reason)
+	}
+	if server.CloseStatus(err) != code {
+		t.Errorf("CloseStatus %v", server.CloseStatus(err))
+	}
+	var ce *wsproto.CloseError
+	if !errors.As(err, &ce) || ce.Code != code || !ce.Received && code != wsproto.StatusAbnormalClosure {
+		t.Errorf("wrapped CloseError %+v", ce)
+	}
+}
+
+func TestRow15ClientCloses(t *testing.T) {
+	t.Run("raw", func(t *testing.T) {
+		srv, rec, errs := disconnectApp(t, false)
+		c := rawDial(t, srv, "/ws", nil)
+		c.writeClose(4001, "bye now")
+		expectDisconnect(t, within(t, errs, "the handler's receive"), 4001, "bye now")
+		// The protocol layer's reply echoes the code.
+		if got, want := c.expectCloseFrame(), closePayload(4001, ""); string(got) != string(want) {
+			t.Errorf("close reply % x, want % x", got, want)
+		}
+		c.expectEOF()
+		checkLog(t, rec.end(t), slog.LevelInfo, "client", 4001, "bye now")
+	})
+
+	t.Run("client library", func(t *testing.T) {
+		srv, rec, errs := disconnectApp(t, false)
+		c := srv.Connect(t, "/ws")
+		if err := c.Conn.Close(wsproto.StatusNormalClosure, "done"); err != nil {
+			t.Fatalf("close handshake: %v", err)
+		}
+		if end := c.Conn.Err(); end == nil || end.Code != wsproto.StatusNormalClosure || end.Received {
+			t.Errorf("client's end %+v", end)
+		}
+		expectDisconnect(t, within(t, errs, "the handler's receive"), 1000, "done")
+		checkLog(t, rec.end(t), slog.LevelInfo, "client", 1000, "done")
+	})
+}
+
+func TestRow16ClientClosesWithoutCode(t *testing.T) {
+	srv, rec, errs := disconnectApp(t, false)
+	c := rawDial(t, srv, "/ws", nil)
+	c.write(opClose, nil)
+	expectDisconnect(t, within(t, errs, "the handler's receive"), wsproto.StatusNoStatusRcvd, "")
+	if got := c.expectCloseFrame(); len(got) != 0 {
+		t.Errorf("close reply % x, want an empty one", got)
+	}
+	c.expectEOF()
+	checkLog(t, rec.end(t), slog.LevelInfo, "client", 1005, "")
+}
+
+func TestRow17TCPDropped(t *testing.T) {
+	srv, rec, errs := disconnectApp(t, false)
+	c := rawDial(t, srv, "/ws", nil)
+	c.write(opText, []byte("half a conversation"))
+	c.nc.Close()
+	expectDisconnect(t, within(t, errs, "the handler's receive"), wsproto.StatusAbnormalClosure, "")
+	checkLog(t, rec.end(t), slog.LevelInfo, "none", 1006, "")
+}
+
+func TestRow18ReturnDisconnect(t *testing.T) {
+	for _, wrap := range []bool{false, true} {
+		t.Run(fmt.Sprintf("wrapped=%v", wrap), func(t *testing.T) {
+			srv, rec, errs := disconnectApp(t, wrap)
+			c := rawDial(t, srv, "/ws", nil)
+			c.writeClose(1000, "done")
+			expectDisconnect(t, within(t, errs, "the handler's receive"), 1000, "done")
+			// Exactly one close frame, the protocol layer's reply; then EOF.
+			if got, want := c.expectCloseFrame(), closePayload(1000, ""); string(got) != string(want) {
+				t.Errorf("close reply % x, want % x", got, want)
+			}
+			c.expectEOF()
+			checkLog(t, rec.end(t), slog.LevelInfo, "client", 1000, "done")
+		})
+	}
+}
+
+// ---- Row 19 ----
+
+func TestRow19Misuse(t *testing.T) {
+	type result struct {
+		name string
+		err  error
+	}
+	results := make(chan []result, 1)
+	_, srv, rec := serve(t, server.Options{}, func(ws *server.WebSocket) error {
+		var rs []result
+		_, _, err := ws.Receive()
+		rs = append(rs, result{"Receive", err})
+		_, err = ws.ReceiveText()
+		rs = append(rs, result{"ReceiveText", err})
+		err = ws.ReceiveJSON(new(any))
+		rs = append(rs, result{"ReceiveJSON", err})
+		rs = append(rs, result{"SendText", ws.SendText("x")})
+		rs = append(rs, result{"SendBytes", ws.SendBytes([]byte("x"))})
+		rs = append(rs, result{"Accept", ws.Accept()})
+		rs = append(rs, result{"Accept again", ws.Accept()})
+		results <- rs
+		return nil
+	})
+	srv.Connect(t, "/ws").ExpectClose(wsproto.StatusNormalClosure, "")
+	want := []error{server.ErrNotAccepted, server.ErrNotAccepted, server.ErrNotAccepted, server.ErrNotAccepted, server.ErrNotAccepted, nil, server.ErrAlreadyAccepted}
+	for i, r := range within(t, results, "the handler") {
+		if !errors.Is(r.err, want[i]) || (want[i] == nil) != (r.err == nil) {
+			t.Errorf("%s: %v, want %v", r.name, r.err, want[i])
+		}
+	}
+	checkLog(t, rec.end(t), slog.LevelInfo, "server", 1000, "")
+
+	t.Run("accept after refusing", func(t *testing.T) {
+		errs := make(chan error, 1)
+		_, srv, rec := serve(t, server.Options{}, func(ws *server.WebSocket) error {
+			ws.Close(wsproto.StatusPolicyViolation, "no")
+			errs <- ws.Accept()
+			return nil
+		})
+		srv.ExpectRefused(t, "/ws", http.StatusForbidden, "no")
+		if err := within(t, errs, "the handler"); !errors.Is(err, server.ErrHandshakeAnswered) {
+			t.Errorf("Accept after a refusal: %v", err)
+		}
+		checkRefusalLog(t, rec.end(t), slog.LevelInfo, http.StatusForbidden)
+	})
+}
+
+// ---- Protocol failures seen by the handler ----
+
+func TestProtocolFailures(t *testing.T) {
+	cases := []struct {
+		name   string
+		send   func(c *rawConn)
+		code   wsproto.StatusCode
+		reason string
+	}{
+		{"over the read limit", func(c *rawConn) { c.write(opBin, make([]byte, 2000)) }, 1009, "message too big"},
+		{"invalid UTF-8 text", func(c *rawConn) { c.write(opText, []byte("ok\xff")) }, 1007, "invalid UTF-8 in text message"},
+		{"unmasked frame", func(c *rawConn) { c.writeFrame(opText, []byte("hi"), false) }, 1002, "client frame is not masked"},
+		{"invalid close code", func(c *rawConn) { c.writeClose(1005, "") }, 1002, "invalid close code 1005"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			errs := make(chan error, 1)
+			_, srv, rec := serve(t, server.Options{ReadLimit: 1024}, func(ws *server.WebSocket) error {
+				if err := ws.Accept(); err != nil {
+					return err
+				}
+				_, _, err := ws.Receive()
+				errs <- err
+				return err
+			})
+			c := rawDial(t, srv, "/ws", nil)
+			tc.send(c)
+			if got, want := c.expectCloseFrame(), closePayload(uint16(tc.code), tc.reason); string(got) != string(want) {
+				t.Errorf("close frame % x (%q), want % x", got, got, want)
+			}
+			// The server half-closes TCP right after its close frame: nothing
+			// more is sent. Then a client closes its side.
+			c.expectEOF()
+			c.nc.Close()
+			err := within(t, errs, "the handler's receive")
+			var d *server.Disconnect
+			if !errors.As(err, &d) || d.Code != tc.code || d.ByPeer {
+				t.Errorf("receive returned %v, want a disconnect with %v sent by the server", err, tc.code)
+			}
+			checkLog(t, rec.end(t), slog.LevelInfo, "server", tc.code, tc.reason)
+		})
+	}
+
+	// Over the limit with a real client, which sees 1009.
+	t.Run("client library", func(t *testing.T) {
+		_, srv, rec := serve(t, server.Options{ReadLimit: 1024}, func(ws *server.WebSocket) error {
+			if err := ws.Accept(); err != nil {
+				return err
+			}
+			_, _, err := ws.Receive()
+			return err
+		})
+		c := srv.Connect(t, "/ws")
+		c.SendBytes(make([]byte, 4096))
+		c.ExpectClose(wsproto.StatusMessageTooBig, "message too big")
+		checkLog(t, rec.end(t), slog.LevelInfo, "server", 1009, "message too big")
+	})
+}
