@@ -10,6 +10,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -276,7 +277,7 @@ func TestPingBetweenFragments(t *testing.T) {
 		h header
 		p []byte
 	}
-	frames := make(chan frame, 8)
+	frames := make(chan frame, 16)
 	s := dtListen(t, func(nc net.Conn, br *bufio.Reader, r *http.Request, quit <-chan struct{}) {
 		dtAccept(nc, r, "")
 		for {
@@ -297,7 +298,9 @@ func TestPingBetweenFragments(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	first := ctPattern(2, 5000) // over the buffer: sent at once as a fragment
+	// Over the buffer: sent at once as a fragment, but for its last
+	// writerTail bytes, which wait for the final one.
+	first := ctPattern(2, 5000)
 	if _, err := w.Write(first); err != nil {
 		t.Fatal(err)
 	}
@@ -310,14 +313,49 @@ func TestPingBetweenFragments(t *testing.T) {
 	if err := w.Close(); err != nil {
 		t.Fatal(err)
 	}
+	// A message of one large Write ends with data, not an empty frame.
+	w, err = c.Writer(ctx, MessageBinary)
+	if err != nil {
+		t.Fatal(err)
+	}
+	second := ctPattern(3, 5000)
+	if _, err := w.Write(second); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	// A small Write, then a large one: the buffer fills and goes, the
+	// large rest goes in one fragment, not in buffer-sized pieces.
+	w, err = c.Writer(ctx, MessageBinary)
+	if err != nil {
+		t.Fatal(err)
+	}
+	third := ctPattern(4, 60100)
+	if _, err := w.Write(third[:100]); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.Write(third[100:]); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	bufSize := defaultBufferSize
+	cut := len(first) - writerTail
 	want := []struct {
 		fin bool
 		op  opcode
 		p   []byte
 	}{
-		{false, opBinary, first},
+		{false, opBinary, first[:cut]},
 		{true, opPing, []byte("between")},
-		{true, opContinuation, []byte("the end")},
+		{true, opContinuation, append(slices.Clone(first[cut:]), "the end"...)},
+		{false, opBinary, second[:cut]},
+		{true, opContinuation, second[cut:]},
+		{false, opBinary, third[:bufSize]},
+		{false, opContinuation, third[bufSize : len(third)-writerTail]},
+		{true, opContinuation, third[len(third)-writerTail:]},
 	}
 	for i, wf := range want {
 		var f frame

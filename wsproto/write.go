@@ -232,18 +232,27 @@ func (w *messageWriter) Write(p []byte) (int, error) {
 	n := 0
 	for len(p) > 0 {
 		b := *w.buf
-		if len(b) == 0 && len(p) > cap(b) {
-			// Larger than the buffer: send it as it is, no copy.
-			if err := w.flush(p, false); err != nil {
-				return n, err
-			}
-			return n + len(p), nil
-		}
 		if len(b) == cap(b) {
+			// Full, and more is coming: it is not the last fragment.
 			if err := w.flush(b, false); err != nil {
 				return n, err
 			}
-			b = b[:0]
+			*w.buf = b[:0]
+			continue
+		}
+		if len(b) == 0 && len(p) > cap(b) {
+			// Larger than the buffer: send it as it is, with no copy,
+			// but for its last writerTail bytes, kept in the buffer: if
+			// the message ends there, Close sends them with FIN rather
+			// than an empty final frame (one system call and one wake-up
+			// of the peer less).
+			keep := min(writerTail, cap(b))
+			if err := w.flush(p[:len(p)-keep], false); err != nil {
+				return n, err
+			}
+			n += len(p) - keep
+			p = p[len(p)-keep:]
+			continue
 		}
 		k := copy(b[len(b):cap(b)], p)
 		*w.buf = b[:len(b)+k]
@@ -252,6 +261,10 @@ func (w *messageWriter) Write(p []byte) (int, error) {
 	}
 	return n, nil
 }
+
+// writerTail is how much of a large Write a messageWriter keeps back for
+// the final fragment.
+const writerTail = 1024
 
 // flush sends p as the next fragment. The first fragment of a compressed
 // message carries RSV1 (RFC 7692 section 6), no other does.
