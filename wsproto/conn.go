@@ -72,7 +72,7 @@ type Conn struct {
 	mwBuf     *[]byte
 	mwOut     *[]byte // compressed fragments of a streamed message
 	bufs      net.Buffers
-	bufsArr   [2][]byte
+	bufsArr   [3][]byte
 	mw        messageWriter
 	wdl       deadline
 

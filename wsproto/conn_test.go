@@ -325,8 +325,8 @@ func TestPingBetweenFragments(t *testing.T) {
 	if err := w.Close(); err != nil {
 		t.Fatal(err)
 	}
-	// A small Write, then a large one: the buffer fills and goes, the
-	// large rest goes in one fragment, not in buffer-sized pieces.
+	// A small Write, then a large one: what was buffered and the large one
+	// go in one fragment, not in buffer-sized pieces.
 	w, err = c.Writer(ctx, MessageBinary)
 	if err != nil {
 		t.Fatal(err)
@@ -341,7 +341,6 @@ func TestPingBetweenFragments(t *testing.T) {
 	if err := w.Close(); err != nil {
 		t.Fatal(err)
 	}
-	bufSize := defaultBufferSize
 	cut := len(first) - writerTail
 	want := []struct {
 		fin bool
@@ -353,8 +352,7 @@ func TestPingBetweenFragments(t *testing.T) {
 		{true, opContinuation, append(slices.Clone(first[cut:]), "the end"...)},
 		{false, opBinary, second[:cut]},
 		{true, opContinuation, second[cut:]},
-		{false, opBinary, third[:bufSize]},
-		{false, opContinuation, third[bufSize : len(third)-writerTail]},
+		{false, opBinary, third[:len(third)-writerTail]},
 		{true, opContinuation, third[len(third)-writerTail:]},
 	}
 	for i, wf := range want {
@@ -985,8 +983,9 @@ func TestReadAllocsOverTCP(t *testing.T) {
 	}
 }
 
-// TestWriteAllocsOverTCP: a server's and a client's Write over real TCP
-// allocate nothing in steady state, nor does the reader on the other side.
+// TestWriteAllocsOverTCP: a server's and a client's Write, and a message
+// streamed through Writer in 4 KiB writes, over real TCP allocate nothing
+// in steady state, nor does the reader on the other side.
 func TestWriteAllocsOverTCP(t *testing.T) {
 	if raceEnabled {
 		t.Skip("allocations are counted without -race (.ci/run does)")
@@ -1014,22 +1013,45 @@ func TestWriteAllocsOverTCP(t *testing.T) {
 					done <- rerr
 				}
 			}()
-			allocs := testing.AllocsPerRun(20, func() {
-				next <- struct{}{}
-				if werr := dir.from.Write(ctx, MessageBinary, msg); werr != nil && err == nil {
-					err = werr
+			for _, streamed := range []bool{false, true} {
+				allocs := testing.AllocsPerRun(20, func() {
+					next <- struct{}{}
+					if werr := ctWriteMessage(ctx, dir.from, msg, streamed); werr != nil && err == nil {
+						err = werr
+					}
+					if rerr := <-done; rerr != nil && err == nil {
+						err = rerr
+					}
+				})
+				if err != nil {
+					t.Fatal(err)
 				}
-				if rerr := <-done; rerr != nil && err == nil {
-					err = rerr
+				if allocs != 0 {
+					t.Errorf("%s, %d bytes, streamed %v: %.1f allocations per message, want 0", dir.name, size, streamed, allocs)
 				}
-			})
+			}
 			close(next)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if allocs != 0 {
-				t.Errorf("%s, %d bytes: %.1f allocations per message, want 0", dir.name, size, allocs)
-			}
 		}
 	}
+}
+
+// ctWriteMessage sends msg with Write, or streamed through Writer in
+// writes of 4 KiB.
+func ctWriteMessage(ctx context.Context, c *Conn, msg []byte, streamed bool) error {
+	if !streamed {
+		return c.Write(ctx, MessageBinary, msg)
+	}
+	w, err := c.Writer(ctx, MessageBinary)
+	if err != nil {
+		return err
+	}
+	for p := msg; len(p) > 0; {
+		k := min(len(p), 4<<10)
+		if _, err := w.Write(p[:k]); err != nil {
+			w.Close()
+			return err
+		}
+		p = p[k:]
+	}
+	return w.Close()
 }

@@ -119,6 +119,13 @@ func (c *Conn) boundReplyLocked() {
 
 // writeFrame sends one frame, with the RSV bits rsv.
 func (c *Conn) writeFrame(ctx context.Context, fin bool, rsv byte, op opcode, p []byte) error {
+	return c.writeFrameOf(ctx, fin, rsv, op, p, nil)
+}
+
+// writeFrameOf sends one frame whose payload is p followed by q, so that a
+// messageWriter can send its buffer and the caller's bytes in one system
+// call, with no copy.
+func (c *Conn) writeFrameOf(ctx context.Context, fin bool, rsv byte, op opcode, p, q []byte) error {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
 	if c.closeSent {
@@ -136,34 +143,44 @@ func (c *Conn) writeFrame(ctx context.Context, fin bool, rsv byte, op opcode, p 
 	}
 	stop := c.wdl.start(ctx)
 	defer c.wdl.end(stop)
-	return ctxError(ctx, c.writeFrameLocked(fin, rsv, op, p))
+	return ctxError(ctx, c.writeFrameOfLocked(fin, rsv, op, p, q))
 }
 
-// writeFrameLocked writes the frame with as few system calls as it can:
-// header and payload together. A client masks each frame with a fresh key
-// from crypto/rand (section 5.3: "unpredictable"). The caller holds wmu.
+// writeFrameLocked writes a frame with payload p; the caller holds wmu.
 func (c *Conn) writeFrameLocked(fin bool, rsv byte, op opcode, p []byte) error {
-	h := header{fin: fin, rsv: rsv, op: op, length: int64(len(p))}
+	return c.writeFrameOfLocked(fin, rsv, op, p, nil)
+}
+
+// writeFrameOfLocked writes the frame, payload p then q, with as few system
+// calls as it can: header and payload together. A client masks each frame
+// with a fresh key from crypto/rand (section 5.3: "unpredictable"). The
+// caller holds wmu.
+func (c *Conn) writeFrameOfLocked(fin bool, rsv byte, op opcode, p, q []byte) error {
+	h := header{fin: fin, rsv: rsv, op: op, length: int64(len(p) + len(q))}
 	bp := c.getBuffer(&c.frameBuf)
 	defer putBuffer(bp)
 	b := appendHeader((*bp)[:0], h)
 	var err error
 	if c.server {
-		if len(b)+len(p) <= cap(b) {
-			_, err = c.nc.Write(append(b, p...))
+		if len(b)+len(p)+len(q) <= cap(b) {
+			b = append(b, p...)
+			_, err = c.nc.Write(append(b, q...))
 		} else {
 			// Large payloads go out from the caller's memory with writev.
-			c.bufsArr = [2][]byte{b, p}
+			c.bufsArr = [3][]byte{b, p, q}
 			c.bufs = c.bufsArr[:]
+			if len(q) == 0 {
+				c.bufs = c.bufs[:2]
+			}
 			_, err = c.bufs.WriteTo(c.nc)
-			c.bufsArr = [2][]byte{}
+			c.bufsArr = [3][]byte{}
 		}
 	} else {
 		rand.Read(c.maskKey[:])
 		h.masked = true
 		h.key = c.maskKey
 		b = appendHeader((*bp)[:0], h)
-		if len(b)+len(p) > cap(b) {
+		if len(b)+len(p)+len(q) > cap(b) {
 			// The payload is masked into a copy, as it is not ours to
 			// change: in pieces of up to maskBufferSize, so that a
 			// 64 KiB message is one write, not sixteen.
@@ -173,13 +190,19 @@ func (c *Conn) writeFrameLocked(fin bool, rsv byte, op opcode, p []byte) error {
 		}
 		pos := 0
 		for {
-			k := copy(b[len(b):cap(b)], p)
-			chunk := b[len(b) : len(b)+k]
-			pos = maskBytes(h.key, pos, chunk)
-			if _, err = c.nc.Write(b[:len(b)+k]); err != nil || k == len(p) {
+			n := len(b)
+			k := copy(b[n:cap(b)], p)
+			p = p[k:]
+			if len(p) == 0 && len(q) > 0 {
+				// p is all copied: q follows it in the same piece.
+				m := copy(b[n+k:cap(b)], q)
+				p, q = q[m:], nil
+				k += m
+			}
+			pos = maskBytes(h.key, pos, b[n:n+k])
+			if _, err = c.nc.Write(b[:n+k]); err != nil || len(p) == 0 {
 				break
 			}
-			p = p[k:]
 			b = b[:0]
 		}
 	}
@@ -229,36 +252,31 @@ func (w *messageWriter) Write(p []byte) (int, error) {
 	if w.c.deflate != nil {
 		return w.writeCompressible(p)
 	}
-	n := 0
-	for len(p) > 0 {
-		b := *w.buf
-		if len(b) == cap(b) {
-			// Full, and more is coming: it is not the last fragment.
-			if err := w.flush(b, false); err != nil {
-				return n, err
-			}
-			*w.buf = b[:0]
-			continue
-		}
-		if len(b) == 0 && len(p) > cap(b) {
-			// Larger than the buffer: send it as it is, with no copy,
-			// but for its last writerTail bytes, kept in the buffer: if
-			// the message ends there, Close sends them with FIN rather
-			// than an empty final frame (one system call and one wake-up
-			// of the peer less).
-			keep := min(writerTail, cap(b))
-			if err := w.flush(p[:len(p)-keep], false); err != nil {
-				return n, err
-			}
-			n += len(p) - keep
-			p = p[len(p)-keep:]
-			continue
-		}
-		k := copy(b[len(b):cap(b)], p)
-		*w.buf = b[:len(b)+k]
-		p = p[k:]
-		n += k
+	b := *w.buf
+	if len(b)+len(p) <= cap(b) {
+		*w.buf = append(b, p...)
+		return len(p), nil
 	}
+	n := len(p)
+	if len(p) <= writerTail && len(p) <= cap(b) {
+		// A small Write that overflows the buffer: fill it and send it.
+		k := copy(b[len(b):cap(b)], p)
+		if err := w.flush(b[:cap(b)], nil, false); err != nil {
+			return 0, err
+		}
+		*w.buf = append(b[:0], p[k:]...)
+		return n, nil
+	}
+	// A large Write: what is buffered and all of p, but for its last
+	// bytes, go out as one fragment in one system call, with no copy. The
+	// bytes kept back wait for the next Write or for Close, which sends
+	// them with FIN rather than an empty final fragment (one system call
+	// and one wake-up of the peer less).
+	keep := min(writerTail, cap(b))
+	if err := w.flush(b, p[:len(p)-keep], false); err != nil {
+		return 0, err
+	}
+	*w.buf = append(b[:0], p[len(p)-keep:]...)
 	return n, nil
 }
 
@@ -266,14 +284,14 @@ func (w *messageWriter) Write(p []byte) (int, error) {
 // the final fragment.
 const writerTail = 1024
 
-// flush sends p as the next fragment. The first fragment of a compressed
+// flush sends p and q as the next fragment. The first fragment of a compressed
 // message carries RSV1 (RFC 7692 section 6), no other does.
-func (w *messageWriter) flush(p []byte, fin bool) error {
+func (w *messageWriter) flush(p, q []byte, fin bool) error {
 	var rsv byte
 	if w.deflating && !w.sent {
 		rsv = rsv1
 	}
-	err := w.c.writeFrame(w.ctx, fin, rsv, w.op, p)
+	err := w.c.writeFrameOf(w.ctx, fin, rsv, w.op, p, q)
 	if err != nil {
 		w.err = err
 		return err
@@ -303,7 +321,7 @@ func (w *messageWriter) Close() error {
 			if err := c.deflate.finish(); err != nil {
 				w.err = err
 			} else {
-				w.flush(*w.out, true)
+				w.flush(*w.out, nil, true)
 			}
 		}
 		if w.err != nil {
@@ -315,7 +333,7 @@ func (w *messageWriter) Close() error {
 		w.out = nil
 		w.deflating = false
 	} else if w.err == nil {
-		return w.flush(*w.buf, true)
+		return w.flush(*w.buf, nil, true)
 	}
 	if w.err != nil && w.sent {
 		// Fragments went out without a final one: section 5.4 allows no

@@ -81,7 +81,7 @@ func (s *deflateSink) Write(p []byte) (int, error) {
 	for len(p) > 0 {
 		out := *w.out
 		if len(out) == cap(out) {
-			if err := w.flush(out, false); err != nil {
+			if err := w.flush(out, nil, false); err != nil {
 				return 0, err
 			}
 			out = out[:0]
