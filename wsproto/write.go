@@ -38,7 +38,10 @@ func (c *Conn) Write(ctx context.Context, typ MessageType, p []byte) error {
 }
 
 // Writer returns a writer for one message that is sent in fragments
-// (section 5.4) as its buffer fills; Close sends the last one. Control
+// (section 5.4) as its buffer fills; Close sends the last one. A Write
+// larger than the buffer goes out at once as one fragment, with what was
+// buffered before it, but for its last KiB, kept for the next fragment so
+// that the final one carries data. Control
 // frames, such as pongs and a close, may go out between the fragments.
 // Other messages wait until the writer is closed. A text message is checked
 // as it is written: bytes that are not valid UTF-8 make Write fail, and the
