@@ -262,6 +262,7 @@ func TestCompressedBadInput(t *testing.T) {
 		{"7.2.2 truncated stream", [][]byte{cpFrame(true, rsv1, opBinary, []byte{0xf2, 0x48})}, StatusInvalidPayload, "invalid compressed data"},
 		{"8.1 invalid UTF-8 after inflating, early", [][]byte{cpFrame(false, rsv1, opText, badUTF8[:len(badUTF8)/2])}, StatusInvalidPayload, "invalid UTF-8 in text message"},
 		{"8.1 text ending inside a character", [][]byte{cpFrame(true, rsv1, opText, (&cpEncoder{}).encode(t, []byte("ab\xe2\x82")))}, StatusInvalidPayload, "invalid UTF-8 in text message"},
+		{"7.2.3.4 text ending inside a character at BFINAL, the rest never comes", [][]byte{cpFrame(false, rsv1, opText, cpFinalBlock(t, []byte("ab\xe2\x82")))}, StatusInvalidPayload, "invalid UTF-8 in text message"},
 		{"10.4 inflates past the limit", [][]byte{cpFrame(true, rsv1, opBinary, (&cpEncoder{}).encode(t, make([]byte, 5000)))}, StatusMessageTooBig, "decompressed message too big"},
 		{"10.4 wire bytes past the limit", [][]byte{cpFrame(true, rsv1, opBinary, content("random", 4097, 1))}, StatusMessageTooBig, "message too big"},
 	}
@@ -504,4 +505,19 @@ func TestWriterAbandonedCompressed(t *testing.T) {
 			t.Fatal("message after the abandoned one")
 		}
 	}
+}
+
+// cpFinalBlock compresses p into a DEFLATE stream that ends with a block
+// with BFINAL set (RFC 7692 section 7.2.3.4).
+func cpFinalBlock(t *testing.T, p []byte) []byte {
+	var buf bytes.Buffer
+	w, err := flate.NewWriter(&buf, flate.BestSpeed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Write(p)
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
 }

@@ -78,6 +78,12 @@ func (c *Conn) readInflated(p []byte) (int, error) {
 		return n, nil
 	case err == io.EOF:
 		c.inflating = false
+		// The message's text is whole: check that it ends on a whole
+		// character (section 8.1) before anything else can fail.
+		if c.msgType == MessageText && !c.utf8.done() {
+			c.inMessage = false
+			return 0, c.fail(errInvalidUTF8Text)
+		}
 		// A stream that ended with BFINAL set (section 7.2.3.4) may
 		// leave bytes of the message unread; they are skipped.
 		if serr := c.skipRaw(); serr != nil {
