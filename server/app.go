@@ -198,7 +198,17 @@ func (a *App) serve(route *Route, w http.ResponseWriter, r *http.Request) {
 	go func() {
 		defer a.active.Done()
 		defer close(done)
-		ws.finish(ws.run(), start)
+		finished := false
+		defer func() {
+			if !finished {
+				// runtime.Goexit in the handler, a guard or an exception
+				// handler: the connection still ends by the rules, with
+				// no exception handler this time.
+				ws.finish(errGoexit, start, false)
+			}
+		}()
+		ws.finish(ws.run(), start, true)
+		finished = true
 	}()
 	// net/http's part ends with the handshake. Once the connection is
 	// hijacked, return, so that net/http frees what it held for the
@@ -207,6 +217,11 @@ func (a *App) serve(route *Route, w http.ResponseWriter, r *http.Request) {
 	select {
 	case <-ws.hijacked:
 	case <-done:
+		if ws.aborted {
+			// http.ErrAbortHandler before accept: net/http, in its own
+			// goroutine, drops the connection with no response.
+			panic(http.ErrAbortHandler)
+		}
 	}
 }
 

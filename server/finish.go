@@ -32,37 +32,52 @@ func (ws *WebSocket) run() (err error) {
 }
 
 func panicError(v any) error {
-	if v == http.ErrAbortHandler {
-		panic(v) // net/http's own signal: let it through
-	}
 	if err, ok := v.(error); ok {
 		return err
 	}
 	return &PanicError{Value: v, Stack: debug.Stack()}
 }
 
+// errGoexit stands for a handler, guard or exception handler that called
+// runtime.Goexit (t.FailNow in a test, say) instead of returning.
+var errGoexit = errors.New("handler called runtime.Goexit instead of returning")
+
 // finish applies the rules of SEMANTICS.md to what the handler returned,
-// makes sure the connection is over, and logs its end.
-func (ws *WebSocket) finish(err error, start time.Time) {
+// makes sure the connection is over, and logs its end. With handlers
+// false, exception handlers are not consulted (a handler or an exception
+// handler called runtime.Goexit).
+func (ws *WebSocket) finish(err error, start time.Time, handlers bool) {
 	var failure error // logged at error level
 	switch {
 	case err == nil:
 		failure = ws.endQuietly()
+	case errors.Is(err, http.ErrAbortHandler):
+		// net/http's signal to abort a response: the connection is cut
+		// with no answer, or with no close frame once accepted, and
+		// nothing is logged as a failure (net/http logs no stack for it).
+		ws.abort()
 	default:
 		var pe *PanicError
 		handled := false
-		if !errors.As(err, &pe) {
+		if handlers && !errors.As(err, &pe) {
 			h, link := findHandler([]*handlerSet{&ws.route.handlers, &ws.app.handlers}, err)
 			if h != nil {
 				handled = true
 				herr := ws.callHandler(h, link)
-				if herr != nil {
+				switch {
+				case herr == nil:
+					failure = ws.endQuietly()
+				case errors.Is(herr, http.ErrAbortHandler):
+					ws.abort()
+				case isDisconnect(herr):
+					// Rows 13 and 18: the peer is gone (the handler passed
+					// the disconnect on, or its send failed): not a failure.
+					failure = ws.applyDefaults(herr)
+				default:
 					// Row 4: the handler's own error goes to the defaults,
 					// never to handlers again, and is logged.
 					failure = fmt.Errorf("exception handler failed on %w: %w", err, herr)
 					ws.applyDefaults(herr)
-				} else {
-					failure = ws.endQuietly()
 				}
 			}
 		}
@@ -106,6 +121,35 @@ func (ws *WebSocket) awaitClose() {
 	case <-ws.conn.Done():
 	case <-t.C:
 	}
+}
+
+// isDisconnect reports whether err says the connection is over: the
+// peer's close, or a connection the protocol layer ended.
+func isDisconnect(err error) bool {
+	var (
+		disc *Disconnect
+		ce   *wsproto.CloseError
+	)
+	return errors.As(err, &disc) || errors.As(err, &ce)
+}
+
+// abort cuts the connection without an answer: before accept, the
+// handshake gets no response (net/http's goroutine panics with
+// http.ErrAbortHandler once the handler's goroutine is done, see
+// App.serve); after, TCP is closed with no close frame.
+func (ws *WebSocket) abort() {
+	ws.mu.Lock()
+	defer ws.mu.Unlock()
+	if ws.conn == nil {
+		if !ws.answered {
+			ws.aborted = true
+			ws.answered = true
+			ws.state.Store(int32(Disconnected))
+			ws.cancel()
+		}
+		return
+	}
+	ws.conn.CloseNow()
 }
 
 // callHandler runs an exception handler, turning its panic into an error.
@@ -185,12 +229,16 @@ func (ws *WebSocket) applyDefaults(err error) error {
 				detail = http.StatusText(he.Status)
 			}
 			status := he.Status
-			if status < 100 || status > 999 {
+			var bad error
+			if status < 300 || status > 599 {
+				// A 1xx or 2xx status cannot refuse a handshake (101
+				// would claim to accept it): a bug of the application.
+				bad = fmt.Errorf("HTTPException with status %d cannot refuse a handshake; sent 500", status)
 				status = http.StatusInternalServerError
 			}
 			ws.refuseLocked(status, detail, he.Header)
 			ws.mu.Unlock()
-			return nil
+			return bad
 		}
 		code := wsproto.StatusInternalError
 		if he.Status >= 400 && he.Status <= 599 {
@@ -246,6 +294,9 @@ func (ws *WebSocket) endInfo(failure error) endInfo {
 	info := endInfo{err: failure}
 	if ws.conn == nil {
 		info.status = ws.status
+		if ws.aborted {
+			info.reason = "aborted with http.ErrAbortHandler: no response"
+		}
 		return info
 	}
 	info.status = http.StatusSwitchingProtocols
@@ -273,6 +324,9 @@ func (a *App) logEnd(route *Route, r *http.Request, start time.Time, info endInf
 	}
 	if info.status != http.StatusSwitchingProtocols {
 		attrs = append(attrs, slog.Int("status", info.status))
+		if info.reason != "" {
+			attrs = append(attrs, slog.String("reason", info.reason))
+		}
 	} else {
 		attrs = append(attrs,
 			slog.String("closed_by", info.closedBy),

@@ -13,9 +13,8 @@ import (
 // it reach the peer before the close frame. When ctx ends first, the
 // connections left are closed at once and ctx's error is returned.
 //
-// http.Server.Shutdown does not track hijacked connections, so call both:
-// first the server's, so no new connection arrives, then the app's; or
-// use RegisterOnShutdown.
+// http.Server.Shutdown does not track hijacked connections: call both, or
+// ShutdownServer, which does.
 func (a *App) Shutdown(ctx context.Context) error {
 	a.mu.Lock()
 	a.shutdown = true
@@ -59,12 +58,20 @@ func (a *App) Shutdown(ctx context.Context) error {
 	}
 }
 
-// RegisterOnShutdown makes srv.Shutdown shut the app down too, bounded by
-// the app's close timeout.
-func (a *App) RegisterOnShutdown(srv *http.Server) {
-	srv.RegisterOnShutdown(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 2*a.opts.CloseTimeout)
-		defer cancel()
-		a.Shutdown(ctx)
-	})
+// ShutdownServer shuts srv and the app down together, which is what a
+// program serving the app with srv wants before it exits. srv.Shutdown
+// closes the listeners and idle connections and waits for plain HTTP
+// requests; it does not see WebSocket connections, which net/http stops
+// tracking once they are hijacked (and it runs functions given to
+// srv.RegisterOnShutdown without waiting for them). Meanwhile the app's
+// Shutdown closes those. Both are bounded by ctx; ShutdownServer returns
+// when both are done, with srv's error if it has one, else the app's.
+func (a *App) ShutdownServer(ctx context.Context, srv *http.Server) error {
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Shutdown(ctx) }()
+	aerr := a.Shutdown(ctx)
+	if err := <-errc; err != nil {
+		return err
+	}
+	return aerr
 }

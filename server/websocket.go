@@ -53,6 +53,7 @@ type WebSocket struct {
 	conn     *wsproto.Conn
 	closed   *closeRecord // the close this side sent, for the log
 	codeErr  error        // an invalid close code was raised (row 11), for the log
+	aborted  bool         // http.ErrAbortHandler before accept: no answer at all
 
 	msgs     chan message  // from the reading goroutine
 	discard  chan struct{} // closed when this side closes: stop handing messages over
@@ -135,7 +136,7 @@ func (ws *WebSocket) Accept(opts ...AcceptOption) error {
 	ws.mu.Lock()
 	defer ws.mu.Unlock()
 	switch {
-	case ws.State() == Connected:
+	case ws.conn != nil: // accepted, perhaps over since
 		return ErrAlreadyAccepted
 	case ws.answered || ws.State() == Disconnected:
 		return ErrHandshakeAnswered
@@ -189,6 +190,9 @@ func (ws *WebSocket) Accept(opts ...AcceptOption) error {
 func (ws *WebSocket) readLoop() {
 	defer close(ws.msgs)
 	defer ws.cancel()
+	// The connection is over (the peer closed, TCP dropped, a protocol
+	// error, or this side's close completed): State says so at once.
+	defer ws.state.Store(int32(Disconnected))
 	for {
 		typ, data, err := ws.conn.Read(context.Background())
 		if err != nil {
@@ -338,6 +342,11 @@ func (ws *WebSocket) Close(code wsproto.StatusCode, reason string) error {
 	state := ws.State()
 	if state == Connecting && !ws.answered {
 		if !ws.closeAfterAccept() {
+			if !code.Valid() {
+				// Row 11: no close frame is sent here, but the bug is
+				// logged all the same.
+				ws.codeErr = fmt.Errorf("invalid close code %d raised (reason %q); the handshake was refused with 403", int(code), reason)
+			}
 			ws.refuseLocked(http.StatusForbidden, reason, nil)
 			ws.mu.Unlock()
 			return nil

@@ -61,10 +61,8 @@ func run(ctx context.Context, ln net.Listener, logger *slog.Logger) error {
 	logger.Info("shutting down")
 	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	err := srv.Shutdown(sctx)
-	if aerr := app.Shutdown(sctx); err == nil {
-		err = aerr
-	}
+	// The HTTP server and the app's WebSocket connections (1001), together.
+	err := app.ShutdownServer(sctx, srv)
 	if serr := <-errc; !errors.Is(serr, http.ErrServerClosed) {
 		return serr
 	}

@@ -105,15 +105,12 @@ func startDemo(ping time.Duration, code wsproto.StatusCode) (*demoServer, error)
 	return d, nil
 }
 
-// shutdown stops the HTTP server, then the app, as cmd/demo does.
+// shutdown stops the HTTP server and the app, as cmd/demo does.
 func (d *demoServer) shutdown(timeout time.Duration) (time.Duration, error) {
 	start := time.Now()
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
-	err := d.srv.Shutdown(ctx)
-	if aerr := d.app.Shutdown(ctx); err == nil {
-		err = aerr
-	}
+	err := d.app.ShutdownServer(ctx, d.srv)
 	took := time.Since(start)
 	if serr := <-d.errc; !errors.Is(serr, http.ErrServerClosed) && err == nil {
 		err = serr

@@ -1,0 +1,308 @@
+package server_test
+
+// Edges of the contract found by review: net/http's abort signal,
+// runtime.Goexit, exception handlers that pass a disconnect on, invalid
+// codes and statuses before accept, State after the peer leaves, and
+// shutting down together with an http.Server.
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"runtime"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"wsraise/server"
+	"wsraise/wsproto"
+)
+
+// http.ErrAbortHandler, returned or panicked, from a handler or an
+// exception handler, cuts the connection with no answer and is not a
+// failure: before accept the client gets no HTTP response, after accept
+// no close frame. The process survives (it crashed before: the panic
+// was re-raised in the handler's own goroutine).
+func TestAbortHandler(t *testing.T) {
+	type myErr struct{ error }
+	for _, tc := range []struct {
+		name    string
+		accept  bool
+		handler func(ws *server.WebSocket) error
+	}{
+		{"panic before accept", false, func(ws *server.WebSocket) error { panic(http.ErrAbortHandler) }},
+		{"returned before accept", false, func(ws *server.WebSocket) error { return http.ErrAbortHandler }},
+		{"panic after accept", true, func(ws *server.WebSocket) error { panic(http.ErrAbortHandler) }},
+		{"from an exception handler after accept", true, func(ws *server.WebSocket) error { return &myErr{errors.New("boom")} }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			app, srv, rec := newApp(t, server.Options{})
+			route := app.Handle("/ws", func(ws *server.WebSocket) error {
+				if tc.accept {
+					if err := ws.Accept(); err != nil {
+						return err
+					}
+				}
+				return tc.handler(ws)
+			})
+			server.HandleException(route, func(ws *server.WebSocket, err *myErr) error {
+				panic(http.ErrAbortHandler)
+			})
+			if !tc.accept {
+				u, _ := url.Parse(srv.URL)
+				nc, err := net.Dial("tcp", u.Host)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer nc.Close()
+				io.WriteString(nc, "GET /ws HTTP/1.1\r\nHost: "+u.Host+"\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"+
+					"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
+				nc.SetReadDeadline(time.Now().Add(5 * time.Second))
+				b, err := io.ReadAll(nc)
+				if len(b) != 0 || (err != nil && !isReset(err)) {
+					t.Fatalf("client read %q, %v; want the connection closed with no response", b, err)
+				}
+				e := rec.end(t)
+				if e.level != slog.LevelInfo || !strings.Contains(e.str("reason"), "ErrAbortHandler") {
+					t.Errorf("log: %v %v, want an info record saying the handler aborted", e.level, e.attrs)
+				}
+				return
+			}
+			c := rawDial(t, srv, "/ws", nil)
+			c.expectEOF() // no close frame first
+			e := rec.end(t)
+			if e.level != slog.LevelInfo || e.int("code") != 1006 {
+				t.Errorf("log: %v %v, want info, 1006", e.level, e.attrs)
+			}
+		})
+	}
+}
+
+func isReset(err error) bool {
+	return strings.Contains(err.Error(), "connection reset")
+}
+
+// runtime.Goexit (t.FailNow, say) in a handler or an exception handler
+// still ends the connection by the rules (1011 after accept, 500 before)
+// and logs it; nothing is left behind (leakcheck, TestMain).
+func TestGoexit(t *testing.T) {
+	type myErr struct{ error }
+	for _, tc := range []struct {
+		name    string
+		accept  bool
+		handler func(ws *server.WebSocket) error
+	}{
+		{"before accept", false, func(ws *server.WebSocket) error { runtime.Goexit(); return nil }},
+		{"after accept", true, func(ws *server.WebSocket) error { runtime.Goexit(); return nil }},
+		{"in an exception handler", true, func(ws *server.WebSocket) error { return &myErr{errors.New("boom")} }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			app, srv, rec := newApp(t, server.Options{})
+			route := app.Handle("/ws", func(ws *server.WebSocket) error {
+				if tc.accept {
+					if err := ws.Accept(); err != nil {
+						return err
+					}
+				}
+				return tc.handler(ws)
+			})
+			server.HandleException(route, func(ws *server.WebSocket, err *myErr) error {
+				runtime.Goexit()
+				return nil
+			})
+			if !tc.accept {
+				he := dialRefused(t, srv, "/ws", nil)
+				if he.Status != http.StatusInternalServerError {
+					t.Errorf("status %d, want 500", he.Status)
+				}
+				checkRefusalLog(t, rec.end(t), slog.LevelError, http.StatusInternalServerError)
+				return
+			}
+			c := rawDial(t, srv, "/ws", nil)
+			if got, want := c.expectCloseFrame(), closePayload(1011, "Internal Error"); string(got) != string(want) {
+				t.Errorf("close frame %q, want %q", got, want)
+			}
+			c.writeClose(1011, "")
+			e := rec.end(t)
+			if e.level != slog.LevelError || !strings.Contains(e.str("error"), "Goexit") {
+				t.Errorf("log: %v %v, want an error record naming Goexit", e.level, e.attrs)
+			}
+		})
+	}
+}
+
+// Rows 13 and 18 through an exception handler: a catch-all that passes on
+// the disconnect it was given (every normal leave of a client goes
+// through it) is not a failure.
+func TestHandlerPassesDisconnectOn(t *testing.T) {
+	app, srv, rec := newApp(t, server.Options{})
+	app.Handle("/ws", func(ws *server.WebSocket) error {
+		if err := ws.Accept(); err != nil {
+			return err
+		}
+		_, _, err := ws.Receive()
+		return err
+	})
+	server.HandleException(app, func(ws *server.WebSocket, err error) error { return err })
+	c := rawDial(t, srv, "/ws", nil)
+	c.writeClose(1000, "bye")
+	if got := c.expectCloseFrame(); string(got) != string(closePayload(1000, "")) {
+		t.Errorf("close reply %q", got)
+	}
+	checkLog(t, rec.end(t), slog.LevelInfo, "client", 1000, "bye")
+}
+
+// Row 11 before accept, with the default refusal: the handshake is
+// refused with 403 and the reason, and the invalid code is logged as the
+// bug it is.
+func TestRow11BeforeAcceptRefused(t *testing.T) {
+	app, srv, rec := newApp(t, server.Options{})
+	app.Handle("/ws", func(ws *server.WebSocket) error {
+		return server.Raise(1005, "no status")
+	})
+	he := dialRefused(t, srv, "/ws", nil)
+	if he.Status != http.StatusForbidden || he.Body != "no status" {
+		t.Errorf("refusal %d %q, want 403 \"no status\"", he.Status, he.Body)
+	}
+	e := rec.end(t)
+	if e.level != slog.LevelError || !strings.Contains(e.str("error"), "invalid close code 1005") {
+		t.Errorf("log: %v %v, want an error naming code 1005", e.level, e.attrs)
+	}
+}
+
+// An HTTPException cannot refuse a handshake with a 1xx or 2xx status (a
+// 101 would claim to accept it): 500, logged. 3xx, 4xx and 5xx go as
+// they are.
+func TestHTTPExceptionStatusBeforeAccept(t *testing.T) {
+	for _, tc := range []struct {
+		status, want int
+		level        slog.Level
+	}{
+		{101, 500, slog.LevelError},
+		{103, 500, slog.LevelError},
+		{200, 500, slog.LevelError},
+		{302, 302, slog.LevelInfo},
+		{401, 401, slog.LevelInfo},
+		{503, 503, slog.LevelInfo},
+		{600, 500, slog.LevelError},
+	} {
+		app, srv, rec := newApp(t, server.Options{})
+		app.Handle("/ws", func(ws *server.WebSocket) error {
+			return &server.HTTPException{Status: tc.status, Detail: "detail"}
+		})
+		he := dialRefused(t, srv, "/ws", nil)
+		if he.Status != tc.want {
+			t.Errorf("status %d: client got %d, want %d", tc.status, he.Status, tc.want)
+		}
+		e := rec.end(t)
+		if e.level != tc.level || e.int("status") != int64(tc.want) {
+			t.Errorf("status %d: log %v %v, want %v with status %d", tc.status, e.level, e.attrs, tc.level, tc.want)
+		}
+	}
+}
+
+// State is Disconnected as soon as the peer's close is handled, or TCP
+// drops, not only after this side closes; a second Accept still says
+// ErrAlreadyAccepted.
+func TestStateAfterPeerLeaves(t *testing.T) {
+	for _, how := range []string{"close frame", "TCP drop"} {
+		t.Run(how, func(t *testing.T) {
+			app, srv, _ := newApp(t, server.Options{})
+			states := make(chan string, 2)
+			app.Handle("/ws", func(ws *server.WebSocket) error {
+				if err := ws.Accept(); err != nil {
+					return err
+				}
+				_, _, err := ws.Receive()
+				states <- ws.State().String()
+				if aerr := ws.Accept(); !errors.Is(aerr, server.ErrAlreadyAccepted) {
+					states <- "second Accept: " + errString(aerr)
+				} else {
+					states <- "ok"
+				}
+				return err
+			})
+			c := rawDial(t, srv, "/ws", nil)
+			if how == "close frame" {
+				c.writeClose(1000, "")
+				c.expectCloseFrame()
+			} else {
+				c.nc.Close()
+			}
+			if s := within(t, states, "the handler"); s != "disconnected" {
+				t.Errorf("State after the peer left: %s", s)
+			}
+			if s := within(t, states, "the handler"); s != "ok" {
+				t.Error(s)
+			}
+		})
+	}
+}
+
+func errString(err error) string {
+	if err == nil {
+		return "nil"
+	}
+	return err.Error()
+}
+
+// ShutdownServer shuts an http.Server and the app down together and
+// returns only once every handler has returned: a program may exit right
+// after it and cut nothing short. (http.Server.Shutdown alone returns at
+// once: it does not see hijacked connections, and runs its
+// RegisterOnShutdown functions without waiting for them.)
+func TestShutdownServer(t *testing.T) {
+	rec := newLogRecorder()
+	app := server.New(server.Options{Logger: slog.New(rec)})
+	var returned atomic.Bool
+	accepted := make(chan struct{}, 1)
+	app.Handle("/ws", func(ws *server.WebSocket) error {
+		if err := ws.Accept(); err != nil {
+			return err
+		}
+		accepted <- struct{}{}
+		_, _, err := ws.Receive()
+		time.Sleep(200 * time.Millisecond) // the handler's own cleanup
+		returned.Store(true)
+		return err
+	})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: app}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	c, _, err := wsproto.Dial(ctx, "ws://"+ln.Addr().String()+"/ws", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	within(t, accepted, "accept")
+	read := make(chan error, 1)
+	go func() {
+		_, _, err := c.Read(ctx)
+		read <- err
+	}()
+	if err := app.ShutdownServer(ctx, srv); err != nil {
+		t.Fatalf("ShutdownServer: %v", err)
+	}
+	if !returned.Load() {
+		t.Error("ShutdownServer returned before the handler did")
+	}
+	if err := within(t, served, "Serve"); !errors.Is(err, http.ErrServerClosed) {
+		t.Errorf("Serve returned %v", err)
+	}
+	var ce *wsproto.CloseError
+	if err := within(t, read, "the client's read"); !errors.As(err, &ce) || ce.Code != wsproto.StatusGoingAway || ce.Reason != "server shutting down" {
+		t.Errorf("client read %v, want 1001 \"server shutting down\"", err)
+	}
+	checkLog(t, rec.end(t), slog.LevelInfo, "server", wsproto.StatusGoingAway, "server shutting down")
+}
