@@ -118,9 +118,10 @@ type Route struct {
 	guards   []Guard
 	handlers handlerSet
 
-	closeAfterAccept bool
-	compression      *wsproto.CompressionOptions
-	compressionSet   bool // compression overrides Options.Compression
+	closeAfterAccept    bool
+	closeAfterAcceptSet bool // closeAfterAccept overrides Options.CloseAfterAccept
+	compression         *wsproto.CompressionOptions
+	compressionSet      bool // compression overrides Options.Compression
 }
 
 func (r *Route) handlerSet() *handlerSet { return &r.handlers }
@@ -131,10 +132,11 @@ func (r *Route) Guard(g ...Guard) *Route {
 	return r
 }
 
-// CloseAfterAccept makes exceptions raised before accept on this route
-// accept the handshake and then close, as Options.CloseAfterAccept.
-func (r *Route) CloseAfterAccept() *Route {
-	r.closeAfterAccept = true
+// CloseAfterAccept sets, for this route, whether an exception raised
+// before accept accepts the handshake and then closes (true) or refuses it
+// with an HTTP status (false), overriding Options.CloseAfterAccept.
+func (r *Route) CloseAfterAccept(on bool) *Route {
+	r.closeAfterAccept, r.closeAfterAcceptSet = on, true
 	return r
 }
 

@@ -174,12 +174,22 @@ func TestRow02RaiseBeforeAccept(t *testing.T) {
 
 	t.Run("route CloseAfterAccept", func(t *testing.T) {
 		app, srv, rec := newApp(t, server.Options{})
-		app.Handle("/after", raise).CloseAfterAccept()
+		app.Handle("/after", raise).CloseAfterAccept(true)
 		app.Handle("/refuse", raise)
 		srv.Connect(t, "/after").ExpectClose(wsproto.StatusPolicyViolation, reason)
 		checkLog(t, rec.end(t), slog.LevelInfo, "server", 1008, reason)
 		srv.ExpectRefused(t, "/refuse", http.StatusForbidden, reason)
 		checkRefusalLog(t, rec.end(t), slog.LevelInfo, http.StatusForbidden)
+	})
+
+	t.Run("route turns the app's CloseAfterAccept off", func(t *testing.T) {
+		app, srv, rec := newApp(t, server.Options{CloseAfterAccept: true})
+		app.Handle("/refuse", raise).CloseAfterAccept(false)
+		app.Handle("/after", raise)
+		srv.ExpectRefused(t, "/refuse", http.StatusForbidden, reason)
+		checkRefusalLog(t, rec.end(t), slog.LevelInfo, http.StatusForbidden)
+		srv.Connect(t, "/after").ExpectClose(wsproto.StatusPolicyViolation, reason)
+		checkLog(t, rec.end(t), slog.LevelInfo, "server", 1008, reason)
 	})
 }
 

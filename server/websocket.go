@@ -382,7 +382,10 @@ func (ws *WebSocket) Close(code wsproto.StatusCode, reason string) error {
 }
 
 func (ws *WebSocket) closeAfterAccept() bool {
-	return ws.app.opts.CloseAfterAccept || ws.route.closeAfterAccept
+	if ws.route.closeAfterAcceptSet {
+		return ws.route.closeAfterAccept
+	}
+	return ws.app.opts.CloseAfterAccept
 }
 
 // refuseLocked answers the handshake with an HTTP error. ws.mu is held.
