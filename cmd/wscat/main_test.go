@@ -2,14 +2,17 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
 
 	"wsraise/internal/demo"
+	"wsraise/wsproto"
 )
 
 func serveDemo(t *testing.T) string {
@@ -47,6 +50,7 @@ func TestWscat(t *testing.T) {
 			nil, "error: Unexpected server response: 403\nRejected before accept\n"},
 		{"no server", []string{"-c", "ws://" + closedAddr(t) + "/"}, "", 2, nil, "error: "},
 		{"usage", []string{}, "", 64, nil, "wscat: -c URL is required"},
+		{"-H without a colon", []string{"-c", base + "/echo", "-H", "X-Trace"}, "", 64, nil, `wscat: header "X-Trace" is not Name: value`},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -111,4 +115,80 @@ func closedAddr(t *testing.T) string {
 	addr := ln.Addr().String()
 	ln.Close()
 	return addr
+}
+
+// TestWscatRequestOptions: -H, -s and -o reach the server, and the
+// subprotocol the server picks from those -s offered is the connection's.
+func TestWscatRequestOptions(t *testing.T) {
+	got := make(chan http.Header, 1)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got <- r.Header.Clone()
+		c, err := wsproto.Upgrade(w, r, &wsproto.UpgradeOptions{Subprotocols: []string{"chat", "superchat"}})
+		if err != nil {
+			return
+		}
+		c.Write(context.Background(), wsproto.MessageText, []byte("subprotocol="+c.Subprotocol()))
+		c.Close(wsproto.StatusNormalClosure, "")
+	}))
+	defer srv.Close()
+	var out, errOut bytes.Buffer
+	code := run([]string{"-c", "ws" + strings.TrimPrefix(srv.URL, "http") + "/",
+		"-H", "X-Trace: abc 123", "-H", "X-Trace:second", "-H", "Authorization: Bearer t0k",
+		"-s", "superchat", "-s", "chat", "-o", "https://app.example"},
+		strings.NewReader(""), &out, &errOut)
+	if code != 0 {
+		t.Fatalf("exit %d, stdout %q, stderr %q", code, out.String(), errOut.String())
+	}
+	h := <-got
+	if v := h.Values("X-Trace"); len(v) != 2 || v[0] != "abc 123" || v[1] != "second" {
+		t.Errorf("X-Trace %q, want [\"abc 123\" \"second\"] (-H, repeated)", v)
+	}
+	if v := h.Get("Authorization"); v != "Bearer t0k" {
+		t.Errorf("Authorization %q, want %q (-H)", v, "Bearer t0k")
+	}
+	if v := h.Get("Origin"); v != "https://app.example" {
+		t.Errorf("Origin %q, want %q (-o)", v, "https://app.example")
+	}
+	var offered []string
+	for _, v := range h.Values("Sec-WebSocket-Protocol") {
+		for _, p := range strings.Split(v, ",") {
+			offered = append(offered, strings.TrimSpace(p))
+		}
+	}
+	if strings.Join(offered, " ") != "superchat chat" {
+		t.Errorf("subprotocols offered %q, want [superchat chat] in that order (-s)", offered)
+	}
+	// The server prefers chat: the connection speaks it.
+	if !strings.Contains(out.String(), "< subprotocol=chat\n") {
+		t.Errorf("stdout %q lacks %q", out.String(), "< subprotocol=chat")
+	}
+}
+
+// TestWscatPong: with -P each pong is printed, here the answers to /ping;
+// without -P none is.
+func TestWscatPong(t *testing.T) {
+	base := serveDemo(t)
+	for _, c := range []struct {
+		args []string
+		want []string
+	}{
+		{[]string{"-P"}, []string{`< Received pong (data: "hello")`, "< Received pong"}},
+		{nil, nil},
+	} {
+		var out, errOut bytes.Buffer
+		args := append([]string{"-c", base + "/echo", "-slash"}, c.args...)
+		code := run(args, strings.NewReader("/ping hello\n/ping\n"), &out, &errOut)
+		if code != 0 {
+			t.Fatalf("%q: exit %d, stdout %q, stderr %q", args, code, out.String(), errOut.String())
+		}
+		var pongs []string
+		for _, l := range strings.Split(out.String(), "\n") {
+			if strings.Contains(l, "pong") {
+				pongs = append(pongs, l)
+			}
+		}
+		if strings.Join(pongs, "|") != strings.Join(c.want, "|") {
+			t.Errorf("%q: pong lines %q, want %q", args, pongs, c.want)
+		}
+	}
 }
