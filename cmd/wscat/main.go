@@ -8,7 +8,8 @@
 //
 //	Disconnected (code: 1008, reason: "Closing the connection...")
 //
-// exactly as npm wscat does. Unlike npm wscat it needs no terminal. When
+// exactly as npm wscat does: the reason between the quotes is printed as
+// it came, not escaped. Unlike npm wscat it needs no terminal. When
 // standard input ends it closes the connection (with -close-code and
 // -close-reason) and waits for the server's answer.
 //
@@ -171,7 +172,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		closeWith(int(wsproto.StatusNormalClosure), "")
 		end = <-ended
 	}
-	println(fmt.Sprintf("Disconnected (code: %d, reason: %q)", end.Code, end.Reason))
+	// npm wscat prints the reason as it came: `reason: "${reason}"`.
+	println(fmt.Sprintf(`Disconnected (code: %d, reason: "%s")`, end.Code, end.Reason))
 	if end.Code == wsproto.StatusAbnormalClosure {
 		return 1
 	}

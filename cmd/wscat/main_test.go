@@ -1,8 +1,10 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
+	"encoding/binary"
 	"io"
 	"log/slog"
 	"net"
@@ -10,6 +12,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"wsraise/internal/demo"
 	"wsraise/wsproto"
@@ -79,29 +82,9 @@ func TestWscat(t *testing.T) {
 // TestWscatAbnormal: a server that drops the connection without a close
 // frame gives 1006 and exit status 1.
 func TestWscatAbnormal(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	go func() {
-		c, err := ln.Accept()
-		if err != nil {
-			return
-		}
-		buf := make([]byte, 4096)
-		n, _ := c.Read(buf)
-		key := ""
-		for _, l := range strings.Split(string(buf[:n]), "\r\n") {
-			if v, ok := strings.CutPrefix(l, "Sec-WebSocket-Key: "); ok {
-				key = v
-			}
-		}
-		io.WriteString(c, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: "+acceptFor(key)+"\r\n\r\n")
-		c.Close()
-	}()
+	addr := rawServer(t, func(c net.Conn) {})
 	var out, errOut bytes.Buffer
-	code := run([]string{"-c", "ws://" + ln.Addr().String() + "/"}, strings.NewReader(""), &out, &errOut)
+	code := run([]string{"-c", "ws://" + addr + "/"}, strings.NewReader(""), &out, &errOut)
 	if code != 1 || !strings.Contains(out.String(), `Disconnected (code: 1006, reason: "")`) {
 		t.Fatalf("exit %d, stdout %q", code, out.String())
 	}
@@ -115,6 +98,22 @@ func closedAddr(t *testing.T) string {
 	addr := ln.Addr().String()
 	ln.Close()
 	return addr
+}
+
+// TestWscatRawReason: the reason is printed as it came, quotes, backslash
+// and all, as npm wscat prints it (`reason: "${reason}"`), not Go-quoted.
+func TestWscatRawReason(t *testing.T) {
+	reason := `say "hi" \ é`
+	addr := rawServer(t, func(c net.Conn) {
+		writeFrame(c, 0x8, closePayload(4001, reason))
+		readFrame(c)
+	})
+	var out, errOut bytes.Buffer
+	code := run([]string{"-c", "ws://" + addr + "/"}, strings.NewReader(""), &out, &errOut)
+	want := "Disconnected (code: 4001, reason: \"say \"hi\" \\ é\")\n"
+	if code != 0 || !strings.HasSuffix(out.String(), want) {
+		t.Fatalf("exit %d, stdout %q, want it to end with %q", code, out.String(), want)
+	}
 }
 
 // TestWscatRequestOptions: -H, -s and -o reach the server, and the
@@ -191,4 +190,60 @@ func TestWscatPong(t *testing.T) {
 			t.Errorf("%q: pong lines %q, want %q", args, pongs, c.want)
 		}
 	}
+}
+
+// rawServer accepts one connection, completes the opening handshake by
+// hand, runs script, and closes the connection.
+func rawServer(t *testing.T, script func(c net.Conn)) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		c.SetDeadline(time.Now().Add(15 * time.Second))
+		br := bufio.NewReader(c)
+		r, err := http.ReadRequest(br)
+		if err != nil || br.Buffered() > 0 {
+			return
+		}
+		io.WriteString(c, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: "+acceptFor(r.Header.Get("Sec-WebSocket-Key"))+"\r\n\r\n")
+		script(c)
+	}()
+	return ln.Addr().String()
+}
+
+// writeFrame writes one unmasked final frame, as a server does.
+func writeFrame(c net.Conn, op byte, p []byte) {
+	if len(p) > 125 {
+		panic("writeFrame: payload too long")
+	}
+	c.Write(append([]byte{0x80 | op, byte(len(p))}, p...))
+}
+
+// readFrame reads one masked frame of up to 125 bytes, as a client sends
+// it, and unmasks it; op is -1 when the connection ends.
+func readFrame(c net.Conn) (op int, p []byte) {
+	var h [6]byte
+	if _, err := io.ReadFull(c, h[:]); err != nil || h[1]&0x80 == 0 || h[1]&0x7f > 125 {
+		return -1, nil
+	}
+	p = make([]byte, h[1]&0x7f)
+	if _, err := io.ReadFull(c, p); err != nil {
+		return -1, nil
+	}
+	for i := range p {
+		p[i] ^= h[2+i%4]
+	}
+	return int(h[0] & 0x0f), p
+}
+
+func closePayload(code uint16, reason string) []byte {
+	return append(binary.BigEndian.AppendUint16(nil, code), reason...)
 }
