@@ -13,9 +13,17 @@
 // standard input ends it closes the connection (with -close-code and
 // -close-reason) and waits for the server's answer.
 //
-// Exit status: 0 after a close handshake, 1 when the connection ended
-// without one (1006) or failed, 2 when the handshake was refused or could
-// not be made, 64 for a usage error.
+// Exit status:
+//
+//	0   the close handshake completed: the server sent a close frame, with
+//	    any code (the code it chose is on the Disconnected line), or wscat
+//	    sent one (end of input, -x, /close, CTRL+C) and the server answered
+//	1   it did not: the connection ended without a close frame (1006), the
+//	    server did not answer wscat's close in time, or wscat failed the
+//	    connection because the server broke the protocol (1002, 1007,
+//	    1009...; the cause is printed on standard error)
+//	2   the opening handshake was refused or could not be made
+//	64  usage error
 package main
 
 import (
@@ -31,6 +39,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"wsraise/wsproto"
@@ -59,6 +68,11 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	closeReason := fs.String("close-reason", "", "close reason to send when input ends")
 	slash := fs.Bool("slash", false, "enable /close [code] [reason] and /ping [data] on standard input")
 	showPing := fs.Bool("P", false, "print a line for each pong received")
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), usageHead)
+		fs.PrintDefaults()
+		fmt.Fprint(fs.Output(), usageExit)
+	}
 	if err := fs.Parse(args); err != nil {
 		return 64
 	}
@@ -125,8 +139,17 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		}
 	}()
 
+	// closed receives the result of wscat's own close, the first one: nil
+	// when the server answered it in time.
+	closed := make(chan error, 1)
+	var closing atomic.Bool
 	closeWith := func(code int, reason string) {
-		if err := c.Close(wsproto.StatusCode(code), reason); err != nil && !errors.Is(err, wsproto.ErrClosed) {
+		first := closing.CompareAndSwap(false, true)
+		err := c.Close(wsproto.StatusCode(code), reason)
+		if first {
+			closed <- err
+		}
+		if err != nil && !errors.Is(err, wsproto.ErrClosed) {
 			fmt.Fprintf(stderr, "error: %v\n", err)
 			c.CloseNow()
 		}
@@ -174,11 +197,49 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	}
 	// npm wscat prints the reason as it came: `reason: "${reason}"`.
 	println(fmt.Sprintf(`Disconnected (code: %d, reason: "%s")`, end.Code, end.Reason))
-	if end.Code == wsproto.StatusAbnormalClosure {
+	switch {
+	case end.Received:
+		// The server closed, with a code of its choosing.
+		return 0
+	case end.Code == wsproto.StatusAbnormalClosure:
 		return 1
 	}
-	return 0
+	// wscat sent the close frame: the user's close, answered in time or
+	// not, or a failure of the server's that wscat detected.
+	selfClosed := closing.Load()
+	if selfClosed {
+		err := <-closed
+		if err == nil {
+			return 0
+		}
+		// ErrClosed: the connection had failed before the close went out.
+		selfClosed = !errors.Is(err, wsproto.ErrClosed)
+	}
+	if !selfClosed {
+		fmt.Fprintf(stderr, "error: wscat failed the connection: %v\n", end)
+	}
+	return 1
 }
+
+const usageHead = `usage: wscat -c URL [options]
+
+Sends each line of standard input (or each -x message) as a text message,
+prints each message received after "< ", and when the connection closes
+prints Disconnected (code: N, reason: "...") as npm wscat does.
+
+`
+
+const usageExit = `
+Exit status:
+  0   the close handshake completed: the server sent a close frame (any
+      code: it is on the Disconnected line), or wscat sent one (end of
+      input, -x, /close, CTRL+C) and the server answered it
+  1   it did not: no close frame (1006), no answer to wscat's close in
+      time, or wscat failed the connection because the server broke the
+      protocol (1002, 1007, 1009...; the cause goes to standard error)
+  2   the opening handshake was refused or could not be made
+  64  usage error
+`
 
 // command runs a slash command. It reports whether input should stop.
 func command(c *wsproto.Conn, line string, closeWith func(int, string), stderr io.Writer) bool {

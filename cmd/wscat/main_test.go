@@ -192,6 +192,82 @@ func TestWscatPong(t *testing.T) {
 	}
 }
 
+// TestWscatExitStatus: 0 only when the close handshake completed; 1 when
+// wscat failed the connection because the server broke the protocol (it
+// sends the code on the wire and prints the cause), or when the server
+// never answered wscat's close. The raw server reads what wscat sends up to
+// its close frame, answers it or not, and closes the connection.
+func TestWscatExitStatus(t *testing.T) {
+	cases := []struct {
+		name     string
+		args     []string
+		script   func(c net.Conn) // after the handshake
+		answer   bool             // echo wscat's close frame
+		linger   time.Duration    // before closing the connection
+		code     int
+		sentCode int // the close code wscat must send
+		wantOut  string
+		wantErr  string
+	}{
+		{"masked frame from the server", nil, func(c net.Conn) {
+			c.Write([]byte{0x81, 0x82, 1, 2, 3, 4, 'h' ^ 1, 'i' ^ 2})
+		}, false, 0, 1, 1002, `Disconnected (code: 1002, reason: "server frame is masked")`, "error: wscat failed the connection: "},
+		{"invalid UTF-8 text", nil, func(c net.Conn) {
+			writeFrame(c, 0x1, []byte{'a', 0xff, 'b'})
+		}, false, 0, 1, 1007, `Disconnected (code: 1007, reason: "invalid UTF-8 in text message")`, "error: wscat failed the connection: "},
+		{"server closes with 1002 itself", nil, func(c net.Conn) {
+			writeFrame(c, 0x8, closePayload(1002, "you did it"))
+		}, false, 0, 0, 1002, `Disconnected (code: 1002, reason: "you did it")`, ""},
+		{"server answers wscat's close", []string{"-x", "hi", "-w", "0"}, func(net.Conn) {},
+			true, 0, 0, 1000, `Disconnected (code: 1000, reason: "")`, ""},
+		{"server never answers wscat's close", []string{"-x", "hi", "-w", "0"}, func(net.Conn) {},
+			false, 7 * time.Second, 1, 1000, `Disconnected (code: 1000, reason: "")`, "error: websocket: the close handshake timed out"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			sent := make(chan int, 1)
+			addr := rawServer(t, func(nc net.Conn) {
+				c.script(nc)
+				code := -1
+				for {
+					op, p := readFrame(nc)
+					if op < 0 {
+						break
+					}
+					if op == 0x8 {
+						if len(p) >= 2 {
+							code = int(binary.BigEndian.Uint16(p))
+						}
+						if c.answer {
+							writeFrame(nc, 0x8, p)
+						}
+						break
+					}
+				}
+				sent <- code
+				time.Sleep(c.linger)
+			})
+			var out, errOut bytes.Buffer
+			code := run(append([]string{"-c", "ws://" + addr + "/"}, c.args...), strings.NewReader(""), &out, &errOut)
+			if code != c.code || !strings.Contains(out.String(), c.wantOut+"\n") {
+				t.Errorf("exit %d, stdout %q; want %d and %q", code, out.String(), c.code, c.wantOut)
+			}
+			if !strings.HasPrefix(errOut.String(), c.wantErr) || (c.wantErr == "") != (errOut.Len() == 0) {
+				t.Errorf("stderr %q, want it to start with %q", errOut.String(), c.wantErr)
+			}
+			select {
+			case got := <-sent:
+				if got != c.sentCode {
+					t.Errorf("wscat sent close code %d, want %d", got, c.sentCode)
+				}
+			case <-time.After(10 * time.Second):
+				t.Error("wscat sent no close frame")
+			}
+		})
+	}
+}
+
 // rawServer accepts one connection, completes the opening handshake by
 // hand, runs script, and closes the connection.
 func rawServer(t *testing.T, script func(c net.Conn)) string {
