@@ -17,6 +17,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -134,10 +136,26 @@ func TestNodeWscat(t *testing.T) {
 		// npm wscat prints Connected/Disconnected only on a terminal:
 		// script gives it one.
 		out := run(t, 30*time.Second, "script", "-qec", wscat+" -c "+wsURL+c.path, "/dev/null")
-		if !bytes.Contains(out, []byte("Connected")) || !bytes.Contains(out, []byte(c.want)) {
-			t.Errorf("%s: npm wscat printed %q, want it to contain %q", c.path, out, c.want)
+		lines := terminalLines(out)
+		for _, want := range []string{"Connected (press CTRL+C to quit)", c.want} {
+			if !slices.Contains(lines, want) {
+				t.Errorf("%s: npm wscat printed %q (lines %q), want the line %q", c.path, out, lines, want)
+			}
 		}
 	}
+}
+
+// ansiEscape matches the control sequences npm wscat writes around its
+// lines on a terminal: colours, cursor moves, line erasing.
+var ansiEscape = regexp.MustCompile(`\x1b\[[0-9;?]*[A-Za-z]`)
+
+// terminalLines is what a terminal shows of out, line by line: escape
+// sequences removed, split at carriage returns and newlines (readline
+// redraws its "> " prompt and each printed line after a \r).
+func terminalLines(out []byte) []string {
+	return strings.FieldsFunc(ansiEscape.ReplaceAllString(string(out), ""), func(r rune) bool {
+		return r == '\r' || r == '\n'
+	})
 }
 
 func TestChromium(t *testing.T) {
