@@ -132,9 +132,13 @@
 //     part already read is lost to the caller, and the next Read or Reader
 //     skips the rest of that message. Frame headers and control frames are
 //     consumed only when whole, so the stream never loses its place.
-//   - A write that fails or is interrupted closes the connection (the peer
-//     sees 1006): part of a frame may have gone out, and nothing valid can
-//     follow it.
+//   - A write interrupted by its context before any byte of the frame went
+//     out (a context already done, or a deadline that passes while the
+//     socket is full) returns the context's error and changes nothing.
+//   - A write that fails otherwise, or is interrupted midway, closes the
+//     connection (the peer sees 1006): part of a frame may have gone out,
+//     and nothing valid can follow it. So does the write timeout, which
+//     means a peer that does not read.
 //
 // A context with neither deadline nor cancellation, like
 // context.Background, costs nothing. Write, ReadAppend with a reused buffer,

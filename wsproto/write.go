@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"sync"
+	"time"
 )
 
 var (
@@ -18,8 +19,9 @@ var (
 
 // Write sends p as one message, in one frame. A text message must be valid
 // UTF-8 (RFC 6455 section 5.6); if it is not, nothing is sent. ctx bounds the
-// wait for another message's writer and the write itself; a write that fails
-// or is interrupted closes the connection, since a frame may be cut short.
+// wait for another message's writer and the write itself. A write that ctx
+// interrupts before any byte went out changes nothing; one that fails or is
+// interrupted midway closes the connection, since a frame was cut short.
 func (c *Conn) Write(ctx context.Context, typ MessageType, p []byte) error {
 	if typ != MessageText && typ != MessageBinary {
 		return errMessageType
@@ -144,30 +146,61 @@ func (c *Conn) writeFrameOf(ctx context.Context, fin bool, rsv byte, op opcode, 
 	if c.abandoned && !op.isControl() {
 		return errAbandoned
 	}
+	if err := ctx.Err(); err != nil {
+		// Nothing is sent: the connection stays as it was.
+		return err
+	}
 	stop := c.wdl.start(ctx)
 	defer c.wdl.end(stop)
-	return ctxError(ctx, c.writeFrameOfLocked(fin, rsv, op, p, q))
+	written, err := c.sendFrameLocked(fin, rsv, op, p, q)
+	if err != nil {
+		if written == 0 && contextEnded(ctx) {
+			// The caller's context ended before any byte of the frame
+			// went out: no frame was cut short, and the connection goes
+			// on. (The write timeout, by contrast, means a peer that
+			// does not read, and ends the connection.)
+			return ctx.Err()
+		}
+		c.failWriteLocked(err)
+	}
+	return ctxError(ctx, err)
 }
 
-// writeFrameLocked writes a frame with payload p; the caller holds wmu.
+// contextEnded reports whether ctx is done or its deadline has passed
+// (the socket's deadline, set from it, may fire before ctx's own timer).
+func contextEnded(ctx context.Context) bool {
+	if ctx.Err() != nil {
+		return true
+	}
+	dl, ok := ctx.Deadline()
+	return ok && !time.Now().Before(dl)
+}
+
+// writeFrameLocked writes a frame with payload p; the caller holds wmu. A
+// write that fails ends the connection.
 func (c *Conn) writeFrameLocked(fin bool, rsv byte, op opcode, p []byte) error {
-	return c.writeFrameOfLocked(fin, rsv, op, p, nil)
+	_, err := c.sendFrameLocked(fin, rsv, op, p, nil)
+	if err != nil {
+		c.failWriteLocked(err)
+	}
+	return err
 }
 
-// writeFrameOfLocked writes the frame, payload p then q, with as few system
+// sendFrameLocked writes the frame, payload p then q, with as few system
 // calls as it can: header and payload together. A client masks each frame
-// with a fresh key from crypto/rand (section 5.3: "unpredictable"). The
-// caller holds wmu.
-func (c *Conn) writeFrameOfLocked(fin bool, rsv byte, op opcode, p, q []byte) error {
+// with a fresh key from crypto/rand (section 5.3: "unpredictable"). It
+// returns how many bytes of the frame went out. The caller holds wmu.
+func (c *Conn) sendFrameLocked(fin bool, rsv byte, op opcode, p, q []byte) (written int64, err error) {
 	h := header{fin: fin, rsv: rsv, op: op, length: int64(len(p) + len(q))}
 	bp := c.getBuffer(&c.frameBuf)
 	defer putBuffer(bp)
 	b := appendHeader((*bp)[:0], h)
-	var err error
 	if c.server {
 		if len(b)+len(p)+len(q) <= cap(b) {
 			b = append(b, p...)
-			_, err = c.nc.Write(append(b, q...))
+			var n int
+			n, err = c.nc.Write(append(b, q...))
+			written = int64(n)
 		} else {
 			// Large payloads go out from the caller's memory with writev.
 			c.bufsArr = [3][]byte{b, p, q}
@@ -175,7 +208,7 @@ func (c *Conn) writeFrameOfLocked(fin bool, rsv byte, op opcode, p, q []byte) er
 			if len(q) == 0 {
 				c.bufs = c.bufs[:2]
 			}
-			_, err = c.bufs.WriteTo(c.nc)
+			written, err = c.bufs.WriteTo(c.nc)
 			c.bufsArr = [3][]byte{}
 		}
 	} else {
@@ -203,20 +236,26 @@ func (c *Conn) writeFrameOfLocked(fin bool, rsv byte, op opcode, p, q []byte) er
 				k += m
 			}
 			pos = maskBytes(h.key, pos, b[n:n+k])
-			if _, err = c.nc.Write(b[:n+k]); err != nil || len(p) == 0 {
+			var m int
+			m, err = c.nc.Write(b[:n+k])
+			written += int64(m)
+			if err != nil || len(p) == 0 {
 				break
 			}
 			b = b[:0]
 		}
 	}
-	if err != nil {
-		c.writeErr = err
-		c.closeTCP(&CloseError{Code: StatusAbnormalClosure, Err: err})
-		if end := c.Err(); end != nil && end.Code != StatusAbnormalClosure {
-			c.writeErr = end
-		}
+	return written, err
+}
+
+// failWriteLocked ends the connection after a failed write: a frame may
+// have been cut short, and nothing can follow it. The caller holds wmu.
+func (c *Conn) failWriteLocked(err error) {
+	c.writeErr = err
+	c.closeTCP(&CloseError{Code: StatusAbnormalClosure, Err: err})
+	if end := c.Err(); end != nil && end.Code != StatusAbnormalClosure {
+		c.writeErr = end
 	}
-	return err
 }
 
 // messageWriter is the io.WriteCloser that Writer returns. There is one per
