@@ -336,7 +336,9 @@ func (ws *WebSocket) disconnectFrom(err error) error {
 // CloseAfterAccept, accepts and then closes). A code that may not be sent
 // becomes 1011 and is logged; a reason is cut to 123 bytes at a character
 // boundary, with invalid UTF-8 replaced. After the connection has ended,
-// Close does nothing and returns nil.
+// Close does nothing and returns nil. If the peer leaves without answering
+// the close frame, or does not answer within the close timeout, Close
+// returns a *Disconnect (1006), which a handler may return as it is.
 func (ws *WebSocket) Close(code wsproto.StatusCode, reason string) error {
 	ws.mu.Lock()
 	state := ws.State()
@@ -375,10 +377,16 @@ func (ws *WebSocket) Close(code wsproto.StatusCode, reason string) error {
 	ws.stopKeepalive()
 	err := ws.conn.Close(code, reason)
 	ws.state.Store(int32(Disconnected))
-	if errors.Is(err, wsproto.ErrClosed) {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, wsproto.ErrClosed):
 		return nil // the peer was first: nothing to do
 	}
-	return err
+	// The peer did not answer the close frame (it left, or timed out): a
+	// disconnect, which a handler may return without it being logged as
+	// a failure (row 13).
+	return ws.disconnectFrom(err)
 }
 
 func (ws *WebSocket) closeAfterAccept() bool {

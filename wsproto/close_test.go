@@ -1,10 +1,13 @@
 package wsproto
 
 import (
+	"bufio"
 	"bytes"
 	"errors"
 	"fmt"
 	"io"
+	"net"
+	"net/http"
 	"strings"
 	"testing"
 )
@@ -266,4 +269,52 @@ func TestCloseErrorMessage(t *testing.T) {
 	if (&CloseError{}).Unwrap() != nil {
 		t.Error("Unwrap of a CloseError without Err is not nil")
 	}
+}
+
+// TestCloseUnanswered: Close reports a close handshake that did not
+// complete because the peer ended the connection after reading our close
+// frame without sending its own (section 7.1.2 expects one), as well as
+// when it times out; the server's and the client's Close alike.
+func TestCloseUnanswered(t *testing.T) {
+	// readCloseFrame reads one close frame from br (masked or not).
+	readCloseFrame := func(br *bufio.Reader) error {
+		var h [2]byte
+		if _, err := io.ReadFull(br, h[:]); err != nil {
+			return err
+		}
+		if opcode(h[0]&0x0f) != opClose {
+			return fmt.Errorf("opcode %d, want close", h[0]&0x0f)
+		}
+		n := int(h[1] & 0x7f)
+		if h[1]&0x80 != 0 {
+			n += 4
+		}
+		_, err := br.Discard(n)
+		return err
+	}
+	t.Run("server", func(t *testing.T) {
+		server, nc, br := ctRawClient(t, nil)
+		done := make(chan error, 1)
+		go func() { done <- server.Close(StatusNormalClosure, "bye") }()
+		if err := readCloseFrame(br); err != nil {
+			t.Fatal(err)
+		}
+		nc.Close()
+		if err := <-done; err == nil || err == errCloseTimeout {
+			t.Fatalf("Close: %v, want the error for a close left unanswered", err)
+		}
+	})
+	t.Run("client", func(t *testing.T) {
+		s := dtListen(t, func(nc net.Conn, br *bufio.Reader, r *http.Request, quit <-chan struct{}) {
+			dtAccept(nc, r, "")
+			readCloseFrame(br)
+		})
+		c, _, err := Dial(ctCtx(t), s.url(), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := c.Close(StatusNormalClosure, "bye"); err == nil || err == errCloseTimeout {
+			t.Fatalf("Close: %v, want the error for a close left unanswered", err)
+		}
+	})
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -65,7 +66,8 @@ type Conn struct {
 	msgSem    chan struct{} // one data message at a time
 	wmu       sync.Mutex    // one frame at a time; guards the fields below
 	closeSent bool
-	abandoned bool // a streamed message was left unfinished
+	closeSeen atomic.Bool // the peer's close frame arrived
+	abandoned bool        // a streamed message was left unfinished
 	writeErr  error
 	maskKey   [4]byte
 	frameBuf  *[]byte // write buffers when writeBufSize is not the default
@@ -233,7 +235,8 @@ func (c *Conn) CloseNow() error {
 // Close returns an error, and sends nothing, if code may not be sent or the
 // reason is not valid UTF-8 of at most 123 bytes. It returns ErrClosed if a
 // close frame was already sent or the connection has ended, and an error if
-// the peer did not answer in time (the connection is closed anyway).
+// the peer did not answer in time, or ended the connection without
+// answering (the connection is closed anyway).
 func (c *Conn) Close(code StatusCode, reason string) error {
 	var buf [maxControlPayload]byte
 	payload, err := appendClosePayload(buf[:0], code, reason)
@@ -278,10 +281,16 @@ func (c *Conn) Close(code StatusCode, reason string) error {
 	if !timer.Stop() {
 		return errCloseTimeout
 	}
+	if !c.closeSeen.Load() {
+		return errNoCloseReply
+	}
 	return nil
 }
 
-var errCloseTimeout = errors.New("websocket: the close handshake timed out")
+var (
+	errCloseTimeout = errors.New("websocket: the close handshake timed out")
+	errNoCloseReply = errors.New("websocket: the connection ended without the peer's close frame")
+)
 
 // sendClose writes a close frame unless one was sent already. It reports
 // whether it sent one. After it, no data frame is ever written (RFC 6455

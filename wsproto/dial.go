@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -138,6 +139,9 @@ func handshake(ctx context.Context, nc net.Conn, u *url.URL, secure bool, opts *
 	req.WriteString("Sec-WebSocket-Key: " + key + "\r\n")
 	req.WriteString("Sec-WebSocket-Version: 13\r\n")
 	if len(opts.Subprotocols) > 0 {
+		if err := checkSubprotocols(opts.Subprotocols); err != nil {
+			return nil, nil, err
+		}
 		req.WriteString("Sec-WebSocket-Protocol: " + strings.Join(opts.Subprotocols, ", ") + "\r\n")
 	}
 	if opts.Compression != nil {
@@ -200,6 +204,23 @@ func handshake(ctx context.Context, nc net.Conn, u *url.URL, secure bool, opts *
 
 // checkResponse applies RFC 6455 section 4.1's checks to a 101 response;
 // any failure fails the connection.
+// checkSubprotocols enforces section 4.1, item 10: the subprotocols
+// offered "MUST be non-empty strings with characters in the range U+0021 to
+// U+007E not including separator characters as defined in [RFC2616] and
+// MUST all be unique strings" — that is, HTTP tokens. (It also keeps a CR
+// or LF in a name from adding lines to the request.)
+func checkSubprotocols(protocols []string) error {
+	for i, p := range protocols {
+		if p == "" || strings.IndexFunc(p, func(r rune) bool { return !httpguts.IsTokenRune(r) }) >= 0 {
+			return fmt.Errorf("websocket: subprotocol %q is not a token", p)
+		}
+		if slices.Contains(protocols[:i], p) {
+			return fmt.Errorf("websocket: subprotocol %q offered twice", p)
+		}
+	}
+	return nil
+}
+
 func checkResponse(resp *http.Response, key string, offered []string) error {
 	// Items 2 and 3: Upgrade: websocket, Connection: Upgrade.
 	if !httpguts.HeaderValuesContainsToken(resp.Header["Upgrade"], "websocket") {

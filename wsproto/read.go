@@ -325,6 +325,7 @@ func (c *Conn) handleControl(op opcode, p []byte) error {
 			return c.fail(err.(*CloseError))
 		}
 		received := &CloseError{Code: code, Reason: reason, Received: true}
+		c.closeSeen.Store(true)
 		// Section 5.5.1: answer a close frame with one, echoing its code.
 		c.wmu.Lock()
 		echo := !c.closeSent
