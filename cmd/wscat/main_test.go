@@ -220,6 +220,8 @@ func TestWscatExitStatus(t *testing.T) {
 		}, false, 0, 0, 1002, `Disconnected (code: 1002, reason: "you did it")`, ""},
 		{"server answers wscat's close", []string{"-x", "hi", "-w", "0"}, func(net.Conn) {},
 			true, 0, 0, 1000, `Disconnected (code: 1000, reason: "")`, ""},
+		{"server drops the connection after wscat's close", []string{"-x", "hi", "-w", "0"}, func(net.Conn) {},
+			false, 0, 1, 1000, `Disconnected (code: 1000, reason: "")`, "error: websocket: the connection ended without the peer's close frame"},
 		{"server never answers wscat's close", []string{"-x", "hi", "-w", "0"}, func(net.Conn) {},
 			false, 7 * time.Second, 1, 1000, `Disconnected (code: 1000, reason: "")`, "error: websocket: the close handshake timed out"},
 	}
