@@ -76,6 +76,7 @@ type App struct {
 
 	mu       sync.Mutex
 	conns    map[*WebSocket]struct{} // accepted and not yet ended
+	pending  map[*WebSocket]struct{} // handlers running, not yet accepted
 	active   sync.WaitGroup          // running handlers
 	shutdown bool
 }
@@ -101,10 +102,11 @@ func New(opts Options) *App {
 		opts.ShutdownCode = wsproto.StatusGoingAway
 	}
 	return &App{
-		opts:   opts,
-		logger: opts.Logger,
-		mux:    http.NewServeMux(),
-		conns:  make(map[*WebSocket]struct{}),
+		opts:    opts,
+		logger:  opts.Logger,
+		mux:     http.NewServeMux(),
+		conns:   make(map[*WebSocket]struct{}),
+		pending: make(map[*WebSocket]struct{}),
 	}
 }
 
@@ -196,10 +198,18 @@ func (a *App) serve(route *Route, w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ws := newWebSocket(a, route, w, r)
+	a.mu.Lock()
+	a.pending[ws] = struct{}{}
+	a.mu.Unlock()
 	done := make(chan struct{})
 	go func() {
 		defer a.active.Done()
 		defer close(done)
+		defer func() {
+			a.mu.Lock()
+			delete(a.pending, ws)
+			a.mu.Unlock()
+		}()
 		finished := false
 		defer func() {
 			if !finished {
@@ -246,6 +256,12 @@ func (a *App) track(ws *WebSocket) bool {
 	}
 	a.conns[ws] = struct{}{}
 	return true
+}
+
+func (a *App) shuttingDown() bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.shutdown
 }
 
 func (a *App) untrack(ws *WebSocket) {

@@ -306,3 +306,36 @@ func TestShutdownServer(t *testing.T) {
 	}
 	checkLog(t, rec.end(t), slog.LevelInfo, "server", wsproto.StatusGoingAway, "server shutting down")
 }
+
+// Shutdown cancels the context of a handler that has not accepted yet (a
+// guard waiting on it, here): the guard returns, the handshake is refused
+// with 503, which is not a failure, and Shutdown does not wait for ctx.
+func TestShutdownPendingHandler(t *testing.T) {
+	app, srv, rec := newApp(t, server.Options{})
+	waiting := make(chan struct{})
+	app.Handle("/ws", func(ws *server.WebSocket) error {
+		return errors.New("the handler must not run")
+	}).Guard(func(ws *server.WebSocket) error {
+		close(waiting)
+		<-ws.Context().Done()
+		return ws.Context().Err()
+	})
+	refused := make(chan *wsproto.HandshakeError, 1)
+	go func() {
+		_, err := srv.Dial(t, "/ws", nil)
+		var he *wsproto.HandshakeError
+		errors.As(err, &he)
+		refused <- he
+	}()
+	within(t, waiting, "the guard")
+	start := time.Now()
+	done := shutdownAsync(app, 5*time.Second)
+	he := within(t, refused, "the refusal")
+	if he == nil || he.Status != http.StatusServiceUnavailable || he.Body != "server shutting down" || he.Header.Get("Retry-After") != "1" {
+		t.Fatalf("refusal %+v, want 503 \"server shutting down\" with Retry-After", he)
+	}
+	if err := within(t, done, "Shutdown"); err != nil || time.Since(start) > 2*time.Second {
+		t.Errorf("Shutdown: %v after %v", err, time.Since(start))
+	}
+	checkRefusalLog(t, rec.end(t), slog.LevelInfo, http.StatusServiceUnavailable)
+}

@@ -252,6 +252,14 @@ func (ws *WebSocket) applyDefaults(err error) error {
 		return nil
 	}
 	// Rows 5 and 6: unhandled.
+	if ws.State() == Connecting && errors.Is(err, context.Canceled) && ws.app.shuttingDown() {
+		// The handler gave up on its context, which Shutdown cancelled:
+		// refused like any handshake during shutdown, not a failure.
+		ws.mu.Lock()
+		ws.refuseLocked(http.StatusServiceUnavailable, "server shutting down", http.Header{"Retry-After": {"1"}})
+		ws.mu.Unlock()
+		return nil
+	}
 	if ws.State() == Connecting {
 		ws.mu.Lock()
 		ws.refuseLocked(http.StatusInternalServerError, "Internal Server Error", nil)

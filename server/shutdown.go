@@ -7,8 +7,9 @@ import (
 )
 
 // Shutdown closes every open connection with Options.ShutdownCode (1001
-// Going Away by default), refuses new handshakes with 503, and waits for
-// the handlers to return, up to ctx. Handlers see the close as a
+// Going Away by default), refuses new handshakes with 503, cancels the
+// context of handlers that have not accepted yet (their handshake is
+// refused with 503), and waits for the handlers to return, up to ctx. Handlers see the close as a
 // *Disconnect from their next receive or send; messages they sent before
 // it reach the peer before the close frame. When ctx ends first, the
 // connections left are closed at once and ctx's error is returned.
@@ -21,6 +22,14 @@ func (a *App) Shutdown(ctx context.Context) error {
 	conns := make([]*WebSocket, 0, len(a.conns))
 	for ws := range a.conns {
 		conns = append(conns, ws)
+	}
+	for ws := range a.pending {
+		// Not accepted yet (a guard at work, say): its context ends, so
+		// that what waits on it returns; the handshake is then refused
+		// with 503, as Accept would be.
+		if ws.State() == Connecting {
+			ws.cancel()
+		}
 	}
 	a.mu.Unlock()
 

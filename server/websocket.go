@@ -158,7 +158,7 @@ func (ws *WebSocket) Accept(opts ...AcceptOption) error {
 		uo.Subprotocols = []string{cfg.subprotocol}
 	}
 	if !ws.app.track(ws) {
-		ws.refuseLocked(http.StatusServiceUnavailable, "server shutting down", nil)
+		ws.refuseLocked(http.StatusServiceUnavailable, "server shutting down", http.Header{"Retry-After": {"1"}})
 		return ErrShuttingDown
 	}
 	c, err := wsproto.Upgrade(ws.w, ws.req, uo)
