@@ -80,7 +80,11 @@
 // Options.OriginPatterns, or the request is refused with 403 before any
 // handler runs. The server pings idle connections and closes with 1011 a
 // peer that stops answering. Shutdown closes every connection with 1001
-// (or 1012) after the messages already sent, and waits for the handlers.
+// (or 1012) after the messages already sent, and waits for the handlers;
+// ShutdownServer does that and http.Server's Shutdown together, which
+// alone does not see hijacked connections. A handler that panics with
+// http.ErrAbortHandler cuts its connection with no answer and no close
+// frame, as net/http does with a response.
 // Each connection's end is one log/slog record: route, remote address, who
 // closed, code, reason, duration, and the error for failures.
 //

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"reflect"
 	"runtime/debug"
 	"strings"
 	"time"
@@ -191,8 +192,17 @@ func (ws *WebSocket) applyDefaults(err error) error {
 		he   *HTTPException
 		je   *JSONError
 	)
-	// The outermost link of a known type decides.
+	// The outermost link of a known type decides; a link with an As
+	// method is asked for each known type, as errors.As would.
 	walkChain(err, func(e error) bool {
+		if as, ok := e.(interface{ As(any) bool }); ok {
+			for _, t := range builtinTypes {
+				if v, ok := asType(as, t); ok {
+					e = v
+					break
+				}
+			}
+		}
 		switch e := e.(type) {
 		case *Disconnect:
 			disc = e
@@ -272,6 +282,16 @@ func (ws *WebSocket) applyDefaults(err error) error {
 	}
 	ws.Close(wsproto.StatusInternalError, reason)
 	return err
+}
+
+// builtinTypes are the error types the built-in rules know, in the order
+// a link's As method is asked for them.
+var builtinTypes = []reflect.Type{
+	reflect.TypeFor[*Disconnect](),
+	reflect.TypeFor[*wsproto.CloseError](),
+	reflect.TypeFor[*WebSocketException](),
+	reflect.TypeFor[*HTTPException](),
+	reflect.TypeFor[*JSONError](),
 }
 
 // sanitizeReason makes any string a valid close reason (row 12): invalid

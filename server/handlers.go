@@ -20,6 +20,7 @@ type interfaceHandler struct {
 // handlerSet holds the exception handlers of an app or a route.
 type handlerSet struct {
 	exact      map[reflect.Type]handlerFunc // by concrete type
+	exactOrder []reflect.Type               // the same, in registration order
 	interfaces []interfaceHandler           // in registration order
 	catchAll   handlerFunc                  // registered for error itself
 }
@@ -32,7 +33,8 @@ type handlerSet struct {
 // errors.As does (through Unwrap() error and Unwrap() []error). At each
 // link, a handler for exactly that link's concrete type runs if there is
 // one; otherwise the first handler, in registration order, whose interface
-// type the link implements. A route's handler comes before the app's at
+// type the link implements; otherwise, if the link has an As(any) bool
+// method, the first registered type it converts to. A route's handler comes before the app's at
 // every step. If no link matches, the catch-all runs, if any; then the
 // built-in rules apply (see the package documentation).
 //
@@ -63,6 +65,9 @@ func HandleException[E error](r Registry, fn func(ws *WebSocket, err E) error) {
 		if set.exact == nil {
 			set.exact = make(map[reflect.Type]handlerFunc)
 		}
+		if _, ok := set.exact[t]; !ok {
+			set.exactOrder = append(set.exactOrder, t)
+		}
 		set.exact[t] = call
 	}
 }
@@ -85,6 +90,25 @@ func findHandler(sets []*handlerSet, err error) (handlerFunc, error) {
 				if ih.matches(e) {
 					found, link = ih.call, e
 					return true
+				}
+			}
+		}
+		// A link with an As method may stand for other types, as it does
+		// for errors.As: each registered type is offered to it, in
+		// registration order, the route's first.
+		if as, ok := e.(interface{ As(any) bool }); ok {
+			for _, s := range sets {
+				for _, t := range s.exactOrder {
+					if v, ok := asType(as, t); ok {
+						found, link = s.exact[t], v
+						return true
+					}
+				}
+				for _, ih := range s.interfaces {
+					if v, ok := asType(as, ih.typ); ok {
+						found, link = ih.call, v
+						return true
+					}
 				}
 			}
 		}
@@ -123,4 +147,14 @@ func walkChain(err error, visit func(error) bool) bool {
 		}
 	}
 	return false
+}
+
+// asType asks e's As method for a value of type t, as errors.As does.
+func asType(e interface{ As(any) bool }, t reflect.Type) (error, bool) {
+	target := reflect.New(t)
+	if !e.As(target.Interface()) {
+		return nil, false
+	}
+	v, ok := target.Elem().Interface().(error)
+	return v, ok && v != nil
 }
