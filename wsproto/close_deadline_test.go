@@ -2,6 +2,7 @@ package wsproto
 
 import (
 	"context"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -64,5 +65,51 @@ func TestCloseAfterStaleWriteDeadline(t *testing.T) {
 			r := ctWait(t, cr)
 			ctCloseErr(t, "client", r.err, StatusNormalClosure, "bye", true)
 		})
+	}
+}
+
+// TestCloseBehindBlockedWrite: a data write with no deadline, blocked on
+// a peer that does not read, holds the write lock; when the peer then
+// sends a close frame, the echo cannot go out, and the connection is
+// closed after the close timeout instead of holding the reader and the
+// writer forever.
+func TestCloseBehindBlockedWrite(t *testing.T) {
+	server, nc, _ := ctRawClient(t, &UpgradeOptions{CloseTimeout: 300 * time.Millisecond})
+	var written atomic.Int64
+	writeErr := make(chan error, 1)
+	go func() {
+		msg := make([]byte, 1<<20)
+		for {
+			if err := server.Write(context.Background(), MessageBinary, msg); err != nil {
+				writeErr <- err
+				return
+			}
+			written.Add(1)
+		}
+	}()
+	// Wait for the write to block: the client never reads.
+	for last := int64(-1); ; {
+		time.Sleep(200 * time.Millisecond)
+		n := written.Load()
+		if n == last {
+			break
+		}
+		last = n
+	}
+	readErr := make(chan error, 1)
+	go func() {
+		_, _, err := server.Read(context.Background())
+		readErr <- err
+	}()
+	nc.Write(hsMaskedFrame(true, opClose, []byte{0x03, 0xe8}))
+	for name, ch := range map[string]chan error{"Read": readErr, "Write": writeErr} {
+		select {
+		case err := <-ch:
+			if err == nil {
+				t.Errorf("%s returned nil", name)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatalf("%s still blocked 5s after the peer's close (close timeout 300ms)", name)
+		}
 	}
 }

@@ -297,7 +297,7 @@ var (
 // section 5.5.1: "The application MUST NOT send any more data frames after
 // sending a Close frame").
 func (c *Conn) sendClose(payload []byte, ce *CloseError) (bool, error) {
-	c.wmu.Lock()
+	c.lockWriteBounded()
 	defer c.wmu.Unlock()
 	if c.closeSent {
 		return false, nil

@@ -139,6 +139,11 @@
 //     connection (the peer sees 1006): part of a frame may have gone out,
 //     and nothing valid can follow it. So does the write timeout, which
 //     means a peer that does not read.
+//   - Without a write timeout or a context deadline, a data write to a peer
+//     that does not read blocks until it reads or the connection closes,
+//     and pongs wait behind it. A close frame (Close, the answer to the
+//     peer's close, a failure) waits at most the close timeout, after which
+//     the connection is closed and the blocked write fails.
 //
 // A context with neither deadline nor cancellation, like
 // context.Background, costs nothing. Write, ReadAppend with a reused buffer,

@@ -327,7 +327,7 @@ func (c *Conn) handleControl(op opcode, p []byte) error {
 		received := &CloseError{Code: code, Reason: reason, Received: true}
 		c.closeSeen.Store(true)
 		// Section 5.5.1: answer a close frame with one, echoing its code.
-		c.wmu.Lock()
+		c.lockWriteBounded()
 		echo := !c.closeSent
 		if echo {
 			c.closeSent = true

@@ -99,6 +99,11 @@ func (c *Conn) releaseMsg() { <-c.msgSem }
 // writeControl sends a control frame from the read path, unless a close
 // frame has been sent.
 func (c *Conn) writeControl(op opcode, p []byte) {
+	// A pong waits its turn behind a data write, fairly (sync.Mutex hands
+	// the lock over in order under contention). Without a write timeout, a
+	// data write to a peer that does not read blocks until it reads or
+	// the connection closes, and the reader with it; set one (the server
+	// package does) or give writes a context deadline.
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
 	if !c.closeSent && c.writeErr == nil {
@@ -106,6 +111,25 @@ func (c *Conn) writeControl(op opcode, p []byte) {
 		c.writeFrameLocked(true, 0, op, p)
 	}
 }
+
+// lockWriteBounded takes wmu to send a close frame (Close, the echo of
+// the peer's close, failing the connection). A data write that holds it
+// while blocked on a peer that does not read, with no deadline of its own
+// (no context deadline, no write timeout), would hold it forever; the
+// connection is ending anyway, so past the close timeout it is closed,
+// which fails that write and frees the lock (the peer sees 1006).
+func (c *Conn) lockWriteBounded() {
+	if c.wmu.TryLock() {
+		return
+	}
+	t := time.AfterFunc(c.closeTimeout, func() {
+		c.closeTCP(&CloseError{Code: StatusAbnormalClosure, Err: errWriteBlocked})
+	})
+	c.wmu.Lock()
+	t.Stop()
+}
+
+var errWriteBlocked = errors.New("websocket: a write blocked on a peer that does not read held the connection past the close timeout")
 
 // boundReplyLocked bounds the write of a reply the read path sends (a pong,
 // the echo of a close), and of any close frame, by the write timeout, or
