@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestStatusCodeValid checks Valid for every code 0..5100 against the rule
@@ -317,4 +318,44 @@ func TestCloseUnanswered(t *testing.T) {
 			t.Fatalf("Close: %v, want the error for a close left unanswered", err)
 		}
 	})
+}
+
+// TestClientWaitsForServerTCPClose: section 7.1.1 — after the close
+// frames, "the server [...] MUST close the underlying TCP connection" and
+// the client should wait for it: our client's Close does not close TCP
+// before the server does (within the close timeout), and returns once it
+// has. Against the server that never closes, the client closes after the
+// close timeout (TestCloseUnanswered covers the rest).
+func TestClientWaitsForServerTCPClose(t *testing.T) {
+	const hold = 300 * time.Millisecond
+	early := make(chan bool, 1)
+	s := dtListen(t, func(nc net.Conn, br *bufio.Reader, r *http.Request, quit <-chan struct{}) {
+		dtAccept(nc, r, "")
+		var h [2]byte
+		if _, err := io.ReadFull(br, h[:]); err != nil || opcode(h[0]&0x0f) != opClose {
+			early <- true
+			return
+		}
+		br.Discard(int(h[1]&0x7f) + 4)
+		nc.Write([]byte{0x88, 0x02, 0x03, 0xe8}) // the server's close frame
+		// The client must not close first: no EOF while we hold.
+		nc.SetReadDeadline(time.Now().Add(hold))
+		_, err := br.ReadByte()
+		var ne net.Error
+		early <- !(errors.As(err, &ne) && ne.Timeout())
+	})
+	c, _, err := Dial(ctCtx(t), s.url(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	if err := c.Close(StatusNormalClosure, ""); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	if took := time.Since(start); took < hold {
+		t.Errorf("Close returned after %v, before the server closed TCP (%v)", took, hold)
+	}
+	if <-early {
+		t.Error("the client closed TCP before the server did")
+	}
 }
