@@ -295,9 +295,12 @@ func startHealthy(t testing.TB, addr string) *healthy {
 	}
 	h := &healthy{t: t, c: c, stop: make(chan struct{}), done: make(chan struct{})}
 	t.Cleanup(func() { c.CloseNow() })
+	// One checked round trip before the fault starts, made before the loop
+	// runs so that no other read of the connection can take its echo.
+	if err := h.roundTrip(-1); err != nil {
+		t.Fatalf("healthy client before the fault: %v", err)
+	}
 	go h.loop()
-	// One round trip before the fault starts.
-	h.roundTrip(-1)
 	return h
 }
 
