@@ -8,7 +8,7 @@ package wsraise
 // the fault and after it). The timeouts are the short ones of newFixture.
 //
 //	go test -race -run 'Faults|Hostile|Security' -v .
-//	WSRAISE_LONG=1 go test -race -run Hostile/fragments -v .  # a full million
+//	go test -race -run Hostile/fragments -v .  # the million-fragment cases alone (always 1,000,000)
 
 import (
 	"bufio"
