@@ -156,6 +156,106 @@ func serveDemoBehindNginx(t *testing.T) (*server.App, string, *lockedBuffer) {
 	return app, startNginx(t, strings.TrimPrefix(srv.URL, "http://")), logs
 }
 
+const (
+	opPing = 0x9
+	opPong = 0xA
+)
+
+// frameTap counts the WebSocket frames by opcode in one direction of a
+// client's TCP stream, after the HTTP handshake's header block. Payloads
+// are skipped, not kept.
+type frameTap struct {
+	mu      sync.Mutex
+	http    []byte // the handshake's bytes until its blank line
+	inFrame bool   // past the handshake
+	hdr     []byte // the current frame header, so far
+	skip    uint64 // payload bytes of the current frame still to come
+	ops     [16]int
+}
+
+func (f *frameTap) feed(p []byte) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if !f.inFrame {
+		f.http = append(f.http, p...)
+		i := bytes.Index(f.http, []byte("\r\n\r\n"))
+		if i < 0 {
+			return
+		}
+		p = f.http[i+4:]
+		f.http, f.inFrame = nil, true
+	}
+	for len(p) > 0 {
+		if f.skip > 0 {
+			n := min(f.skip, uint64(len(p)))
+			f.skip -= n
+			p = p[n:]
+			continue
+		}
+		f.hdr = append(f.hdr, p[0])
+		p = p[1:]
+		if len(f.hdr) < 2 {
+			continue
+		}
+		need := 2
+		switch f.hdr[1] & 0x7F {
+		case 126:
+			need += 2
+		case 127:
+			need += 8
+		}
+		if f.hdr[1]&0x80 != 0 {
+			need += 4 // masking key
+		}
+		if len(f.hdr) < need {
+			continue
+		}
+		switch n := f.hdr[1] & 0x7F; n {
+		case 126:
+			f.skip = uint64(f.hdr[2])<<8 | uint64(f.hdr[3])
+		case 127:
+			for _, b := range f.hdr[2:10] {
+				f.skip = f.skip<<8 | uint64(b)
+			}
+		default:
+			f.skip = uint64(n)
+		}
+		f.ops[f.hdr[0]&0x0F]++
+		f.hdr = f.hdr[:0]
+	}
+}
+
+func (f *frameTap) count(op byte) int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.ops[op]
+}
+
+// tappedConn passes what it reads to in and what it writes to out.
+type tappedConn struct {
+	net.Conn
+	in, out *frameTap
+}
+
+func (c *tappedConn) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	c.in.feed(p[:n])
+	return n, err
+}
+
+func (c *tappedConn) Write(p []byte) (int, error) {
+	n, err := c.Conn.Write(p)
+	c.out.feed(p[:n])
+	return n, err
+}
+
+func (c *tappedConn) CloseWrite() error {
+	if cw, ok := c.Conn.(interface{ CloseWrite() error }); ok {
+		return cw.CloseWrite()
+	}
+	return nil
+}
+
 // lockedBuffer is a bytes.Buffer safe for the app's goroutines.
 type lockedBuffer struct {
 	mu sync.Mutex
@@ -220,12 +320,26 @@ func TestNginx(t *testing.T) {
 
 	t.Run("large messages, pings, client close", func(t *testing.T) {
 		pongs := make(chan string, 4)
-		c := dial(t, "/echo", &wsproto.DialOptions{OnPong: func(p []byte) {
-			select {
-			case pongs <- string(p):
-			default:
-			}
-		}})
+		// The client has no hook for pings it receives: its TCP conn is
+		// tapped instead, counting the app's pings in the bytes it reads
+		// and the client's pongs in the bytes it writes.
+		var fromApp, toApp frameTap
+		c := dial(t, "/echo", &wsproto.DialOptions{
+			OnPong: func(p []byte) {
+				select {
+				case pongs <- string(p):
+				default:
+				}
+			},
+			NetDial: func(ctx context.Context, network, addr string) (net.Conn, error) {
+				var d net.Dialer
+				nc, err := d.DialContext(ctx, network, addr)
+				if err != nil {
+					return nil, err
+				}
+				return &tappedConn{Conn: nc, in: &fromApp, out: &toApp}, nil
+			},
+		})
 		text := strings.Repeat("large text é€😀 ", 1<<20/20)
 		bin := make([]byte, 4<<20)
 		for i := range bin {
@@ -245,8 +359,12 @@ func TestNginx(t *testing.T) {
 		}
 
 		// Our ping through nginx, and the app's keepalive pings (every
-		// 100ms, 500ms to answer) answered by our reads through it: after
-		// a second, the connection is still open and echoes.
+		// 100ms, 500ms to answer) answered by our reads through it. The
+		// app sends its next ping only once the pong to the previous one
+		// has reached it (else it closes with 1011), so two more pings
+		// seen by the client mean a pong went through nginx to the app;
+		// then the connection is still open and echoes.
+		pingsBefore := fromApp.count(opPing)
 		msgs := make(chan []byte, 1)
 		readErr := make(chan error, 1)
 		go func() {
@@ -270,9 +388,19 @@ func TestNginx(t *testing.T) {
 		case <-time.After(5 * time.Second):
 			t.Fatal("no pong through nginx within 5s")
 		}
-		time.Sleep(time.Second)
+		deadline := time.Now().Add(5 * time.Second)
+		for fromApp.count(opPing) < pingsBefore+2 {
+			if time.Now().After(deadline) {
+				t.Fatalf("the client saw %d keepalive pings from the app in 5s, want at least 2 (it answered %d)", fromApp.count(opPing)-pingsBefore, toApp.count(opPong))
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		if n := toApp.count(opPong); n < 1 {
+			t.Fatalf("the client answered none of the app's %d pings", fromApp.count(opPing))
+		}
+		t.Logf("the client saw %d keepalive pings from the app and sent %d pongs", fromApp.count(opPing), toApp.count(opPong))
 		if err := c.Write(ctx, wsproto.MessageText, []byte("still here")); err != nil {
-			t.Fatalf("after a second of keepalive pings: %v", err)
+			t.Fatalf("after the keepalive pings: %v", err)
 		}
 		select {
 		case p := <-msgs:
@@ -280,7 +408,7 @@ func TestNginx(t *testing.T) {
 				t.Errorf("echo %q, want %q", p, "still here")
 			}
 		case err := <-readErr:
-			t.Fatalf("after a second of keepalive pings the connection ended: %v", err)
+			t.Fatalf("after the keepalive pings the connection ended: %v", err)
 		case <-time.After(5 * time.Second):
 			t.Fatal("no echo within 5s")
 		}
@@ -295,7 +423,7 @@ func TestNginx(t *testing.T) {
 		}
 		// And the app saw that code and reason.
 		want := `closed_by=client code=4000 reason="client leaving"`
-		deadline := time.Now().Add(5 * time.Second)
+		deadline = time.Now().Add(5 * time.Second)
 		for !strings.Contains(logs.String(), want) {
 			if time.Now().After(deadline) {
 				t.Fatalf("the app's log has no %s:\n%s", want, logs.String())
