@@ -3,10 +3,14 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"runtime"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -130,6 +134,167 @@ func TestSoakDetects(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestSoakDetectsCloses: connections that end otherwise than the soak
+// asks, seen by the clients (a close they did not send) and by the app's
+// log (end records that are not the expected ones).
+func TestSoakDetectsCloses(t *testing.T) {
+	// A server that closes each connection itself on its fifth message,
+	// long before the clients close theirs: even with the clients' own
+	// code and reason, the close was received, not sent.
+	for _, tc := range []struct {
+		code   wsproto.StatusCode
+		reason string
+	}{{wsproto.StatusGoingAway, "going away"}, {wsproto.StatusNormalClosure, "soak done"}} {
+		t.Run(fmt.Sprintf("the server closes with %d %q", tc.code, tc.reason), func(t *testing.T) {
+			url := closingEcho(t, 5, tc.code, tc.reason)
+			cfg := shortConfig(t, "-url="+url, "-conns=20", "-active=0.5", "-d=1s", "-wait=1s", "-max-size=100")
+			rep := runSoak(t, cfg)
+			key := fmt.Sprintf("%d received %q", tc.code, tc.reason)
+			if rep.Clients.Closes[key] == 0 || rep.Clients.UnexpectedCloses == 0 {
+				t.Errorf("ends seen by the clients %v, %d unexpected: want some %s counted as unexpected", rep.Clients.Closes, rep.Clients.UnexpectedCloses, key)
+			}
+			if !strings.Contains(strings.Join(rep.Violations, "\n"), "ended otherwise than expected") {
+				t.Errorf("violations %q, want one about the ends", rep.Violations)
+			}
+		})
+	}
+
+	// The demo app in process, with a pong timeout it cannot meet: its
+	// keepalive closes every connection with 1011. The clients see the
+	// wrong close, and the app's log holds the wrong ends.
+	t.Run("the app closes with 1011", func(t *testing.T) {
+		rep := runSoak(t, shortConfig(t, "-conns=20", "-ping=1ns", "-d=500ms", "-wait=1s"))
+		key := `1011 received "keepalive ping timeout"`
+		if rep.Clients.Closes[key] == 0 || rep.Clients.UnexpectedCloses == 0 {
+			t.Errorf("ends seen by the clients %v, %d unexpected: want some %s counted as unexpected", rep.Clients.Closes, rep.Clients.UnexpectedCloses, key)
+		}
+		logged := false
+		for k := range rep.ServerEnds {
+			logged = logged || strings.Contains(k, "by server 1011")
+		}
+		if !logged {
+			t.Errorf("the app's end records %v: want some by the server with 1011", rep.ServerEnds)
+		}
+		all := strings.Join(rep.Violations, "\n")
+		for _, want := range []string{"ended otherwise than expected", "the app logged these connection ends"} {
+			if !strings.Contains(all, want) {
+				t.Errorf("violations %q, want one with %q", rep.Violations, want)
+			}
+		}
+	})
+
+	// The log check alone, on the figures of a run that was otherwise
+	// clean: any record missing, added or different is a violation.
+	t.Run("the app's log, record by record", func(t *testing.T) {
+		clientDone := endKey("client", wsproto.StatusNormalClosure, "soak done")
+		byShutdown := endKey("server", wsproto.StatusGoingAway, "server shutting down")
+		for _, tc := range []struct {
+			name      string
+			ends      map[string]int
+			violation bool
+		}{
+			{"as expected", map[string]int{clientDone: 9, byShutdown: 1}, false},
+			{"one record missing", map[string]int{clientDone: 8, byShutdown: 1}, true},
+			{"one record too many", map[string]int{clientDone: 10, byShutdown: 1}, true},
+			{"a wrong code", map[string]int{clientDone: 9, endKey("server", wsproto.StatusServiceRestart, "server shutting down"): 1}, true},
+			{"an error record besides", map[string]int{clientDone: 9, byShutdown: 1, "ERROR websocket handler failed by  -1 \"\"": 1}, true},
+		} {
+			cfg := shortConfig(t, "-conns=10", "-shutdown=0.1")
+			rep := &report{cfg: cfg, Split: "inprocess", ServerEnds: tc.ends,
+				Clients: &clientResult{Conns: 10, ShutdownGroup: 1, Closes: map[string]int{}}}
+			rep.check()
+			got := strings.Contains(strings.Join(rep.Violations, "\n"), "the app logged these connection ends")
+			if got != tc.violation || len(rep.Violations) != map[bool]int{false: 0, true: 1}[tc.violation] {
+				t.Errorf("%s: violations %q, want a log violation: %v", tc.name, rep.Violations, tc.violation)
+			}
+		}
+	})
+}
+
+// TestSoakDetectsLeaks: a goroutine, an open file and a large buffer,
+// taken once every connection is open and kept past the end of the soak,
+// must each show up as a violation. (The leak is the test's own, in the
+// process the soak measures: the soak cannot tell whose it is.)
+func TestSoakDetectsLeaks(t *testing.T) {
+	if testing.Short() {
+		t.Skip("waits out the soak's settle times, about 25s")
+	}
+	release := make(chan struct{})
+	leaked := make(chan struct{})
+	var file *os.File
+	var buf []byte
+	var once sync.Once
+	t.Cleanup(func() {
+		close(release)
+		if file != nil {
+			file.Close()
+		}
+	})
+	cfg := shortConfig(t, "-conns=20", "-d=500ms", "-wait=1s")
+	cfg.Progress = writerFunc(func(p []byte) (int, error) {
+		once.Do(func() {
+			go func() { <-release }()
+			f, err := os.Open(os.DevNull)
+			if err != nil {
+				panic(err)
+			}
+			file = f
+			buf = make([]byte, 2*cfg.HeapSlack)
+			for i := range buf {
+				buf[i] = byte(i)
+			}
+			close(leaked)
+		})
+		return len(p), nil
+	})
+	rep := runSoak(t, cfg)
+	select {
+	case <-leaked:
+	default:
+		t.Fatal("the soak never reported progress: nothing was leaked")
+	}
+	runtime.KeepAlive(buf)
+	all := strings.Join(rep.Violations, "\n")
+	for _, want := range []string{"goroutines:", "open files:", "heap:"} {
+		if !strings.Contains(all, want) {
+			t.Errorf("violations %q, want one about %q", rep.Violations, want)
+		}
+	}
+}
+
+type writerFunc func([]byte) (int, error)
+
+func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
+
+// closingEcho serves an echo that, on the after-th message of each
+// connection, echoes it and then closes the connection with code and
+// reason.
+func closingEcho(t *testing.T, after int, code wsproto.StatusCode, reason string) string {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, err := wsproto.Upgrade(w, r, nil)
+		if err != nil {
+			return
+		}
+		defer c.CloseNow()
+		ctx := context.Background()
+		for n := 1; ; n++ {
+			typ, p, err := c.Read(ctx)
+			if err != nil {
+				return
+			}
+			if c.Write(ctx, typ, p) != nil {
+				return
+			}
+			if n == after {
+				c.Close(code, reason)
+				return
+			}
+		}
+	}))
+	t.Cleanup(srv.Close)
+	return "ws" + strings.TrimPrefix(srv.URL, "http")
 }
 
 func stateless(f func(int, wsproto.MessageType, []byte, func(wsproto.MessageType, []byte))) func() func(int, wsproto.MessageType, []byte, func(wsproto.MessageType, []byte)) {
