@@ -39,7 +39,7 @@ TEXT ·maskAVX2(SB), NOSPLIT, $0-28
 	LEAQ (AX)(BX*1), R9
 
 	// Head: Y2 = b[0:32] ^ k, broadcast in Y0.
-	MOVD         DX, X0
+	VMOVD         DX, X0
 	VPBROADCASTD X0, Y0
 	VPXOR        (AX), Y0, Y2
 
@@ -50,7 +50,7 @@ TEXT ·maskAVX2(SB), NOSPLIT, $0-28
 	SHLQ         $3, CX
 	MOVL         DX, R8
 	RORL         CX, R8
-	MOVD         R8, X1
+	VMOVD         R8, X1
 	VPBROADCASTD X1, Y1
 	VPXOR        -32(R9), Y1, Y3
 
@@ -68,7 +68,7 @@ TEXT ·maskAVX2(SB), NOSPLIT, $0-28
 	SHLQ         $3, CX
 	MOVL         DX, R8
 	RORL         CX, R8
-	MOVD         R8, X4
+	VMOVD         R8, X4
 	VPBROADCASTD X4, Y4
 
 	// 128 bytes per iteration: four independent load-XOR-store chains.
