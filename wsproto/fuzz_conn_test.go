@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"runtime/metrics"
 	"sync"
 	"testing"
 	"time"
@@ -114,9 +115,11 @@ func FuzzServerRead(f *testing.F) {
 	f.Add([]byte{0x81, 0x85, 1, 2, 3, 4, 'h' ^ 1, 'e' ^ 2, 'l' ^ 3, 'l' ^ 4, 'o' ^ 1})
 	f.Fuzz(func(t *testing.T, data []byte) {
 		nc := &fzConn{in: data, chunk: 1 + len(data)%13}
+		allocBefore := fzAllocated()
 		c := newConn(nc, nil, true, config{readLimit: fzReadLimit})
 		ctx := context.Background()
 		var err error
+		messages := 0
 		for i := 0; ; i++ {
 			// A message takes at least a 6-byte header.
 			if i > len(data)/6+1 {
@@ -137,6 +140,15 @@ func FuzzServerRead(f *testing.F) {
 			if typ == MessageText && !utf8.Valid(p) {
 				t.Fatalf("invalid UTF-8 text %q", p)
 			}
+			messages++
+		}
+		// Never allocate beyond the read limit: whatever a header
+		// announces, the connection allocates for each message at most
+		// about twice the limit (the slice grows as bytes arrive), plus its
+		// own state and pooled buffers. The counter is the process's, so
+		// the bound has slack for the fuzzing engine's own allocations.
+		if got, bound := fzAllocated()-allocBefore, uint64(messages+1)*4*fzReadLimit+4*uint64(len(data))+1<<20; got > bound {
+			t.Fatalf("%d bytes allocated for %d bytes of input and %d messages (bound %d)", got, len(data), messages, bound)
 		}
 		var ce *CloseError
 		if !errors.As(err, &ce) {
@@ -216,4 +228,12 @@ func FuzzServerRead(f *testing.F) {
 			}
 		}
 	})
+}
+
+// fzAllocated is the bytes the process has allocated so far
+// (runtime/metrics, which, unlike ReadMemStats, does not stop the world).
+func fzAllocated() uint64 {
+	sample := []metrics.Sample{{Name: "/gc/heap/allocs:bytes"}}
+	metrics.Read(sample)
+	return sample[0].Value.Uint64()
 }
