@@ -28,6 +28,7 @@ type readBuffer struct {
 	dst            []byte // intoFn's destination
 	n              int
 	err            error
+	lowat          int // the socket's SO_RCVLOWAT as last set; 0 or 1: the default (readbuf_lowat_linux.go)
 }
 
 // The pool holds array pointers, not slices: putting a slice in an

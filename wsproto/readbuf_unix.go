@@ -39,6 +39,7 @@ func (b *readBuffer) fillCallback(fd uintptr) bool {
 		if b.r == b.w {
 			b.release()
 		}
+		b.setLowat(fd, 1) // wake for any byte
 		return false
 	}
 	return true
@@ -56,7 +57,14 @@ func (b *readBuffer) rawRead(p []byte) (int, error) {
 
 func (b *readBuffer) intoCallback(fd uintptr) bool {
 	b.n, b.err = readFD(fd, b.dst)
-	return b.err != syscall.EAGAIN
+	if b.err == syscall.EAGAIN {
+		// b.dst is payload of the current frame, which the peer must send
+		// before anything else (no control frame can come inside a
+		// frame): the wait may be for more than one byte.
+		b.setLowat(fd, lowatFor(len(b.dst)))
+		return false
+	}
+	return true
 }
 
 // readFD is read(2), retried on EINTR.
