@@ -3,8 +3,11 @@ package server_test
 import (
 	"context"
 	"fmt"
+	"net"
+	"net/http"
 	"net/http/httptest"
 	"strings"
+	"time"
 
 	"wsraise/server"
 	"wsraise/wsproto"
@@ -60,6 +63,45 @@ func ExampleHandleException() {
 	defer srv.Close()
 	fmt.Println(dialAndReadClose(srv.URL + "/custom"))
 	// Output: 1008 (policy violation) "Custom exception"
+}
+
+// A program that serves the app with an http.Server of its own shuts both
+// down together: the WebSocket clients get 1001 Going Away, and
+// ShutdownServer returns once every handler has (http.Server's Shutdown
+// alone would return at once: it does not see hijacked connections).
+func ExampleApp_ShutdownServer() {
+	app := server.New(server.Options{})
+	accepted := make(chan struct{})
+	app.Handle("/feed", func(ws *server.WebSocket) error {
+		if err := ws.Accept(); err != nil {
+			return err
+		}
+		close(accepted)
+		for {
+			if _, _, err := ws.Receive(); err != nil {
+				return err // the shutdown's close, as a *server.Disconnect
+			}
+		}
+	})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	srv := &http.Server{Handler: app}
+	go srv.Serve(ln)
+
+	closed := make(chan string)
+	go func() { closed <- dialAndReadClose("http://" + ln.Addr().String() + "/feed") }()
+	<-accepted
+
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	fmt.Println("shutdown:", app.ShutdownServer(ctx, srv))
+	fmt.Println(<-closed)
+	// Output:
+	// shutdown: <nil>
+	// 1001 (going away) "server shutting down"
 }
 
 // dialAndReadClose connects as a client would and reports the close frame
