@@ -235,7 +235,11 @@ func TestSoakDetectsLeaks(t *testing.T) {
 	cfg := shortConfig(t, "-conns=20", "-d=500ms", "-wait=1s")
 	cfg.Progress = writerFunc(func(p []byte) (int, error) {
 		once.Do(func() {
-			go func() { <-release }()
+			// Twenty, so that a goroutine of an earlier test still
+			// ending when the soak counts its start cannot hide the leak.
+			for range 20 {
+				go func() { <-release }()
+			}
 			f, err := os.Open(os.DevNull)
 			if err != nil {
 				panic(err)
