@@ -8,8 +8,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-
-	"golang.org/x/net/http/httpguts"
 )
 
 // UpgradeOptions configures Upgrade. The zero value is ready to use.
@@ -82,7 +80,7 @@ func Upgrade(w http.ResponseWriter, r *http.Request, opts *UpgradeOptions) (*Con
 	compression := negotiateServer(r.Header["Sec-Websocket-Extensions"], opts.Compression)
 	var extra strings.Builder
 	for name, values := range opts.Header {
-		if !httpguts.ValidHeaderFieldName(name) {
+		if !isToken(name) {
 			return nil, refuse(w, http.StatusInternalServerError, errors.New("invalid response header name "+strconv.Quote(name)))
 		}
 		if handshakeHeaders[http.CanonicalHeaderKey(name)] {
@@ -91,7 +89,7 @@ func Upgrade(w http.ResponseWriter, r *http.Request, opts *UpgradeOptions) (*Con
 			return nil, refuse(w, http.StatusInternalServerError, errors.New("response header "+name+" is the handshake's own: use UpgradeOptions.Subprotocols or Compression"))
 		}
 		for _, v := range values {
-			if !httpguts.ValidHeaderFieldValue(v) {
+			if !validHeaderValue(v) {
 				return nil, refuse(w, http.StatusInternalServerError, errors.New("invalid value for response header "+name))
 			}
 			extra.WriteString(name + ": " + v + "\r\n")
@@ -164,8 +162,8 @@ func checkRequest(r *http.Request) (int, error) {
 	// Items 3 and 4: "An |Upgrade| header field containing the value
 	// "websocket""; "A |Connection| header field that includes the token
 	// "Upgrade"", both ASCII case-insensitive.
-	if !httpguts.HeaderValuesContainsToken(r.Header["Upgrade"], "websocket") ||
-		!httpguts.HeaderValuesContainsToken(r.Header["Connection"], "upgrade") {
+	if !headerContainsToken(r.Header["Upgrade"], "websocket") ||
+		!headerContainsToken(r.Header["Connection"], "upgrade") {
 		return http.StatusUpgradeRequired, errNotUpgrade
 	}
 	// Item 6 and section 4.4: version 13, or a 426 that names it.

@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
-
-	"golang.org/x/net/http/httpguts"
 )
 
 // Negotiation of permessage-deflate, RFC 7692 sections 5 and 7.
@@ -126,7 +124,7 @@ func (p *extParser) skipSpace() {
 
 func (p *extParser) token(what string) (string, error) {
 	start := p.i
-	for p.i < len(p.s) && httpguts.IsTokenRune(rune(p.s[p.i])) {
+	for p.i < len(p.s) && isTokenByte(p.s[p.i]) {
 		p.i++
 	}
 	if p.i == start {
@@ -172,18 +170,6 @@ func (p *extParser) value() (string, error) {
 
 func (p *extParser) errorf(format string, args ...any) error {
 	return fmt.Errorf("websocket: malformed Sec-WebSocket-Extensions at byte %d: %s", p.i, fmt.Sprintf(format, args...))
-}
-
-func isToken(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		if !httpguts.IsTokenRune(rune(s[i])) {
-			return false
-		}
-	}
-	return true
 }
 
 // readDeflateParams checks the parameters of a permessage-deflate offer

@@ -15,8 +15,6 @@ import (
 	"slices"
 	"strings"
 	"time"
-
-	"golang.org/x/net/http/httpguts"
 )
 
 // DialOptions configures Dial. The zero value is ready to use.
@@ -152,11 +150,11 @@ func handshake(ctx context.Context, nc net.Conn, u *url.URL, secure bool, opts *
 		case "Host", "Upgrade", "Connection", "Sec-Websocket-Key", "Sec-Websocket-Version", "Sec-Websocket-Protocol", "Sec-Websocket-Extensions":
 			return nil, nil, fmt.Errorf("websocket: header %s is set by Dial", name)
 		}
-		if !httpguts.ValidHeaderFieldName(name) {
+		if !isToken(name) {
 			return nil, nil, fmt.Errorf("websocket: invalid header name %q", name)
 		}
 		for _, v := range values {
-			if !httpguts.ValidHeaderFieldValue(v) {
+			if !validHeaderValue(v) {
 				return nil, nil, fmt.Errorf("websocket: invalid value for header %s", name)
 			}
 			req.WriteString(name + ": " + v + "\r\n")
@@ -211,7 +209,7 @@ func handshake(ctx context.Context, nc net.Conn, u *url.URL, secure bool, opts *
 // or LF in a name from adding lines to the request.)
 func checkSubprotocols(protocols []string) error {
 	for i, p := range protocols {
-		if p == "" || strings.IndexFunc(p, func(r rune) bool { return !httpguts.IsTokenRune(r) }) >= 0 {
+		if !isToken(p) {
 			return fmt.Errorf("websocket: subprotocol %q is not a token", p)
 		}
 		if slices.Contains(protocols[:i], p) {
@@ -223,10 +221,10 @@ func checkSubprotocols(protocols []string) error {
 
 func checkResponse(resp *http.Response, key string, offered []string) error {
 	// Items 2 and 3: Upgrade: websocket, Connection: Upgrade.
-	if !httpguts.HeaderValuesContainsToken(resp.Header["Upgrade"], "websocket") {
+	if !headerContainsToken(resp.Header["Upgrade"], "websocket") {
 		return errors.New("websocket: server's response lacks Upgrade: websocket")
 	}
-	if !httpguts.HeaderValuesContainsToken(resp.Header["Connection"], "upgrade") {
+	if !headerContainsToken(resp.Header["Connection"], "upgrade") {
 		return errors.New("websocket: server's response lacks Connection: Upgrade")
 	}
 	// Item 4: Sec-WebSocket-Accept is derived from our key.
