@@ -21,8 +21,32 @@ import (
 	"time"
 
 	"wsraise/server"
+	"wsraise/server/wstest"
 	"wsraise/wsproto"
 )
+
+// boomErr is the error the handlers below raise to reach the exception
+// handler a test registers for it.
+type boomErr struct{ error }
+
+var errBoom = &boomErr{errors.New("boom")}
+
+// edgeApp serves /ws: handler, after an Accept if accept is set, with
+// onBoom as the route's exception handler for *boomErr.
+func edgeApp(t *testing.T, accept bool, handler func(*server.WebSocket) error, onBoom func(*server.WebSocket, *boomErr) error) (*wstest.Server, *logRecorder) {
+	t.Helper()
+	app, srv, rec := newApp(t, server.Options{})
+	route := app.Handle("/ws", func(ws *server.WebSocket) error {
+		if accept {
+			if err := ws.Accept(); err != nil {
+				return err
+			}
+		}
+		return handler(ws)
+	})
+	server.HandleException(route, onBoom)
+	return srv, rec
+}
 
 // http.ErrAbortHandler, returned or panicked, from a handler or an
 // exception handler, cuts the connection with no answer and is not a
@@ -30,7 +54,6 @@ import (
 // no close frame. The process survives (it crashed before: the panic
 // was re-raised in the handler's own goroutine).
 func TestAbortHandler(t *testing.T) {
-	type myErr struct{ error }
 	for _, tc := range []struct {
 		name    string
 		accept  bool
@@ -39,19 +62,10 @@ func TestAbortHandler(t *testing.T) {
 		{"panic before accept", false, func(ws *server.WebSocket) error { panic(http.ErrAbortHandler) }},
 		{"returned before accept", false, func(ws *server.WebSocket) error { return http.ErrAbortHandler }},
 		{"panic after accept", true, func(ws *server.WebSocket) error { panic(http.ErrAbortHandler) }},
-		{"from an exception handler after accept", true, func(ws *server.WebSocket) error { return &myErr{errors.New("boom")} }},
+		{"from an exception handler after accept", true, func(ws *server.WebSocket) error { return errBoom }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			app, srv, rec := newApp(t, server.Options{})
-			route := app.Handle("/ws", func(ws *server.WebSocket) error {
-				if tc.accept {
-					if err := ws.Accept(); err != nil {
-						return err
-					}
-				}
-				return tc.handler(ws)
-			})
-			server.HandleException(route, func(ws *server.WebSocket, err *myErr) error {
+			srv, rec := edgeApp(t, tc.accept, tc.handler, func(*server.WebSocket, *boomErr) error {
 				panic(http.ErrAbortHandler)
 			})
 			if !tc.accept {
@@ -92,7 +106,6 @@ func isReset(err error) bool {
 // still ends the connection by the rules (1011 after accept, 500 before)
 // and logs it; nothing is left behind (leakcheck, TestMain).
 func TestGoexit(t *testing.T) {
-	type myErr struct{ error }
 	for _, tc := range []struct {
 		name    string
 		accept  bool
@@ -100,19 +113,10 @@ func TestGoexit(t *testing.T) {
 	}{
 		{"before accept", false, func(ws *server.WebSocket) error { runtime.Goexit(); return nil }},
 		{"after accept", true, func(ws *server.WebSocket) error { runtime.Goexit(); return nil }},
-		{"in an exception handler", true, func(ws *server.WebSocket) error { return &myErr{errors.New("boom")} }},
+		{"in an exception handler", true, func(ws *server.WebSocket) error { return errBoom }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			app, srv, rec := newApp(t, server.Options{})
-			route := app.Handle("/ws", func(ws *server.WebSocket) error {
-				if tc.accept {
-					if err := ws.Accept(); err != nil {
-						return err
-					}
-				}
-				return tc.handler(ws)
-			})
-			server.HandleException(route, func(ws *server.WebSocket, err *myErr) error {
+			srv, rec := edgeApp(t, tc.accept, tc.handler, func(*server.WebSocket, *boomErr) error {
 				runtime.Goexit()
 				return nil
 			})

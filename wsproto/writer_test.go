@@ -115,29 +115,36 @@ func TestWriterFragments(t *testing.T) {
 		buf    int
 		sizes  []int
 		frames int // 0: not checked
+		last   int // the final frame's length; -1: not checked
 	}{
-		{"empty", 0, nil, 1},
-		{"one small", 0, []int{100}, 1},
-		{"small writes under the buffer", 0, []int{1000, 1000, 1000}, 1},
-		{"exactly the buffer", 0, []int{defaultBufferSize}, 1},
-		{"the buffer and one", 0, []int{defaultBufferSize, 1}, 2},
-		{"small writes over the buffer", 0, []int{1000, 1000, 1000, 1000, 1000}, 2},
-		{"one large", 0, []int{5000}, 2},
-		{"small then large", 0, []int{100, 60000}, 2},
-		{"large then small", 0, []int{60000, 100}, 2},
-		{"large, large", 0, []int{60000, 60000}, 3},
-		{"1 MiB", 0, []int{1 << 20}, 2},
-		{"just over the tail", 0, []int{3500, writerTail + 1}, 2},
-		{"tiny buffer, large", 200, []int{5000}, 2},
-		{"tiny buffer, small writes", 200, []int{150, 150, 150, 150}, 0},
-		{"tiny buffer, mixed", 200, []int{7, 300, 1, 199, 200, 201, 5000}, 0},
-		{"64 KiB buffer", 64 << 10, []int{70000, 10, 200 << 10}, 3},
+		{"empty", 0, nil, 1, -1},
+		{"one small", 0, []int{100}, 1, -1},
+		{"small writes under the buffer", 0, []int{1000, 1000, 1000}, 1, -1},
+		{"exactly the buffer", 0, []int{defaultBufferSize}, 1, -1},
+		{"the buffer and one", 0, []int{defaultBufferSize, 1}, 2, -1},
+		{"small writes over the buffer", 0, []int{1000, 1000, 1000, 1000, 1000}, 2, -1},
+		{"one large", 0, []int{5000}, 2, writerTail},
+		{"small then large", 0, []int{100, 60000}, 2, writerTail},
+		{"large then small", 0, []int{60000, 100}, 2, writerTail + 100},
+		{"large, large", 0, []int{60000, 60000}, 3, writerTail},
+		{"1 MiB", 0, []int{1 << 20}, 2, writerTail},
+		{"just over the tail", 0, []int{3500, writerTail + 1}, 2, writerTail},
+		{"tiny buffer, large", 200, []int{5000}, 2, 200},
+		{"tiny buffer, small writes", 200, []int{150, 150, 150, 150}, 0, -1},
+		{"tiny buffer, mixed", 200, []int{7, 300, 1, 199, 200, 201, 5000}, 0, -1},
+		{"64 KiB buffer", 64 << 10, []int{70000, 10, 200 << 10}, 3, writerTail},
 	} {
 		for _, server := range []bool{true, false} {
 			t.Run(fmt.Sprintf("%s/server=%v", tc.name, server), func(t *testing.T) {
 				msg, frames := writerMessage(t, server, tc.buf, tc.sizes)
 				if err := checkFragments(msg, len(tc.sizes), frames); err != nil {
 					t.Fatal(err)
+				}
+				// A message that ends with a large Write ends with data:
+				// the writer kept the Write's last bytes for the final
+				// fragment, rather than sending an empty one.
+				if tc.last >= 0 && len(frames[len(frames)-1].p) != tc.last {
+					t.Fatalf("final frame of %d bytes, want %d", len(frames[len(frames)-1].p), tc.last)
 				}
 				if tc.frames != 0 && len(frames) != tc.frames {
 					var lens []int
