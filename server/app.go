@@ -258,12 +258,6 @@ func (a *App) track(ws *WebSocket) bool {
 	return true
 }
 
-func (a *App) shuttingDown() bool {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	return a.shutdown
-}
-
 func (a *App) untrack(ws *WebSocket) {
 	a.mu.Lock()
 	delete(a.conns, ws)

@@ -17,6 +17,7 @@ import (
 	"runtime"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -79,7 +80,7 @@ func TestAbortHandler(t *testing.T) {
 					"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
 				nc.SetReadDeadline(time.Now().Add(5 * time.Second))
 				b, err := io.ReadAll(nc)
-				if len(b) != 0 || (err != nil && !isReset(err)) {
+				if len(b) != 0 || (err != nil && !errors.Is(err, syscall.ECONNRESET)) {
 					t.Fatalf("client read %q, %v; want the connection closed with no response", b, err)
 				}
 				e := rec.end(t)
@@ -96,10 +97,6 @@ func TestAbortHandler(t *testing.T) {
 			}
 		})
 	}
-}
-
-func isReset(err error) bool {
-	return strings.Contains(err.Error(), "connection reset")
 }
 
 // runtime.Goexit (t.FailNow, say) in a handler or an exception handler
@@ -226,7 +223,7 @@ func TestStateAfterPeerLeaves(t *testing.T) {
 				_, _, err := ws.Receive()
 				states <- ws.State().String()
 				if aerr := ws.Accept(); !errors.Is(aerr, server.ErrAlreadyAccepted) {
-					states <- "second Accept: " + errString(aerr)
+					states <- fmt.Sprint("second Accept: ", aerr)
 				} else {
 					states <- "ok"
 				}
@@ -247,13 +244,6 @@ func TestStateAfterPeerLeaves(t *testing.T) {
 			}
 		})
 	}
-}
-
-func errString(err error) string {
-	if err == nil {
-		return "nil"
-	}
-	return err.Error()
 }
 
 // ShutdownServer shuts an http.Server and the app down together and
@@ -398,4 +388,32 @@ func TestAsMethod(t *testing.T) {
 		srv.Connect(t, "/ws").ExpectClose(wsproto.StatusPolicyViolation, "raised via As")
 		checkLog(t, rec.end(t), slog.LevelInfo, "server", 1008, "raised via As")
 	})
+}
+
+// A close the peer leaves unanswered (it reads the close frame, then drops
+// TCP) is a *Disconnect with 1006 from ws.Close (RFC 6455 section 7.1.5:
+// the close handshake did not complete), which the handler may return
+// without a failure being logged.
+func TestCloseUnansweredIsDisconnect(t *testing.T) {
+	app, srv, rec := newApp(t, server.Options{})
+	closed := make(chan error, 1)
+	app.Handle("/ws", func(ws *server.WebSocket) error {
+		if err := ws.Accept(); err != nil {
+			return err
+		}
+		err := ws.Close(wsproto.StatusNormalClosure, "bye")
+		closed <- err
+		return err
+	})
+	c := rawDial(t, srv, "/ws", nil)
+	c.expectCloseFrame()
+	c.nc.Close()
+	var d *server.Disconnect
+	if err := within(t, closed, "Close"); !errors.As(err, &d) || d.Code != wsproto.StatusAbnormalClosure {
+		t.Fatalf("Close returned %v, want a *Disconnect with 1006", err)
+	}
+	e := rec.end(t)
+	if e.level != slog.LevelInfo {
+		t.Errorf("log %v %v, want info (a disconnect is not a failure)", e.level, e.attrs)
+	}
 }

@@ -241,8 +241,11 @@ func (ws *WebSocket) applyDefaults(err error) error {
 			status := he.Status
 			var bad error
 			if status < 300 || status > 599 {
-				// A 1xx or 2xx status cannot refuse a handshake (101
-				// would claim to accept it): a bug of the application.
+				// A 1xx or 2xx status cannot refuse a handshake. RFC 6455
+				// section 4.1: a status other than 101 is handled "per
+				// HTTP procedures", so a 2xx reads as a success, and a
+				// 101 sent here would claim an upgrade that never
+				// happened (section 4.2.2). A bug of the application.
 				bad = fmt.Errorf("HTTPException with status %d cannot refuse a handshake; sent 500", status)
 				status = http.StatusInternalServerError
 			}
@@ -262,11 +265,11 @@ func (ws *WebSocket) applyDefaults(err error) error {
 		return nil
 	}
 	// Rows 5 and 6: unhandled.
-	if ws.State() == Connecting && errors.Is(err, context.Canceled) && ws.app.shuttingDown() {
-		// The handler gave up on its context, which Shutdown cancelled:
-		// refused like any handshake during shutdown, not a failure.
+	if ws.State() == Connecting && errors.Is(err, context.Canceled) && context.Cause(ws.ctx) == ErrShuttingDown {
+		// The handler gave up on its context because Shutdown cancelled
+		// it: refused like any handshake during shutdown, not a failure.
 		ws.mu.Lock()
-		ws.refuseLocked(http.StatusServiceUnavailable, "server shutting down", http.Header{"Retry-After": {"1"}})
+		ws.refuseShuttingDownLocked()
 		ws.mu.Unlock()
 		return nil
 	}

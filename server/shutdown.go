@@ -28,7 +28,7 @@ func (a *App) Shutdown(ctx context.Context) error {
 		// that what waits on it returns; the handshake is then refused
 		// with 503, as Accept would be.
 		if ws.State() == Connecting {
-			ws.cancel()
+			ws.cancelCause(ErrShuttingDown)
 		}
 	}
 	a.mu.Unlock()

@@ -42,9 +42,9 @@ type WebSocket struct {
 	w     http.ResponseWriter
 	req   *http.Request
 
-	ctx      context.Context
-	cancel   context.CancelFunc
-	hijacked chan struct{} // closed once Accept has taken the connection from net/http
+	ctx         context.Context
+	cancelCause context.CancelCauseFunc // Shutdown gives ErrShuttingDown as the cause
+	hijacked    chan struct{}           // closed once Accept has taken the connection from net/http
 
 	mu       sync.Mutex // serialises Accept, Close and answering the handshake
 	state    atomic.Int32
@@ -77,15 +77,18 @@ func newWebSocket(a *App, route *Route, w http.ResponseWriter, r *http.Request) 
 	// request's context when it returns: the connection's context keeps
 	// the request's values, and follows its cancellation only until the
 	// handshake is accepted (a client that leaves during a guard, say).
-	ctx, cancel := context.WithCancel(context.WithoutCancel(r.Context()))
-	ws := &WebSocket{app: a, route: route, w: w, req: r, ctx: ctx, cancel: cancel, hijacked: make(chan struct{})}
+	ctx, cancel := context.WithCancelCause(context.WithoutCancel(r.Context()))
+	ws := &WebSocket{app: a, route: route, w: w, req: r, ctx: ctx, cancelCause: cancel, hijacked: make(chan struct{})}
 	context.AfterFunc(r.Context(), func() {
 		if ws.State() == Connecting {
-			cancel()
+			cancel(nil)
 		}
 	})
 	return ws
 }
+
+// cancel ends the connection's context.
+func (ws *WebSocket) cancel() { ws.cancelCause(nil) }
 
 // Request returns the handshake request: headers, cookies, URL and query.
 func (ws *WebSocket) Request() *http.Request { return ws.req }
@@ -158,7 +161,7 @@ func (ws *WebSocket) Accept(opts ...AcceptOption) error {
 		uo.Subprotocols = []string{cfg.subprotocol}
 	}
 	if !ws.app.track(ws) {
-		ws.refuseLocked(http.StatusServiceUnavailable, "server shutting down", http.Header{"Retry-After": {"1"}})
+		ws.refuseShuttingDownLocked()
 		return ErrShuttingDown
 	}
 	c, err := wsproto.Upgrade(ws.w, ws.req, uo)
@@ -383,10 +386,11 @@ func (ws *WebSocket) Close(code wsproto.StatusCode, reason string) error {
 	case errors.Is(err, wsproto.ErrClosed):
 		return nil // the peer was first: nothing to do
 	}
-	// The peer did not answer the close frame (it left, or timed out): a
-	// disconnect, which a handler may return without it being logged as
-	// a failure (row 13).
-	return ws.disconnectFrom(err)
+	// The peer did not answer the close frame (it left, or timed out):
+	// the close handshake did not complete, which RFC 6455 section 7.1.5
+	// and 7.4.1 report as 1006. A disconnect, which a handler may return
+	// without it being logged as a failure (row 13).
+	return ws.disconnectFrom(&wsproto.CloseError{Code: wsproto.StatusAbnormalClosure, Err: err})
 }
 
 func (ws *WebSocket) closeAfterAccept() bool {
@@ -394,6 +398,12 @@ func (ws *WebSocket) closeAfterAccept() bool {
 		return ws.route.closeAfterAccept
 	}
 	return ws.app.opts.CloseAfterAccept
+}
+
+// refuseShuttingDownLocked refuses the handshake as the app does during
+// shutdown: 503, with Retry-After. ws.mu is held.
+func (ws *WebSocket) refuseShuttingDownLocked() {
+	ws.refuseLocked(http.StatusServiceUnavailable, "server shutting down", http.Header{"Retry-After": {"1"}})
 }
 
 // refuseLocked answers the handshake with an HTTP error. ws.mu is held.
