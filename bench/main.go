@@ -18,6 +18,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime/pprof"
+	"runtime/trace"
 	"syscall"
 	"time"
 )
@@ -41,9 +42,10 @@ func main() {
 	svg := fs.String("svg", "../docs/bench.svg", "run: chart file")
 	only := fs.String("libs", "", "run: comma-separated libraries (default all)")
 	cpuprofile := fs.String("cpuprofile", "", "serve: write a CPU profile here until SIGTERM")
+	traceFile := fs.String("trace", "", "serve: write an execution trace here until SIGTERM")
 	fs.Parse(os.Args[2:])
-	if *cpuprofile != "" {
-		stop, perr := profileUntilSignal(*cpuprofile)
+	if *cpuprofile != "" || *traceFile != "" {
+		stop, perr := profileUntilSignal(*cpuprofile, *traceFile)
 		if perr != nil {
 			fmt.Fprintln(os.Stderr, "wsbench:", perr)
 			os.Exit(1)
@@ -73,17 +75,39 @@ func main() {
 	}
 }
 
-// profileUntilSignal writes a CPU profile to path until SIGTERM or
-// SIGINT, which then ends the program.
-func profileUntilSignal(path string) (stop func(), err error) {
-	f, err := os.Create(path)
-	if err != nil {
-		return nil, err
+// profileUntilSignal writes a CPU profile to cpuPath and an execution
+// trace to tracePath (either may be empty) until SIGTERM or SIGINT, which
+// then ends the program. The trace's system-call profile
+// (go tool trace -pprof=syscall) shows which calls block, and for how long.
+func profileUntilSignal(cpuPath, tracePath string) (stop func(), err error) {
+	var stops []func()
+	stop = func() {
+		for _, s := range stops {
+			s()
+		}
 	}
-	if err := pprof.StartCPUProfile(f); err != nil {
-		return nil, err
+	if cpuPath != "" {
+		f, err := os.Create(cpuPath)
+		if err != nil {
+			return nil, err
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return nil, err
+		}
+		stops = append(stops, func() { pprof.StopCPUProfile(); f.Close() })
 	}
-	stop = func() { pprof.StopCPUProfile(); f.Close() }
+	if tracePath != "" {
+		f, err := os.Create(tracePath)
+		if err != nil {
+			stop()
+			return nil, err
+		}
+		if err := trace.Start(f); err != nil {
+			stop()
+			return nil, err
+		}
+		stops = append(stops, func() { trace.Stop(); f.Close() })
+	}
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, syscall.SIGTERM, os.Interrupt)
 	go func() { <-sig; stop(); os.Exit(0) }()
