@@ -35,6 +35,9 @@ type loadResult struct {
 	Mismatches int     `json:"mismatches"`
 	Errors     int     `json:"errors"`
 	FirstError string  `json:"first_error,omitempty"`
+	// ServerCPU is the CPU time, in seconds, the server process used
+	// during the run (user and system, from /proc; 0 where there is none).
+	ServerCPU float64 `json:"server_cpu_s,omitempty"`
 }
 
 // loadReadBuffer is the load client's read buffer. It is small so that a

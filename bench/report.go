@@ -88,6 +88,23 @@ func markdown(run benchRun) string {
 			}
 			b.WriteString("\n")
 		}
+		fmt.Fprintf(&b, "\nServer CPU time per round trip in µs (user and system, all threads), %d connection(s):\n\n| library |", n)
+		for _, s := range sizes {
+			fmt.Fprintf(&b, " %s |", sizeName(s))
+		}
+		b.WriteString("\n|---|" + strings.Repeat("---:|", len(sizes)) + "\n")
+		for _, lib := range libs {
+			fmt.Fprintf(&b, "| %s |", lib)
+			for _, s := range sizes {
+				r, _ := find(run, lib, s, n)
+				if r.RoundTrips == 0 || r.ServerCPU == 0 {
+					b.WriteString(" - |")
+					continue
+				}
+				fmt.Fprintf(&b, " %.1f |", r.ServerCPU*1e6/float64(r.RoundTrips))
+			}
+			b.WriteString("\n")
+		}
 		b.WriteString("\n")
 	}
 

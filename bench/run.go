@@ -60,6 +60,7 @@ func runAll(quick bool, only, out, svg string) error {
 	// round in a rotating order, so that a slow spell of the machine falls
 	// on all libraries alike rather than on whichever ran at that moment.
 	addrs := make(map[string]string, len(libs))
+	pids := make(map[string]int, len(libs))
 	var servers []*exec.Cmd
 	stopServers := func() {
 		for _, srv := range servers {
@@ -76,6 +77,7 @@ func runAll(quick bool, only, out, svg string) error {
 		}
 		servers = append(servers, srv)
 		addrs[lib] = addr
+		pids[lib] = srv.Process.Pid
 	}
 	for _, n := range connCount {
 		for _, s := range sizes {
@@ -84,9 +86,13 @@ func runAll(quick bool, only, out, svg string) error {
 				for i := range libs {
 					lib := libs[(i+round)%len(libs)]
 					var r loadResult
+					cpu0 := processCPU(pids[lib])
 					if err := runJSON(&r, self, "load", "-lib", lib, "-addr", addrs[lib],
 						"-size", strconv.Itoa(s), "-conns", strconv.Itoa(n), "-d", (d / time.Duration(rounds)).String()); err != nil {
 						return err
+					}
+					if cpu0 >= 0 {
+						r.ServerCPU = (processCPU(pids[lib]) - cpu0).Seconds()
 					}
 					parts[lib] = append(parts[lib], r)
 				}
@@ -136,9 +142,10 @@ func runAll(quick bool, only, out, svg string) error {
 // error.
 func combine(parts []loadResult) loadResult {
 	r := parts[0]
-	r.RoundTrips, r.Seconds, r.Mismatches, r.Errors = 0, 0, 0, 0
+	r.RoundTrips, r.Seconds, r.Mismatches, r.Errors, r.ServerCPU = 0, 0, 0, 0, 0
 	var p50, p99 []float64
 	for _, p := range parts {
+		r.ServerCPU += p.ServerCPU
 		r.RoundTrips += p.RoundTrips
 		r.Seconds += p.Seconds
 		r.Mismatches += p.Mismatches

@@ -124,8 +124,9 @@ func serveFramework(ln net.Listener) error {
 		if err := ws.Accept(); err != nil {
 			return err
 		}
+		var buf []byte // reused, as the docs recommend for throughput
 		for {
-			typ, msg, err := ws.Receive()
+			typ, msg, err := ws.ReceiveAppend(buf[:0])
 			if err != nil {
 				return err
 			}
@@ -137,6 +138,7 @@ func serveFramework(ln net.Listener) error {
 			if err != nil {
 				return err
 			}
+			buf = msg
 		}
 	})
 	return (&http.Server{Handler: app}).Serve(ln)

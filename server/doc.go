@@ -73,6 +73,29 @@
 // code. The connection's Context is cancelled when it ends, so a handler
 // that only sends can watch for the client leaving.
 //
+// # Receiving
+//
+// A goroutine of the connection's own reads messages and hands them to the
+// receive methods one at a time, in order; it also answers pings and
+// finds the peer's close while the handler only sends. Receive and
+// ReceiveBytes return a slice that is the caller's to keep: one allocation
+// per message. ReceiveAppend(dst) appends the message to dst instead, and
+// ReceiveText and ReceiveJSON copy or decode it; with them the message's
+// buffer goes back to a pool, so a handler that reuses dst allocates
+// nothing per message:
+//
+//	var buf []byte
+//	for {
+//		typ, msg, err := ws.ReceiveAppend(buf[:0])
+//		if err != nil {
+//			return err
+//		}
+//		...
+//		buf = msg
+//	}
+//
+// A connection waiting for its next message holds no message buffer.
+//
 // # Around the handler
 //
 // Guards run before the handler and raise like it. The Origin of a

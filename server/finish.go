@@ -91,7 +91,8 @@ func (ws *WebSocket) finish(err error, start time.Time, handlers bool) {
 		ws.awaitClose()
 		ws.conn.CloseNow() // a no-op after a completed close
 		// Wait for the reading goroutine: nothing outlives the handler.
-		for range ws.msgs {
+		for m := range ws.msgs {
+			putBuffer(m.buf)
 		}
 		ws.app.untrack(ws)
 	}

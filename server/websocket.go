@@ -10,6 +10,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"wsraise/wsproto"
 )
@@ -60,11 +61,6 @@ type WebSocket struct {
 	readErr  error         // set before msgs is closed
 	lastPong atomic.Int64  // unix nanoseconds
 	pinger   *time.Timer
-}
-
-type message struct {
-	typ  wsproto.MessageType
-	data []byte
 }
 
 type closeRecord struct {
@@ -187,96 +183,11 @@ func (ws *WebSocket) Accept(opts ...AcceptOption) error {
 	return nil
 }
 
-// readLoop reads messages and hands them to the receive methods one at a
-// time, so that control frames (pings, the peer's close) are handled even
-// while the handler only sends. It ends with the connection.
-func (ws *WebSocket) readLoop() {
-	defer close(ws.msgs)
-	defer ws.cancel()
-	// The connection is over (the peer closed, TCP dropped, a protocol
-	// error, or this side's close completed): State says so at once.
-	defer ws.state.Store(int32(Disconnected))
-	for {
-		typ, data, err := ws.conn.Read(context.Background())
-		if err != nil {
-			ws.readErr = err
-			return
-		}
-		// Once this side is closing, no message is handed over: a select
-		// between the two cases below would pick one at random, and the
-		// handler could receive message n+3 right after n.
-		select {
-		case <-ws.discard:
-			continue
-		default:
-		}
-		select {
-		case ws.msgs <- message{typ, data}:
-		case <-ws.discard:
-			// This side is closing: nobody will receive the message, and
-			// reading on is how the peer's close frame is found.
-		case <-ws.conn.Done():
-			ws.readErr = ws.conn.Err()
-			return
-		}
-	}
-}
-
-// Receive returns the next message, text or binary.
-func (ws *WebSocket) Receive() (wsproto.MessageType, []byte, error) {
-	if ws.State() == Connecting || ws.msgs == nil {
-		return 0, nil, ErrNotAccepted
-	}
-	m, ok := <-ws.msgs
-	if !ok {
-		return 0, nil, ws.disconnect()
-	}
-	return m.typ, m.data, nil
-}
-
-// ReceiveText returns the next message, which must be text; a binary one
-// raises 1003 Unsupported Data.
-func (ws *WebSocket) ReceiveText() (string, error) {
-	typ, data, err := ws.Receive()
-	if err != nil {
-		return "", err
-	}
-	if typ != wsproto.MessageText {
-		return "", Raise(wsproto.StatusUnsupportedData, "expected a text message")
-	}
-	return string(data), nil
-}
-
-// ReceiveBytes returns the next message, which must be binary; a text one
-// raises 1003 Unsupported Data.
-func (ws *WebSocket) ReceiveBytes() ([]byte, error) {
-	typ, data, err := ws.Receive()
-	if err != nil {
-		return nil, err
-	}
-	if typ != wsproto.MessageBinary {
-		return nil, Raise(wsproto.StatusUnsupportedData, "expected a binary message")
-	}
-	return data, nil
-}
-
-// ReceiveJSON decodes the next message, text or binary, into v. A message
-// that does not decode returns a *JSONError, which closes with 1007 unless
-// handled.
-func (ws *WebSocket) ReceiveJSON(v any) error {
-	_, data, err := ws.Receive()
-	if err != nil {
-		return err
-	}
-	if err := json.Unmarshal(data, v); err != nil {
-		return &JSONError{Err: err}
-	}
-	return nil
-}
-
 // SendText sends a text message.
 func (ws *WebSocket) SendText(s string) error {
-	return ws.send(wsproto.MessageText, []byte(s))
+	// The bytes of s go out as they are, without a copy: Conn.Write only
+	// reads its argument (a client masks into a buffer of its own).
+	return ws.send(wsproto.MessageText, unsafe.Slice(unsafe.StringData(s), len(s)))
 }
 
 // SendBytes sends a binary message.
