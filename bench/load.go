@@ -38,6 +38,9 @@ type loadResult struct {
 	// ServerCPU is the CPU time, in seconds, the server process used
 	// during the run (user and system, from /proc; 0 where there is none).
 	ServerCPU float64 `json:"server_cpu_s,omitempty"`
+	// RoundRTPS holds each round's round trips per second, in the order
+	// the rounds ran (set when rounds are combined).
+	RoundRTPS []float64 `json:"round_rtps,omitempty"`
 }
 
 // loadReadBuffer is the load client's read buffer. It is small so that a

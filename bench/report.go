@@ -48,7 +48,12 @@ func markdown(run benchRun) string {
 		mode, run.Started.UTC().Format("2006-01-02 15:04 MST"), run.Machine)
 	b.WriteString("Servers pinned to CPU 0, the shared load client to CPU 1 (taskset). Each connection is a\n" +
 		"closed loop: send one binary message, read the echo, compare it byte for byte. The client\n" +
-		"masks with gobwas's ws.Cipher, the fastest masking among the peers, for every library.\n")
+		"keeps each connection's frame masked and re-masks it in place with a new key for every\n" +
+		"message (gobwas's ws.Cipher, the fastest masking among the peers), and reads echoes straight\n" +
+		"into place, so that its own work weighs as little as it can, the same for every library.\n" +
+		"With 100 connections that one-core client is still busy all the time against the fast\n" +
+		"servers, so round trips per second there measure the client as much as the server: the\n" +
+		"server's CPU time per round trip (from /proc) says what each server costs.\n")
 	if run.Rounds > 1 {
 		fmt.Fprintf(&b, "Each cell is %d rounds of equal length, every library once per round in a rotating order,\n"+
 			"so that a slow spell of the machine falls on all of them: round trips per second over all\n"+
@@ -131,7 +136,8 @@ func markdown(run benchRun) string {
 					b.WriteString(" - |")
 					continue
 				}
-				fmt.Fprintf(&b, " %.2f (%s) |", me.RTPS/best, bestLib)
+				bestRun, _ := find(run, bestLib, s, n)
+				fmt.Fprintf(&b, " %.2f (%s)%s |", me.RTPS/best, bestLib, roundSpread(me, bestRun))
 			}
 		}
 		b.WriteString("\n")
@@ -145,11 +151,16 @@ func markdown(run benchRun) string {
 						b.WriteString(" - |")
 						continue
 					}
-					fmt.Fprintf(&b, " %.2f |", me.RTPS/r.RTPS)
+					fmt.Fprintf(&b, " %.2f%s |", me.RTPS/r.RTPS, roundSpread(me, r))
 				}
 			}
 			b.WriteString("\n")
 		}
+	}
+	if run.Rounds > 1 {
+		b.WriteString("\nIn brackets: the lowest and highest ratio of one round to the same round (the two\n" +
+			"libraries measured one after the other); a range that spans 1.00 is a difference within the\n" +
+			"machine's noise.\n")
 	}
 	b.WriteString("\nraw-tcp copies bytes as they arrive (io.Copy), so its echo overlaps the sending of the\n" +
 		"message; raw-msg reads each length-prefixed message whole before writing it back, the most a\n" +
@@ -231,4 +242,22 @@ func chart(run benchRun) string {
 	}
 	b.WriteString("</svg>\n")
 	return b.String()
+}
+
+// roundSpread is " [lo-hi]": the lowest and highest ratio of a's round
+// trips per second to b's, round by round, or "" with fewer than two
+// rounds.
+func roundSpread(a, b loadResult) string {
+	if len(a.RoundRTPS) < 2 || len(a.RoundRTPS) != len(b.RoundRTPS) {
+		return ""
+	}
+	lo, hi := math.Inf(1), math.Inf(-1)
+	for i, x := range a.RoundRTPS {
+		if b.RoundRTPS[i] == 0 {
+			return ""
+		}
+		r := x / b.RoundRTPS[i]
+		lo, hi = math.Min(lo, r), math.Max(hi, r)
+	}
+	return fmt.Sprintf(" [%.2f-%.2f]", lo, hi)
 }

@@ -45,7 +45,7 @@ func runAll(quick bool, only, out, svg string) error {
 		return err
 	}
 	// d is a cell's total load time per library, split over rounds.
-	d, k, rounds := 3*time.Second, 10000, 3
+	d, k, rounds := 5*time.Second, 10000, 5
 	if quick {
 		d, k, rounds = 300*time.Millisecond, 1000, 1
 	}
@@ -144,7 +144,9 @@ func combine(parts []loadResult) loadResult {
 	r := parts[0]
 	r.RoundTrips, r.Seconds, r.Mismatches, r.Errors, r.ServerCPU = 0, 0, 0, 0, 0
 	var p50, p99 []float64
+	r.RoundRTPS = nil
 	for _, p := range parts {
+		r.RoundRTPS = append(r.RoundRTPS, p.RTPS)
 		r.ServerCPU += p.ServerCPU
 		r.RoundTrips += p.RoundTrips
 		r.Seconds += p.Seconds
