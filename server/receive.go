@@ -127,9 +127,11 @@ func (ws *WebSocket) readMessage(hint int) (message, error) {
 	for {
 		if len(b) == cap(b) {
 			// Full: is there more? A one-byte read tells, without a larger
-			// buffer for a message that fit exactly.
-			var one [1]byte
-			n, err := r.Read(one[:])
+			// buffer for a message that fit exactly. (one is the
+			// connection's: on this goroutine's stack it would escape
+			// through the io.Reader and be allocated each time.)
+			one := ws.one[:]
+			n, err := r.Read(one)
 			if err == io.EOF && n == 0 {
 				break
 			}

@@ -105,12 +105,14 @@ func TestReceiveMethods(t *testing.T) {
 
 // TestReceiveAppendAllocs: a handler that receives into a reused slice
 // allocates nothing per message in steady state (counted over the whole
-// process, client included, whose writes allocate nothing either).
+// process, client included, whose writes allocate nothing either). 64 KiB
+// fills its pooled buffer exactly, so the end of each message is found by
+// the one-byte probe.
 func TestReceiveAppendAllocs(t *testing.T) {
 	if raceEnabled {
 		t.Skip("allocations are counted without -race (.ci/run does)")
 	}
-	const warm, n = 20, 200
+	const warm, n = 20, 500
 	for _, size := range []int{16, 4096, 64 << 10} {
 		t.Run(fmt.Sprint(size), func(t *testing.T) {
 			result := make(chan float64, 1)
@@ -145,7 +147,9 @@ func TestReceiveAppendAllocs(t *testing.T) {
 				}
 			}
 			c.ExpectClose(wsproto.StatusNormalClosure, "")
-			if allocs := <-result; allocs > 0.1 {
+			// A per-message allocation shows as 1 or more; other goroutines
+			// of the test (the HTTP server, the client) add a few in all.
+			if allocs := <-result; allocs > 0.25 {
 				t.Errorf("%.2f allocations per message, want 0", allocs)
 			}
 		})

@@ -59,6 +59,7 @@ type WebSocket struct {
 	msgs     chan message  // from the reading goroutine
 	discard  chan struct{} // closed when this side closes: stop handing messages over
 	readErr  error         // set before msgs is closed
+	one      [1]byte       // readMessage's probe for the end of a message
 	lastPong atomic.Int64  // unix nanoseconds
 	pinger   *time.Timer
 }
