@@ -114,7 +114,9 @@ func markdown(run benchRun) string {
 	}
 
 	b.WriteString("## Ratios\n\nwsraise (plain `wsproto`) divided by the best peer in the column, and by the two raw TCP echoes.\n" +
-		"Goals: at least 1.00x the best peer everywhere; at least 0.85x raw TCP at 64 KiB and above.\n\n| ratio |")
+		"Goals: at least 1.00x the best peer everywhere; at least 0.85x raw TCP at 64 KiB and above.\n" +
+		"Where a goal is missed, the profiles that explain it and what would close it:\n" +
+		"[PERFORMANCE.md](PERFORMANCE.md), \"Round trips: where the goals stand\".\n\n| ratio |")
 	for _, n := range connCount {
 		for _, s := range sizes {
 			fmt.Fprintf(&b, " %s x%d |", sizeName(s), n)
