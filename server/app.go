@@ -32,8 +32,9 @@ type Options struct {
 	CloseTimeout time.Duration
 	// HandshakeTimeout bounds writing the 101 response. Default 10s.
 	HandshakeTimeout time.Duration
-	// WriteTimeout bounds every send; a send that times out ends the
-	// connection (the peer sees 1006). Default 10s.
+	// WriteTimeout bounds every send (to within an eighth more, see
+	// wsproto.UpgradeOptions); a send that times out ends the connection
+	// (the peer sees 1006). Default 10s.
 	WriteTimeout time.Duration
 	// ReadLimit is the largest message accepted; larger ones close with
 	// 1009. Default 16 MiB. With compression it bounds the decompressed

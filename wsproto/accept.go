@@ -29,7 +29,9 @@ type UpgradeOptions struct {
 	// CloseTimeout bounds the closing handshake. Default 5s.
 	CloseTimeout time.Duration
 	// WriteTimeout, if set, bounds each write whose context has no
-	// deadline; a write that times out closes the connection.
+	// deadline (to within an eighth more: the deadline is moved once per
+	// eighth of the timeout, not at every write); a write that times out
+	// closes the connection.
 	WriteTimeout time.Duration
 	// ReadBufferSize and WriteBufferSize size the I/O buffers. Default 4096.
 	ReadBufferSize, WriteBufferSize int

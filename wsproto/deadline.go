@@ -21,7 +21,18 @@ type deadline struct {
 	mu      sync.Mutex
 	gen     uint64      // bumped when an operation ends, so a late cancellation is ignored
 	armed   atomic.Bool // a deadline is set on the connection
+	// fromTimeout is the deadline set last from timeout, zero if the one
+	// set since came from elsewhere. Setting a deadline costs a runtime
+	// timer update: with a timeout, it is moved only once it is less than
+	// timeout away, and then to timeoutSlack past the timeout, so a
+	// connection that writes often sets it once per eighth of the timeout
+	// instead of at every write. An operation is then bounded by between
+	// timeout and 9/8 of it.
+	fromTimeout time.Time
 }
+
+// timeoutSlack is how far past the timeout a deadline from it is set.
+func timeoutSlack(t time.Duration) time.Duration { return t / 8 }
 
 func (d *deadline) init(set func(time.Time) error) { d.set = set }
 
@@ -29,20 +40,26 @@ func (d *deadline) init(set func(time.Time) error) { d.set = set }
 // not nil, must be passed to end.
 func (d *deadline) start(ctx context.Context) (stop func() bool) {
 	dl, hasDeadline := ctx.Deadline()
-	if !hasDeadline && d.timeout > 0 {
-		dl, hasDeadline = time.Now().Add(d.timeout), true
-	}
 	done := ctx.Done()
-	if !hasDeadline && done == nil && !d.armed.Load() {
+	if !hasDeadline && done == nil && d.timeout <= 0 && !d.armed.Load() {
 		return nil // the fast path: nothing to set, nothing to clear
 	}
 	d.mu.Lock()
-	if hasDeadline {
+	switch {
+	case hasDeadline:
 		d.set(dl)
 		d.armed.Store(true)
-	} else if d.armed.Load() {
+		d.fromTimeout = time.Time{}
+	case d.timeout > 0:
+		if now := time.Now(); d.fromTimeout.IsZero() || d.fromTimeout.Sub(now) < d.timeout {
+			d.fromTimeout = now.Add(d.timeout + timeoutSlack(d.timeout))
+			d.set(d.fromTimeout)
+			d.armed.Store(true)
+		}
+	case d.armed.Load():
 		d.set(time.Time{})
 		d.armed.Store(false)
+		d.fromTimeout = time.Time{}
 	}
 	gen := d.gen
 	d.mu.Unlock()
@@ -54,6 +71,7 @@ func (d *deadline) start(ctx context.Context) (stop func() bool) {
 		if d.gen == gen {
 			d.set(aLongTimeAgo)
 			d.armed.Store(true)
+			d.fromTimeout = time.Time{}
 		}
 		d.mu.Unlock()
 	})
@@ -74,6 +92,7 @@ func (d *deadline) setTimeout(t time.Duration) {
 	d.mu.Lock()
 	d.set(time.Now().Add(t))
 	d.armed.Store(true)
+	d.fromTimeout = time.Time{}
 	d.gen++
 	d.mu.Unlock()
 }
