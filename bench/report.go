@@ -173,7 +173,15 @@ func markdown(run benchRun) string {
 		fmt.Fprintf(&b, "\n## Idle connections\n\n%d connections held open; the server's resident memory (VmRSS) before and after.\n\n", run.Idle[0].Conns)
 		b.WriteString("| library | bytes per connection | handshakes/s | errors |\n|---|---:|---:|---:|\n")
 		for _, r := range run.Idle {
-			fmt.Fprintf(&b, "| %s | %.0f | %.0f | %d |\n", r.Lib, r.BytesPerConn, r.HandshakesPS, r.Errors)
+			perConn := fmt.Sprintf("%.0f", r.BytesPerConn)
+			if r.BytesPerConn == 0 && r.Errors > 0 {
+				perConn = "- (" + r.FirstError + ")"
+			}
+			fmt.Fprintf(&b, "| %s | %s | %.0f | %d |\n", r.Lib, perConn, r.HandshakesPS, r.Errors)
+		}
+		if r, ok := findIdle(run, "raw-tcp"); ok && r.Errors > 0 {
+			b.WriteString("\nraw-tcp's server holds a splice pipe (two more descriptors) per connection in io.Copy:\n" +
+				"past the open-file limit it stops accepting and exits, and there is no figure.\n")
 		}
 	}
 	b.WriteString(compressMarkdown(run.Compress, run.CompressD))
@@ -262,4 +270,13 @@ func roundSpread(a, b loadResult) string {
 		lo, hi = math.Min(lo, r), math.Max(hi, r)
 	}
 	return fmt.Sprintf(" [%.2f-%.2f]", lo, hi)
+}
+
+func findIdle(run benchRun, lib string) (idleResult, bool) {
+	for _, r := range run.Idle {
+		if r.Lib == lib {
+			return r, true
+		}
+	}
+	return idleResult{}, false
 }
