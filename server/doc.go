@@ -75,9 +75,12 @@
 //
 // # Receiving
 //
-// A goroutine of the connection's own reads messages and hands them to the
-// receive methods one at a time, in order; it also answers pings and
-// finds the peer's close while the handler only sends. Receive and
+// While a receive method waits, it reads the next message on its own
+// goroutine. When none has waited for 10 ms, or once this side is
+// closing, a goroutine of the connection's own reads instead and hands its
+// message to the next receive method, so that pings are answered and the
+// peer's close is found while the handler only sends. Messages reach the
+// receive methods one at a time, in order, each once. Receive and
 // ReceiveBytes return a slice that is the caller's to keep: one allocation
 // per message. ReceiveAppend(dst) appends the message to dst instead, and
 // ReceiveText and ReceiveJSON copy or decode it; with them the message's

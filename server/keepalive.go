@@ -10,7 +10,7 @@ import (
 // Keepalive: the server pings every PingInterval; if no pong has come
 // PongTimeout after a ping, it closes with 1011 (as uvicorn and the
 // websockets library do). It runs on a timer, not a goroutine; the
-// reading goroutine records pongs.
+// goroutine that reads (see receive.go) records pongs.
 
 func (ws *WebSocket) startKeepalive() {
 	o := ws.app.opts

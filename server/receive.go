@@ -7,13 +7,19 @@ import (
 	"io"
 	"math/bits"
 	"sync"
+	"time"
 
 	"wsraise/wsproto"
 )
 
-// Messages are read by a goroutine of the connection's own (readLoop), so
-// that control frames (pings, the peer's close) are handled even while the
-// handler only sends, and handed to the receive methods one at a time.
+// Who reads. While a receive method waits, its own goroutine reads: the
+// message goes straight to it, with no hand-over between goroutines. A
+// goroutine of the connection's own (readLoop) reads when no receive
+// method has waited for readQuiet, or at once when this side is closing,
+// so that pings are answered and the peer's close is seen while the
+// handler only sends; its message is handed to the next receive method.
+// One goroutine at a time holds the read (reception.reading), from the
+// start of a message until it is handed over, so messages stay in order.
 //
 // Each message is read into a buffer from a pool, taken only once the
 // message has begun: a connection waiting for its next message holds no
@@ -21,6 +27,31 @@ import (
 // ReceiveText, ReceiveJSON and ReceiveAppend copy or decode the message
 // and put the buffer back, so a handler that uses them allocates nothing
 // per message once the pool has buffers of the right size.
+
+// readQuiet is how long no receive method may have waited before readLoop
+// reads in their stead.
+const readQuiet = 10 * time.Millisecond
+
+// reception is the WebSocket's reading state, guarded by mu.
+type reception struct {
+	mu      sync.Mutex
+	reading bool          // a goroutine holds the read
+	waiting int           // goroutines in a receive method
+	leftAt  time.Time     // when the last one left
+	freed   chan struct{} // closed when the read is let go, if a receive method waits for it
+	err     error         // what ended reading; set once
+	// quiet wakes readLoop readQuiet after the last receive method left
+	// (armed: it will fire). wake tells readLoop the read was let go,
+	// when it waits for that (needRead: this side is closing, or the
+	// connection is over) or reading has ended.
+	quiet    *time.Timer
+	armed    bool
+	wake     chan struct{}
+	needRead bool
+	// Owned by the goroutine that holds the read.
+	hint int     // the last message's size: the first guess for the next
+	one  [1]byte // readMessage's probe for the end of a message
+}
 
 type message struct {
 	typ  wsproto.MessageType
@@ -75,54 +106,145 @@ func putBuffer(bp *[]byte) {
 	}
 }
 
-// readLoop reads messages and hands them to the receive methods one at a
-// time. It ends with the connection.
+// startReading sets reading up at accept: readLoop takes the read after
+// readQuiet unless a receive method has taken it first.
+func (ws *WebSocket) startReading() {
+	r := &ws.rcv
+	r.wake = make(chan struct{}, 1)
+	r.leftAt = time.Now()
+	r.quiet = time.NewTimer(readQuiet)
+	r.armed = true
+	go ws.readLoop()
+}
+
+// readLoop reads when no receive method does (see above) and hands its
+// messages to them. It ends with the connection.
 func (ws *WebSocket) readLoop() {
 	defer close(ws.msgs)
 	defer ws.cancel()
 	// The connection is over (the peer closed, TCP dropped, a protocol
 	// error, or this side's close completed): State says so at once.
 	defer ws.state.Store(int32(Disconnected))
-	hint := 0 // the last message's size: the first guess for the next
-	for {
-		m, err := ws.readMessage(hint)
+	defer ws.rcv.quiet.Stop()
+	for ws.awaitTurn() {
+		m, err := ws.readMessage()
 		if err != nil {
-			ws.readErr = err
+			ws.letGo(err)
 			return
 		}
-		hint = len(m.data)
 		// Once this side is closing, no message is handed over: a select
 		// between the two cases below would pick one at random, and the
 		// handler could receive message n+3 right after n.
 		select {
 		case <-ws.discard:
 			putBuffer(m.buf)
+			ws.letGo(nil)
 			continue
 		default:
 		}
 		select {
 		case ws.msgs <- m:
+			ws.letGo(nil)
 		case <-ws.discard:
 			// This side is closing: nobody will receive the message, and
 			// reading on is how the peer's close frame is found.
 			putBuffer(m.buf)
+			ws.letGo(nil)
 		case <-ws.conn.Done():
 			putBuffer(m.buf)
-			ws.readErr = ws.conn.Err()
+			ws.letGo(ws.conn.Err())
 			return
 		}
 	}
 }
 
+// awaitTurn waits until readLoop should read, and takes the read; false
+// when reading is over. It sleeps on the quiet timer while receive methods
+// read for themselves, and is woken by a letGo only when it waits for one.
+func (ws *WebSocket) awaitTurn() bool {
+	r := &ws.rcv
+	discard, done := ws.discard, ws.conn.Done()
+	for {
+		r.mu.Lock()
+		over := isClosed(ws.conn.Done())
+		if over && r.err == nil && !r.reading {
+			r.err = ws.conn.Err()
+		}
+		if r.err != nil {
+			r.mu.Unlock()
+			return false
+		}
+		closing := isClosed(ws.discard)
+		if !r.reading && (closing || r.waiting == 0 && time.Since(r.leftAt) >= readQuiet) {
+			r.reading = true
+			r.needRead = false
+			r.mu.Unlock()
+			return true
+		}
+		if !r.reading && r.waiting == 0 && !r.armed {
+			r.quiet.Reset(readQuiet - time.Since(r.leftAt))
+			r.armed = true
+		}
+		r.needRead = r.reading && (closing || over)
+		r.mu.Unlock()
+		if closing {
+			discard = nil // closed: it would be ready forever
+		}
+		if over {
+			done = nil
+		}
+		select {
+		case <-r.wake:
+		case <-r.quiet.C:
+			r.mu.Lock()
+			r.armed = false
+			r.mu.Unlock()
+		case <-discard:
+		case <-done:
+		}
+	}
+}
+
+// letGo gives the read back; err, if not nil, is what ended reading.
+func (ws *WebSocket) letGo(err error) {
+	r := &ws.rcv
+	r.mu.Lock()
+	r.reading = false
+	if err != nil && r.err == nil {
+		r.err = err
+	}
+	kick := err != nil || r.needRead
+	if r.freed != nil {
+		close(r.freed)
+		r.freed = nil
+	}
+	r.mu.Unlock()
+	if kick {
+		select {
+		case r.wake <- struct{}{}:
+		default:
+		}
+	}
+}
+
+func isClosed(c <-chan struct{}) bool {
+	select {
+	case <-c:
+		return true
+	default:
+		return false
+	}
+}
+
 // readMessage reads the next message whole into a pooled buffer, first of
-// the size that holds hint bytes. The buffer grows only as the message's
-// bytes arrive, never on the word of a frame header.
-func (ws *WebSocket) readMessage(hint int) (message, error) {
+// the size of the last one. The buffer grows only as the message's bytes
+// arrive, never on the word of a frame header. The caller holds the read.
+func (ws *WebSocket) readMessage() (message, error) {
 	typ, r, err := ws.conn.Reader(context.Background())
 	if err != nil {
 		return message{}, err
 	}
-	bp := getBuffer(hint)
+	bp := getBuffer(ws.rcv.hint)
 	b := *bp
 	for {
 		if len(b) == cap(b) {
@@ -130,7 +252,7 @@ func (ws *WebSocket) readMessage(hint int) (message, error) {
 			// buffer for a message that fit exactly. (one is the
 			// connection's: on this goroutine's stack it would escape
 			// through the io.Reader and be allocated each time.)
-			one := ws.one[:]
+			one := ws.rcv.one[:]
 			n, err := r.Read(one)
 			if err == io.EOF && n == 0 {
 				break
@@ -159,19 +281,87 @@ func (ws *WebSocket) readMessage(hint int) (message, error) {
 		}
 	}
 	*bp = b
+	ws.rcv.hint = len(b)
 	return message{typ: typ, data: b, buf: bp}, nil
 }
 
-// next waits for the next message.
+// next waits for the next message: one readLoop has read, or, if no
+// goroutine holds the read, one it reads itself.
 func (ws *WebSocket) next() (message, error) {
 	if ws.State() == Connecting || ws.msgs == nil {
 		return message{}, ErrNotAccepted
 	}
-	m, ok := <-ws.msgs
-	if !ok {
-		return message{}, ws.disconnect()
+	r := &ws.rcv
+	r.mu.Lock()
+	r.waiting++
+	defer func() {
+		r.mu.Lock()
+		r.waiting--
+		r.leftAt = time.Now()
+		if r.waiting == 0 && !r.armed && r.err == nil {
+			r.quiet.Reset(readQuiet)
+			r.armed = true
+		}
+		r.mu.Unlock()
+	}()
+	for {
+		select {
+		case m, ok := <-ws.msgs:
+			r.mu.Unlock()
+			if !ok {
+				return message{}, ws.disconnect()
+			}
+			return m, nil
+		default:
+		}
+		if r.err != nil {
+			r.mu.Unlock()
+			return message{}, ws.disconnect()
+		}
+		if !r.reading {
+			r.reading = true
+			r.mu.Unlock()
+			return ws.readDirect()
+		}
+		// readLoop holds the read: its message comes on msgs, or the read
+		// is let go (to another receive method, or with an end).
+		if r.freed == nil {
+			r.freed = make(chan struct{})
+		}
+		freed := r.freed
+		r.mu.Unlock()
+		select {
+		case m, ok := <-ws.msgs:
+			if !ok {
+				return message{}, ws.disconnect()
+			}
+			return m, nil
+		case <-freed:
+		}
+		r.mu.Lock()
 	}
-	return m, nil
+}
+
+// readDirect reads the next message on the receive method's goroutine,
+// which holds the read. Once this side is closing, messages are dropped
+// (as readLoop drops them) and reading goes on to the end.
+func (ws *WebSocket) readDirect() (message, error) {
+	for {
+		m, err := ws.readMessage()
+		if err != nil {
+			ws.letGo(err)
+			// As readLoop does when it finds the end.
+			ws.state.Store(int32(Disconnected))
+			ws.cancel()
+			return message{}, ws.disconnect()
+		}
+		if isClosed(ws.discard) {
+			putBuffer(m.buf)
+			continue
+		}
+		ws.letGo(nil)
+		return m, nil
+	}
 }
 
 // Receive returns the next message, text or binary. The slice is the

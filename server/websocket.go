@@ -58,8 +58,7 @@ type WebSocket struct {
 
 	msgs     chan message  // from the reading goroutine
 	discard  chan struct{} // closed when this side closes: stop handing messages over
-	readErr  error         // set before msgs is closed
-	one      [1]byte       // readMessage's probe for the end of a message
+	rcv      reception     // who reads, and what ended reading (receive.go)
 	lastPong atomic.Int64  // unix nanoseconds
 	pinger   *time.Timer
 }
@@ -179,7 +178,7 @@ func (ws *WebSocket) Accept(opts ...AcceptOption) error {
 	ws.discard = make(chan struct{})
 	ws.state.Store(int32(Connected))
 	close(ws.hijacked)
-	go ws.readLoop()
+	ws.startReading()
 	ws.startKeepalive()
 	return nil
 }
@@ -227,7 +226,12 @@ func (ws *WebSocket) send(typ wsproto.MessageType, p []byte) error {
 }
 
 // disconnect is the error for a connection whose reading has ended.
-func (ws *WebSocket) disconnect() error { return ws.disconnectFrom(ws.readErr) }
+func (ws *WebSocket) disconnect() error {
+	ws.rcv.mu.Lock()
+	err := ws.rcv.err
+	ws.rcv.mu.Unlock()
+	return ws.disconnectFrom(err)
+}
 
 func (ws *WebSocket) disconnectFrom(err error) error {
 	var ce *wsproto.CloseError
