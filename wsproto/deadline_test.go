@@ -47,17 +47,17 @@ func TestDeadlineTimeoutSlack(t *testing.T) {
 	ctx, cancel := context.WithTimeout(bg, time.Hour)
 	op(ctx)
 	cancel()
-	if n := len(sets); n != 3 || sets[2].Sub(time.Now()) < 59*time.Minute {
+	if n := len(sets); n != 3 || time.Until(sets[2]) < 59*time.Minute {
 		t.Fatalf("context deadline: %d deadlines set, want 3, the last an hour away", n)
 	}
 	op(bg)
-	if n := len(sets); n != 4 || sets[3].Sub(time.Now()) > timeout+timeoutSlack(timeout) {
+	if n := len(sets); n != 4 || time.Until(sets[3]) > timeout+timeoutSlack(timeout) {
 		t.Fatalf("back to the timeout: %d deadlines set, want 4, the last within %v", n, timeout+timeoutSlack(timeout))
 	}
 	// So does a fixed bound set meanwhile (a reply while closing).
 	d.setTimeout(time.Millisecond)
 	op(bg)
-	if n := len(sets); n != 6 || sets[5].Sub(time.Now()) < timeout {
+	if n := len(sets); n != 6 || time.Until(sets[5]) < timeout {
 		t.Fatalf("after setTimeout: %d deadlines set, want 6, the last at least %v away", n, timeout)
 	}
 }
