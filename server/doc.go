@@ -79,8 +79,13 @@
 // goroutine. When none has waited for 10 ms, or once this side is
 // closing, a goroutine of the connection's own reads instead and hands its
 // message to the next receive method, so that pings are answered and the
-// peer's close is found while the handler only sends. Messages reach the
-// receive methods one at a time, in order, each once. Receive and
+// peer's close is found while the handler only sends. But a data message
+// that no receive method takes holds that goroutine: until one does, the
+// peer's pings go unanswered and pongs to the keepalive's pings are not
+// seen (the websockets library behind Starlette does the same once its
+// queue of 16 is full). A handler that does not want the peer's messages
+// should receive and drop them. Messages reach the receive methods one at
+// a time, in order, each once. Receive and
 // ReceiveBytes return a slice that is the caller's to keep: one allocation
 // per message. ReceiveAppend(dst) appends the message to dst instead, and
 // ReceiveText and ReceiveJSON copy or decode it; with them the message's

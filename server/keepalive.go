@@ -24,6 +24,11 @@ func (ws *WebSocket) startKeepalive() {
 func (ws *WebSocket) ping() {
 	o := ws.app.opts
 	sent := time.Now()
+	ws.mu.Lock()
+	if ws.pinger == nil {
+		ws.mu.Unlock()
+		return // stopped while this call was starting
+	}
 	// The pong's deadline runs from before the ping is written: a write
 	// can be stuck behind another one (a pong to a peer that floods pings
 	// and reads nothing), and the deadline must fire all the same. Close
@@ -39,6 +44,8 @@ func (ws *WebSocket) ping() {
 			ws.pinger.Reset(max(o.PingInterval-o.PongTimeout, 0))
 		}
 	})
+	ws.pongCheck = check
+	ws.mu.Unlock()
 	if err := ws.conn.Ping(context.Background(), nil); err != nil {
 		check.Stop() // the connection is over
 	}
@@ -50,5 +57,11 @@ func (ws *WebSocket) stopKeepalive() {
 	if ws.pinger != nil {
 		ws.pinger.Stop()
 		ws.pinger = nil
+	}
+	if ws.pongCheck != nil {
+		// Nothing of the connection outlives it: not even a pong's
+		// deadline, which would hold the WebSocket for PongTimeout.
+		ws.pongCheck.Stop()
+		ws.pongCheck = nil
 	}
 }

@@ -305,41 +305,59 @@ func (ws *WebSocket) next() (message, error) {
 		r.mu.Unlock()
 	}()
 	for {
+		var (
+			m  message
+			ok bool
+		)
 		select {
-		case m, ok := <-ws.msgs:
+		case m, ok = <-ws.msgs:
 			r.mu.Unlock()
-			if !ok {
-				return message{}, ws.disconnect()
-			}
-			return m, nil
 		default:
-		}
-		if r.err != nil {
-			r.mu.Unlock()
-			return message{}, ws.disconnect()
-		}
-		if !r.reading {
-			r.reading = true
-			r.mu.Unlock()
-			return ws.readDirect()
-		}
-		// readLoop holds the read: its message comes on msgs, or the read
-		// is let go (to another receive method, or with an end).
-		if r.freed == nil {
-			r.freed = make(chan struct{})
-		}
-		freed := r.freed
-		r.mu.Unlock()
-		select {
-		case m, ok := <-ws.msgs:
-			if !ok {
-				return message{}, ws.disconnect()
+			if r.err != nil {
+				r.mu.Unlock()
+				return message{}, ws.readingOver()
 			}
-			return m, nil
-		case <-freed:
+			if !r.reading {
+				r.reading = true
+				r.mu.Unlock()
+				return ws.readDirect()
+			}
+			// readLoop holds the read: its message comes on msgs, or the
+			// read is let go (to another receive method, or with an end).
+			if r.freed == nil {
+				r.freed = make(chan struct{})
+			}
+			freed := r.freed
+			r.mu.Unlock()
+			select {
+			case m, ok = <-ws.msgs:
+			case <-freed:
+				r.mu.Lock()
+				continue
+			}
 		}
-		r.mu.Lock()
+		if !ok {
+			return message{}, ws.readingOver()
+		}
+		if isClosed(ws.discard) {
+			// This side closed while readLoop was handing the message
+			// over: it is not received (as readLoop would have dropped
+			// it a moment later).
+			putBuffer(m.buf)
+			r.mu.Lock()
+			continue
+		}
+		return m, nil
 	}
+}
+
+// readingOver is the receive methods' error once reading has ended. The
+// state and the context say so before it is returned, whichever goroutine
+// found the end (readLoop may not have got to its own deferred calls yet).
+func (ws *WebSocket) readingOver() error {
+	ws.state.Store(int32(Disconnected))
+	ws.cancel()
+	return ws.disconnect()
 }
 
 // readDirect reads the next message on the receive method's goroutine,
@@ -350,10 +368,7 @@ func (ws *WebSocket) readDirect() (message, error) {
 		m, err := ws.readMessage()
 		if err != nil {
 			ws.letGo(err)
-			// As readLoop does when it finds the end.
-			ws.state.Store(int32(Disconnected))
-			ws.cancel()
-			return message{}, ws.disconnect()
+			return message{}, ws.readingOver()
 		}
 		if isClosed(ws.discard) {
 			putBuffer(m.buf)

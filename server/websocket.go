@@ -56,11 +56,12 @@ type WebSocket struct {
 	codeErr  error        // an invalid close code was raised (row 11), for the log
 	aborted  bool         // http.ErrAbortHandler before accept: no answer at all
 
-	msgs     chan message  // from the reading goroutine
-	discard  chan struct{} // closed when this side closes: stop handing messages over
-	rcv      reception     // who reads, and what ended reading (receive.go)
-	lastPong atomic.Int64  // unix nanoseconds
-	pinger   *time.Timer
+	msgs      chan message  // from the reading goroutine
+	discard   chan struct{} // closed when this side closes: stop handing messages over
+	rcv       reception     // who reads, and what ended reading (receive.go)
+	lastPong  atomic.Int64  // unix nanoseconds
+	pinger    *time.Timer
+	pongCheck *time.Timer // the last ping's pong deadline
 }
 
 type closeRecord struct {
