@@ -224,38 +224,50 @@ func TestReadingCloseDuringReceive(t *testing.T) {
 	}
 }
 
-// TestReadingProtocolErrorDuringReceive: a protocol error found by the
-// receive method's own read ends the connection with 1002, and when the
-// receive returns, the state and the context already say so.
+// TestReadingProtocolErrorDuringReceive: a protocol error ends the
+// connection with 1002, and when the waiting receive returns, the state and
+// the context already say so, whether the receive method read the frame
+// itself or the reading goroutine did (the handler away past 10 ms first).
 func TestReadingProtocolErrorDuringReceive(t *testing.T) {
-	type result struct {
-		err   error
-		state server.State
-		ctx   error
-	}
-	got := make(chan result, 1)
-	_, srv, _ := serve(t, server.Options{}, func(ws *server.WebSocket) error {
-		if err := ws.Accept(); err != nil {
-			return err
-		}
-		_, err := ws.ReceiveText()
-		got <- result{err, ws.State(), ws.Context().Err()}
-		return err
-	})
-	c := rawDial(t, srv, "/ws", nil)
-	time.Sleep(2 * time.Millisecond) // the handler waits in ReceiveText
-	c.writeFrame(opText, []byte("unmasked"), false)
-	if want, p := closePayload(1002, ""), c.expectCloseFrame(); len(p) < 2 || string(p[:2]) != string(want[:2]) {
-		t.Fatalf("close frame %q, want code 1002", p)
-	}
-	c.expectEOF()
-	c.nc.Close()
-	r := <-got
-	var d *server.Disconnect
-	if !errors.As(r.err, &d) || d.Code != wsproto.StatusProtocolError {
-		t.Fatalf("receive: %v, want a disconnect 1002", r.err)
-	}
-	if r.state != server.Disconnected || !errors.Is(r.ctx, context.Canceled) {
-		t.Fatalf("after the receive returned: state %v, context %v; want disconnected and cancelled", r.state, r.ctx)
+	for _, c := range []struct {
+		name         string
+		away, client time.Duration // the handler's pause before receiving; the client's before sending
+	}{
+		{"receive method reads", 0, 5 * time.Millisecond},
+		{"reading goroutine reads", 30 * time.Millisecond, 45 * time.Millisecond},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			type result struct {
+				err   error
+				state server.State
+				ctx   error
+			}
+			got := make(chan result, 1)
+			_, srv, _ := serve(t, server.Options{}, func(ws *server.WebSocket) error {
+				if err := ws.Accept(); err != nil {
+					return err
+				}
+				time.Sleep(c.away)
+				_, err := ws.ReceiveText()
+				got <- result{err, ws.State(), ws.Context().Err()}
+				return err
+			})
+			rc := rawDial(t, srv, "/ws", nil)
+			time.Sleep(c.client)
+			rc.writeFrame(opText, []byte("unmasked"), false)
+			if want, p := closePayload(1002, ""), rc.expectCloseFrame(); len(p) < 2 || string(p[:2]) != string(want[:2]) {
+				t.Fatalf("close frame %q, want code 1002", p)
+			}
+			rc.expectEOF()
+			rc.nc.Close()
+			r := <-got
+			var d *server.Disconnect
+			if !errors.As(r.err, &d) || d.Code != wsproto.StatusProtocolError {
+				t.Fatalf("receive: %v, want a disconnect 1002", r.err)
+			}
+			if r.state != server.Disconnected || !errors.Is(r.ctx, context.Canceled) {
+				t.Fatalf("after the receive returned: state %v, context %v; want disconnected and cancelled", r.state, r.ctx)
+			}
+		})
 	}
 }
