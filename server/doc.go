@@ -81,10 +81,11 @@
 // message to the next receive method, so that pings are answered and the
 // peer's close is found while the handler only sends. But a data message
 // that no receive method takes holds that goroutine: until one does, the
-// peer's pings go unanswered and pongs to the keepalive's pings are not
-// seen (the websockets library behind Starlette does the same once its
-// queue of 16 is full). A handler that does not want the peer's messages
-// should receive and drop them. Messages reach the receive methods one at
+// peer's pings go unanswered and its close is not seen (the websockets
+// library behind Starlette does the same once its queue of 16 is full),
+// and the keepalive, which cannot see pongs then, does not count them
+// missing. A handler that does not want the peer's messages should
+// receive and drop them. Messages reach the receive methods one at
 // a time, in order, each once. Receive and
 // ReceiveBytes return a slice that is the caller's to keep: one allocation
 // per message. ReceiveAppend(dst) appends the message to dst instead, and

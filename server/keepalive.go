@@ -34,7 +34,10 @@ func (ws *WebSocket) ping() {
 	// and reads nothing), and the deadline must fire all the same. Close
 	// then ends the connection within its own timeout.
 	check := time.AfterFunc(o.PongTimeout, func() {
-		if ws.lastPong.Load() < sent.UnixNano() {
+		// While a message waits for the handler to receive it, nothing
+		// reads (receive.go), so a pong could not have been seen: the
+		// check is skipped rather than closing a live peer.
+		if ws.lastPong.Load() < sent.UnixNano() && !ws.rcv.parked.Load() {
 			ws.Close(wsproto.StatusInternalError, "keepalive ping timeout")
 			return
 		}

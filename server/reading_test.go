@@ -271,3 +271,41 @@ func TestReadingProtocolErrorDuringReceive(t *testing.T) {
 		})
 	}
 }
+
+// TestReadingKeepaliveWhileMessageWaits: a handler that only sends, and a
+// client that sent it one message it never receives. Nothing reads while
+// that message waits, so the keepalive cannot see the client's pongs; it
+// must not close the live connection with 1011 for that.
+func TestReadingKeepaliveWhileMessageWaits(t *testing.T) {
+	_, srv, _ := serve(t, server.Options{PingInterval: 20 * time.Millisecond, PongTimeout: 30 * time.Millisecond},
+		func(ws *server.WebSocket) error {
+			if err := ws.Accept(); err != nil {
+				return err
+			}
+			for {
+				if err := ws.SendText("tick"); err != nil {
+					return err
+				}
+				time.Sleep(5 * time.Millisecond)
+			}
+		})
+	c := rawDial(t, srv, "/ws", nil)
+	c.write(opText, []byte("never received"))
+	pings := 0
+	for end := time.Now().Add(400 * time.Millisecond); time.Now().Before(end); {
+		op, p, err := c.readFrame(time.Second)
+		if err != nil {
+			t.Fatalf("after %d pings: %v", pings, err)
+		}
+		switch op {
+		case opClose:
+			t.Fatalf("closed after %d pings: %q; want the connection kept open", pings, p)
+		case opPing:
+			pings++
+			c.write(opPong, p)
+		}
+	}
+	if pings < 3 {
+		t.Fatalf("%d pings in 400 ms at a 20 ms interval, want at least 3", pings)
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"io"
 	"math/bits"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"wsraise/wsproto"
@@ -48,6 +49,9 @@ type reception struct {
 	armed    bool
 	wake     chan struct{}
 	needRead bool
+	// parked: readLoop holds a message no receive method has taken, and
+	// reads nothing meanwhile (so the keepalive cannot see pongs).
+	parked atomic.Bool
 	// Owned by the goroutine that holds the read.
 	hint int     // the last message's size: the first guess for the next
 	one  [1]byte // readMessage's probe for the end of a message
@@ -142,6 +146,7 @@ func (ws *WebSocket) readLoop() {
 			continue
 		default:
 		}
+		ws.rcv.parked.Store(true)
 		select {
 		case ws.msgs <- m:
 			ws.letGo(nil)
@@ -208,6 +213,7 @@ func (ws *WebSocket) awaitTurn() bool {
 // letGo gives the read back; err, if not nil, is what ended reading.
 func (ws *WebSocket) letGo(err error) {
 	r := &ws.rcv
+	r.parked.Store(false)
 	r.mu.Lock()
 	r.reading = false
 	if err != nil && r.err == nil {
