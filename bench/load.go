@@ -111,7 +111,7 @@ func newOutgoing(cc *clientConn, payload []byte) *outgoing {
 		return o
 	case cc.rawMsg:
 		o.frame = binary.BigEndian.AppendUint32(nil, uint32(len(payload)))
-	default: // a masked binary frame
+	default: // a masked binary frame: FIN, opcode 2, then the length in 7, 16 or 64 bits (RFC 6455 section 5.2)
 		o.frame = []byte{0x82}
 		switch l := len(payload); {
 		case l < 126:

@@ -55,7 +55,7 @@ func TestLoadEcho(t *testing.T) {
 	for _, lib := range libraries {
 		addr := startTestServer(t, servers[lib])
 		for _, size := range []int{16, 70000} {
-			r := runLoad(lib, addr, size, 2, 30*time.Millisecond)
+			r := runLoad(lib, addr, size, 2, 200*time.Millisecond)
 			if r.RoundTrips == 0 || r.Errors > 0 || r.Mismatches > 0 {
 				t.Errorf("%s, %d bytes: %d round trips, %d mismatches, %d errors (%s)",
 					lib, size, r.RoundTrips, r.Mismatches, r.Errors, r.FirstError)
@@ -63,7 +63,7 @@ func TestLoadEcho(t *testing.T) {
 		}
 	}
 	addr := startTestServer(t, serveCorrupting)
-	r := runLoad("raw-tcp", addr, 512, 1, 30*time.Millisecond)
+	r := runLoad("raw-tcp", addr, 512, 1, 200*time.Millisecond)
 	if r.RoundTrips == 0 || r.Mismatches != r.RoundTrips {
 		t.Errorf("corrupting echo: %d round trips, %d mismatches, want all mismatched", r.RoundTrips, r.Mismatches)
 	}

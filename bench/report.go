@@ -160,9 +160,9 @@ func markdown(run benchRun) string {
 		}
 	}
 	if run.Rounds > 1 {
-		b.WriteString("\nIn brackets: the lowest and highest ratio of one round to the same round (the two\n" +
-			"libraries measured one after the other); a range that spans 1.00 is a difference within the\n" +
-			"machine's noise.\n")
+		b.WriteString("\nIn brackets: the lowest and highest ratio of one round to the same round of the other\n" +
+			"library (every library runs once per round); a range that spans 1.00 is a difference within\n" +
+			"the machine's noise.\n")
 	}
 	b.WriteString("\nraw-tcp copies bytes as they arrive (io.Copy), so its echo overlaps the sending of the\n" +
 		"message; raw-msg reads each length-prefixed message whole before writing it back, the most a\n" +
@@ -175,7 +175,7 @@ func markdown(run benchRun) string {
 		for _, r := range run.Idle {
 			perConn := fmt.Sprintf("%.0f", r.BytesPerConn)
 			if r.BytesPerConn == 0 && r.Errors > 0 {
-				perConn = "- (" + r.FirstError + ")"
+				perConn = "- (" + strings.NewReplacer("|", "/", "\n", " ").Replace(r.FirstError) + ")"
 			}
 			fmt.Fprintf(&b, "| %s | %s | %.0f | %d |\n", r.Lib, perConn, r.HandshakesPS, r.Errors)
 		}

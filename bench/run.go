@@ -91,8 +91,8 @@ func runAll(quick bool, only, out, svg string) error {
 						"-size", strconv.Itoa(s), "-conns", strconv.Itoa(n), "-d", (d / time.Duration(rounds)).String()); err != nil {
 						return err
 					}
-					if cpu0 >= 0 {
-						r.ServerCPU = (processCPU(pids[lib]) - cpu0).Seconds()
+					if cpu1 := processCPU(pids[lib]); cpu0 >= 0 && cpu1 >= cpu0 {
+						r.ServerCPU = (cpu1 - cpu0).Seconds()
 					}
 					parts[lib] = append(parts[lib], r)
 				}

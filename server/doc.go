@@ -111,7 +111,8 @@
 // browser's handshake must match the Host, or one of
 // Options.OriginPatterns, or the request is refused with 403 before any
 // handler runs. The server pings idle connections and closes with 1011 a
-// peer that stops answering. Shutdown closes every connection with 1001
+// peer that stops answering (not while a message waits to be received:
+// see Receiving). Shutdown closes every connection with 1001
 // (or 1012) after the messages already sent, and waits for the handlers;
 // ShutdownServer does that and http.Server's Shutdown together, which
 // alone does not see hijacked connections. A handler that panics with

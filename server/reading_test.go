@@ -9,7 +9,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -130,9 +129,11 @@ func TestReadingOrder(t *testing.T) {
 }
 
 // TestReadingConcurrentReceivers: three goroutines receive from one
-// connection at once; each message goes to exactly one of them.
+// connection at once; each message goes to exactly one of them. The client
+// closes after the last message, which ends every receiver.
 func TestReadingConcurrentReceivers(t *testing.T) {
 	const n = 600
+	verdict := make(chan error, 1)
 	_, srv, _ := serve(t, server.Options{}, func(ws *server.WebSocket) error {
 		if err := ws.Accept(); err != nil {
 			return err
@@ -142,7 +143,7 @@ func TestReadingConcurrentReceivers(t *testing.T) {
 			seen = make(map[string]int)
 			wg   sync.WaitGroup
 		)
-		for g := range 3 {
+		for range 3 {
 			wg.Go(func() {
 				for {
 					s, err := ws.ReceiveText()
@@ -151,34 +152,40 @@ func TestReadingConcurrentReceivers(t *testing.T) {
 					}
 					mu.Lock()
 					seen[s]++
-					done := len(seen) == n
 					mu.Unlock()
-					if done {
-						ws.Close(wsproto.StatusNormalClosure, "all seen")
-						return
-					}
-					if g == 0 && strings.HasSuffix(s, "77") {
-						time.Sleep(11 * time.Millisecond) // let the reading goroutine in
-					}
 				}
 			})
 		}
 		wg.Wait()
+		var err error
 		for s, k := range seen {
 			if k != 1 {
-				return server.Raise(4000, fmt.Sprintf("message %s received %d times", s, k))
+				err = errors.Join(err, fmt.Errorf("message %s received %d times", s, k))
 			}
 		}
 		if len(seen) != n {
-			return server.Raise(4001, fmt.Sprintf("%d messages received, want %d", len(seen), n))
+			err = errors.Join(err, fmt.Errorf("%d different messages received, want %d", len(seen), n))
 		}
+		verdict <- err
 		return nil
 	})
 	c := srv.Connect(t, "/ws")
 	for i := range n {
 		c.SendText(fmt.Sprint(i))
 	}
-	c.ExpectClose(wsproto.StatusNormalClosure, "all seen")
+	ctx, cancel := context.WithTimeout(context.Background(), wstest.Timeout)
+	defer cancel()
+	if err := c.Conn.Close(wsproto.StatusNormalClosure, "done"); err != nil {
+		t.Fatalf("close: %v", err)
+	}
+	select {
+	case err := <-verdict:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-ctx.Done():
+		t.Fatal("the receivers did not end after the close")
+	}
 }
 
 // TestReadingCloseDuringReceive: while the handler waits in a receive
@@ -277,7 +284,7 @@ func TestReadingProtocolErrorDuringReceive(t *testing.T) {
 // that message waits, so the keepalive cannot see the client's pongs; it
 // must not close the live connection with 1011 for that.
 func TestReadingKeepaliveWhileMessageWaits(t *testing.T) {
-	_, srv, _ := serve(t, server.Options{PingInterval: 20 * time.Millisecond, PongTimeout: 30 * time.Millisecond},
+	_, srv, _ := serve(t, server.Options{PingInterval: 100 * time.Millisecond, PongTimeout: 100 * time.Millisecond},
 		func(ws *server.WebSocket) error {
 			if err := ws.Accept(); err != nil {
 				return err
@@ -292,7 +299,7 @@ func TestReadingKeepaliveWhileMessageWaits(t *testing.T) {
 	c := rawDial(t, srv, "/ws", nil)
 	c.write(opText, []byte("never received"))
 	pings := 0
-	for end := time.Now().Add(400 * time.Millisecond); time.Now().Before(end); {
+	for end := time.Now().Add(800 * time.Millisecond); time.Now().Before(end); {
 		op, p, err := c.readFrame(time.Second)
 		if err != nil {
 			t.Fatalf("after %d pings: %v", pings, err)
@@ -306,6 +313,6 @@ func TestReadingKeepaliveWhileMessageWaits(t *testing.T) {
 		}
 	}
 	if pings < 3 {
-		t.Fatalf("%d pings in 400 ms at a 20 ms interval, want at least 3", pings)
+		t.Fatalf("%d pings in 800 ms at a 100 ms interval, want at least 3", pings)
 	}
 }

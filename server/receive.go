@@ -73,6 +73,10 @@ const (
 
 var messageBuffers [maxBufferShift - minBufferShift + 1]sync.Pool
 
+// firstGuess caps the size of a message's first buffer, however large the
+// last message was (as wsproto's ReadAppend trusts a header only so far).
+const firstGuess = 64 << 10
+
 // bufferClass is the index in messageBuffers of the smallest size that
 // holds n bytes, or -1 if none does.
 func bufferClass(n int) int {
@@ -243,14 +247,17 @@ func isClosed(c <-chan struct{}) bool {
 }
 
 // readMessage reads the next message whole into a pooled buffer, first of
-// the size of the last one. The buffer grows only as the message's bytes
-// arrive, never on the word of a frame header. The caller holds the read.
+// the size of the last one but at most firstGuess: the buffer grows, by
+// doubling, only as the message's bytes arrive, so a peer that starts a
+// message and stalls holds no more than twice what it sent (after one
+// large message, a stalled small one would otherwise hold its size). The
+// caller holds the read.
 func (ws *WebSocket) readMessage() (message, error) {
 	typ, r, err := ws.conn.Reader(context.Background())
 	if err != nil {
 		return message{}, err
 	}
-	bp := getBuffer(ws.rcv.hint)
+	bp := getBuffer(min(ws.rcv.hint, firstGuess))
 	b := *bp
 	for {
 		if len(b) == cap(b) {

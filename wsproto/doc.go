@@ -43,9 +43,10 @@
 //
 // To pass large messages on (an echo, a proxy), stream them: Reader into
 // Writer with io.CopyBuffer and a 32 KiB buffer sends each piece on as it
-// arrives. Echoing 1 MiB messages over loopback, that gave 1.2x the round
-// trips of ReadAppend then Write, at two thirds of the CPU time; at 8 KiB
-// and below ReadAppend is as fast or faster (docs/BENCH.md).
+// arrives. Echoing 1 MiB messages over loopback on one connection, that
+// gave 1.16-1.21x the round trips of ReadAppend then Write, at 0.66-0.71
+// of the CPU time; at 64 KiB and below ReadAppend is as fast or faster
+// (docs/BENCH.md).
 //
 // Control frames are handled inside Read and Reader: a ping is answered
 // with a pong carrying the same payload, a pong is passed to the OnPong
