@@ -82,23 +82,16 @@ func startTestServer(t *testing.T, serve func(net.Listener) error) string {
 
 // serveCorrupting echoes raw TCP with the first byte of every 512 changed.
 func serveCorrupting(ln net.Listener) error {
-	for {
-		c, err := ln.Accept()
-		if err != nil {
-			return err
-		}
-		go func() {
-			defer c.Close()
-			buf := make([]byte, 512)
-			for {
-				if _, err := io.ReadFull(c, buf); err != nil {
-					return
-				}
-				buf[0] ^= 1
-				if _, err := c.Write(buf); err != nil {
-					return
-				}
+	return serveConns(ln, func(c net.Conn) {
+		buf := make([]byte, 512)
+		for {
+			if _, err := io.ReadFull(c, buf); err != nil {
+				return
 			}
-		}()
-	}
+			buf[0] ^= 1
+			if _, err := c.Write(buf); err != nil {
+				return
+			}
+		}
+	})
 }

@@ -63,53 +63,25 @@ func markdown(run benchRun) string {
 	b.WriteString("![round trips per second by message size](bench.svg)\n\n")
 	libs := libsIn(run)
 	for _, n := range connCount {
-		fmt.Fprintf(&b, "## Round trips per second, %d connection(s)\n\n| library |", n)
-		for _, s := range sizes {
-			fmt.Fprintf(&b, " %s |", sizeName(s))
-		}
-		b.WriteString("\n|---|" + strings.Repeat("---:|", len(sizes)) + "\n")
-		for _, lib := range libs {
-			fmt.Fprintf(&b, "| %s |", lib)
-			for _, s := range sizes {
-				r, _ := find(run, lib, s, n)
-				cell := fmt.Sprintf("%.0f", r.RTPS)
-				if r.Mismatches > 0 || r.Errors > 0 {
-					cell += fmt.Sprintf(" (%d mismatches, %d errors)", r.Mismatches, r.Errors)
-				}
-				fmt.Fprintf(&b, " %s |", cell)
+		fmt.Fprintf(&b, "## Round trips per second, %d connection(s)\n\n", n)
+		sizeTable(&b, run, libs, n, func(r loadResult) string {
+			cell := fmt.Sprintf("%.0f", r.RTPS)
+			if r.Mismatches > 0 || r.Errors > 0 {
+				cell += fmt.Sprintf(" (%d mismatches, %d errors)", r.Mismatches, r.Errors)
 			}
-			b.WriteString("\n")
-		}
-		fmt.Fprintf(&b, "\nLatency p50 / p99 in µs, %d connection(s):\n\n| library |", n)
-		for _, s := range sizes {
-			fmt.Fprintf(&b, " %s |", sizeName(s))
-		}
-		b.WriteString("\n|---|" + strings.Repeat("---:|", len(sizes)) + "\n")
-		for _, lib := range libs {
-			fmt.Fprintf(&b, "| %s |", lib)
-			for _, s := range sizes {
-				r, _ := find(run, lib, s, n)
-				fmt.Fprintf(&b, " %.0f / %.0f |", r.P50us, r.P99us)
+			return cell
+		})
+		fmt.Fprintf(&b, "\nLatency p50 / p99 in µs, %d connection(s):\n\n", n)
+		sizeTable(&b, run, libs, n, func(r loadResult) string {
+			return fmt.Sprintf("%.0f / %.0f", r.P50us, r.P99us)
+		})
+		fmt.Fprintf(&b, "\nServer CPU time per round trip in µs (user and system, all threads), %d connection(s):\n\n", n)
+		sizeTable(&b, run, libs, n, func(r loadResult) string {
+			if r.RoundTrips == 0 || r.ServerCPU == 0 {
+				return "-"
 			}
-			b.WriteString("\n")
-		}
-		fmt.Fprintf(&b, "\nServer CPU time per round trip in µs (user and system, all threads), %d connection(s):\n\n| library |", n)
-		for _, s := range sizes {
-			fmt.Fprintf(&b, " %s |", sizeName(s))
-		}
-		b.WriteString("\n|---|" + strings.Repeat("---:|", len(sizes)) + "\n")
-		for _, lib := range libs {
-			fmt.Fprintf(&b, "| %s |", lib)
-			for _, s := range sizes {
-				r, _ := find(run, lib, s, n)
-				if r.RoundTrips == 0 || r.ServerCPU == 0 {
-					b.WriteString(" - |")
-					continue
-				}
-				fmt.Fprintf(&b, " %.1f |", r.ServerCPU*1e6/float64(r.RoundTrips))
-			}
-			b.WriteString("\n")
-		}
+			return fmt.Sprintf("%.1f", r.ServerCPU*1e6/float64(r.RoundTrips))
+		})
 		b.WriteString("\n")
 	}
 
@@ -279,4 +251,22 @@ func findIdle(run benchRun, lib string) (idleResult, bool) {
 		}
 	}
 	return idleResult{}, false
+}
+
+// sizeTable writes a table with a row per library and a column per
+// message size, for n connections; cell formats one result.
+func sizeTable(b *strings.Builder, run benchRun, libs []string, n int, cell func(loadResult) string) {
+	b.WriteString("| library |")
+	for _, s := range sizes {
+		fmt.Fprintf(b, " %s |", sizeName(s))
+	}
+	b.WriteString("\n|---|" + strings.Repeat("---:|", len(sizes)) + "\n")
+	for _, lib := range libs {
+		fmt.Fprintf(b, "| %s |", lib)
+		for _, s := range sizes {
+			r, _ := find(run, lib, s, n)
+			fmt.Fprintf(b, " %s |", cell(r))
+		}
+		b.WriteString("\n")
+	}
 }

@@ -252,8 +252,9 @@ func serveXNet(ln net.Listener) error {
 	return serveHTTP(ln, s.ServeHTTP)
 }
 
-// serveRawTCP echoes bytes with no WebSocket at all: the ceiling.
-func serveRawTCP(ln net.Listener) error {
+// serveConns serves each connection ln accepts with handle, on a
+// goroutine of its own, and closes it when handle returns.
+func serveConns(ln net.Listener, handle func(net.Conn)) error {
 	for {
 		c, err := ln.Accept()
 		if err != nil {
@@ -261,9 +262,14 @@ func serveRawTCP(ln net.Listener) error {
 		}
 		go func() {
 			defer c.Close()
-			io.Copy(c, c)
+			handle(c)
 		}()
 	}
+}
+
+// serveRawTCP echoes bytes with no WebSocket at all: the ceiling.
+func serveRawTCP(ln net.Listener) error {
+	return serveConns(ln, func(c net.Conn) { io.Copy(c, c) })
 }
 
 // serveRawMsg is the fastest a message echo can be: each message is a
@@ -272,34 +278,27 @@ func serveRawTCP(ln net.Listener) error {
 // byte stream copied as it arrives, overlaps the echo with the sending of
 // the message itself, which no store-and-forward server can.
 func serveRawMsg(ln net.Listener) error {
-	for {
-		c, err := ln.Accept()
-		if err != nil {
-			return err
-		}
-		go func() {
-			defer c.Close()
-			br := bufio.NewReaderSize(c, 4096)
-			var buf []byte
-			for {
-				var h [4]byte
-				if _, err := io.ReadFull(br, h[:]); err != nil {
-					return
-				}
-				n := int(binary.BigEndian.Uint32(h[:]))
-				if n > maxMessage {
-					return
-				}
-				buf = append(slices.Grow(buf[:0], 4+n), h[:]...)[:4+n]
-				if _, err := io.ReadFull(br, buf[4:]); err != nil {
-					return
-				}
-				if _, err := c.Write(buf); err != nil {
-					return
-				}
+	return serveConns(ln, func(c net.Conn) {
+		br := bufio.NewReaderSize(c, 4096)
+		var buf []byte
+		for {
+			var h [4]byte
+			if _, err := io.ReadFull(br, h[:]); err != nil {
+				return
 			}
-		}()
-	}
+			n := int(binary.BigEndian.Uint32(h[:]))
+			if n > maxMessage {
+				return
+			}
+			buf = append(slices.Grow(buf[:0], 4+n), h[:]...)[:4+n]
+			if _, err := io.ReadFull(br, buf[4:]); err != nil {
+				return
+			}
+			if _, err := c.Write(buf); err != nil {
+				return
+			}
+		}
+	})
 }
 
 func serve(lib, addr string) error {
