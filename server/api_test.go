@@ -352,14 +352,7 @@ func TestAPICloseStatus(t *testing.T) {
 	// A disconnect from a real protocol failure: the client sends an
 	// unmasked frame and the server fails the connection with 1002.
 	errs := make(chan error, 1)
-	_, srv, rec := serve(t, server.Options{}, func(ws *server.WebSocket) error {
-		if err := ws.Accept(); err != nil {
-			return err
-		}
-		_, _, err := ws.Receive()
-		errs <- err
-		return err
-	})
+	_, srv, rec := serve(t, server.Options{}, receiveOnce(errs))
 	c := rawDial(t, srv, "/ws", nil)
 	c.writeFrame(opText, []byte("hi"), false)
 	c.expectCloseFrame()

@@ -262,14 +262,7 @@ func TestKeepalive(t *testing.T) {
 	t.Run("no pong", func(t *testing.T) {
 		errs := make(chan error, 1)
 		_, srv, rec := serve(t, server.Options{PingInterval: 20 * time.Millisecond, PongTimeout: 50 * time.Millisecond},
-			func(ws *server.WebSocket) error {
-				if err := ws.Accept(); err != nil {
-					return err
-				}
-				_, _, err := ws.Receive()
-				errs <- err
-				return err
-			})
+			receiveOnce(errs))
 		c := rawDial(t, srv, "/ws", nil)
 		pings := 0
 		var closeFrame []byte

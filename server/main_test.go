@@ -304,3 +304,16 @@ func (c *rawConn) expectEOF() {
 func closePayload(code uint16, reason string) []byte {
 	return append(binary.BigEndian.AppendUint16(nil, code), reason...)
 }
+
+// receiveOnce is a handler that accepts, waits in Receive, and reports
+// what Receive returned on errs before returning it.
+func receiveOnce(errs chan<- error) server.Handler {
+	return func(ws *server.WebSocket) error {
+		if err := ws.Accept(); err != nil {
+			return err
+		}
+		_, _, err := ws.Receive()
+		errs <- err
+		return err
+	}
+}

@@ -186,14 +186,7 @@ func TestProtocolFailures(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			errs := make(chan error, 1)
-			_, srv, rec := serve(t, server.Options{ReadLimit: 1024}, func(ws *server.WebSocket) error {
-				if err := ws.Accept(); err != nil {
-					return err
-				}
-				_, _, err := ws.Receive()
-				errs <- err
-				return err
-			})
+			_, srv, rec := serve(t, server.Options{ReadLimit: 1024}, receiveOnce(errs))
 			c := rawDial(t, srv, "/ws", nil)
 			tc.send(c)
 			if got, want := c.expectCloseFrame(), closePayload(uint16(tc.code), tc.reason); string(got) != string(want) {
