@@ -76,50 +76,48 @@ func TestSoakShort(t *testing.T) {
 // the fifth message of every connection: each fault must show up as a
 // violation, or the soak proves nothing.
 func TestSoakDetects(t *testing.T) {
-	type echo = func(typ wsproto.MessageType, p []byte)
-	type fault = func(n int, typ wsproto.MessageType, p []byte, send echo)
 	for _, tc := range []struct {
 		name  string
-		fault func() fault // a new one for each connection
+		fault func() echoFault // a new one for each connection
 		want  string
 		count func(*clientResult) int64
 	}{
-		{"a flipped byte", stateless(func(n int, typ wsproto.MessageType, p []byte, send echo) {
+		{"a flipped byte", stateless(func(n int, typ wsproto.MessageType, p []byte, out *echoConn) {
 			if n == 5 {
 				p[len(p)-1] ^= 1
 			}
-			send(typ, p)
+			out.Send(typ, p)
 		}), "corrupt", func(c *clientResult) int64 { return c.Corrupt }},
-		{"a dropped message", stateless(func(n int, typ wsproto.MessageType, p []byte, send echo) {
+		{"a dropped message", stateless(func(n int, typ wsproto.MessageType, p []byte, out *echoConn) {
 			if n != 5 {
-				send(typ, p)
+				out.Send(typ, p)
 			}
 		}), "lost", func(c *clientResult) int64 { return c.Lost }},
-		{"a message never echoed", stateless(func(n int, typ wsproto.MessageType, p []byte, send echo) {
+		{"a message never echoed", stateless(func(n int, typ wsproto.MessageType, p []byte, out *echoConn) {
 			if n < 5 {
-				send(typ, p)
+				out.Send(typ, p)
 			}
 		}), "lost", func(c *clientResult) int64 { return c.Lost }},
-		{"two messages swapped", func() fault {
+		{"two messages swapped", func() echoFault {
 			var held []byte
 			var heldType wsproto.MessageType
-			return func(n int, typ wsproto.MessageType, p []byte, send echo) {
+			return func(n int, typ wsproto.MessageType, p []byte, out *echoConn) {
 				switch n {
 				case 5:
 					held, heldType = p, typ
 				case 6:
-					send(typ, p)
-					send(heldType, held)
+					out.Send(typ, p)
+					out.Send(heldType, held)
 				default:
-					send(typ, p)
+					out.Send(typ, p)
 				}
 			}
 		}, "out of order", func(c *clientResult) int64 { return c.Misplaced * c.Lost }},
-		{"text echoed as binary", stateless(func(n int, typ wsproto.MessageType, p []byte, send echo) {
+		{"text echoed as binary", stateless(func(n int, typ wsproto.MessageType, p []byte, out *echoConn) {
 			if n == 5 {
 				typ = wsproto.MessageBinary
 			}
-			send(typ, p)
+			out.Send(typ, p)
 		}), "corrupt", func(c *clientResult) int64 { return c.Corrupt }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -276,54 +274,45 @@ func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
 // connection, echoes it and then closes the connection with code and
 // reason.
 func closingEcho(t *testing.T, after int, code wsproto.StatusCode, reason string) string {
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		c, err := wsproto.Upgrade(w, r, nil)
-		if err != nil {
-			return
-		}
-		defer c.CloseNow()
-		ctx := context.Background()
-		for n := 1; ; n++ {
-			typ, p, err := c.Read(ctx)
-			if err != nil {
-				return
-			}
-			if c.Write(ctx, typ, p) != nil {
-				return
-			}
-			if n == after {
-				c.Close(code, reason)
-				return
-			}
+	return faultyEcho(t, stateless(func(n int, typ wsproto.MessageType, p []byte, out *echoConn) {
+		out.Send(typ, p)
+		if n == after {
+			out.Close(code, reason)
 		}
 	}))
-	t.Cleanup(srv.Close)
-	return "ws" + strings.TrimPrefix(srv.URL, "http")
 }
 
-func stateless(f func(int, wsproto.MessageType, []byte, func(wsproto.MessageType, []byte))) func() func(int, wsproto.MessageType, []byte, func(wsproto.MessageType, []byte)) {
-	return func() func(int, wsproto.MessageType, []byte, func(wsproto.MessageType, []byte)) { return f }
+// echoConn is what a fault of faultyEcho may do with its connection.
+type echoConn struct{ c *wsproto.Conn }
+
+func (e *echoConn) Send(typ wsproto.MessageType, p []byte) {
+	e.c.Write(context.Background(), typ, p)
 }
+
+func (e *echoConn) Close(code wsproto.StatusCode, reason string) { e.c.Close(code, reason) }
+
+type echoFault = func(n int, typ wsproto.MessageType, p []byte, out *echoConn)
+
+func stateless(f echoFault) func() echoFault { return func() echoFault { return f } }
 
 // faultyEcho serves an echo that passes the n-th message of each
-// connection (from 1) to fault, with the function that sends it back.
-// newFault gives each connection its own fault.
-func faultyEcho(t *testing.T, newFault func() func(n int, typ wsproto.MessageType, p []byte, send func(wsproto.MessageType, []byte))) string {
+// connection (from 1) to fault, which sends it back, or not. newFault
+// gives each connection its own fault. A connection ends when reading
+// fails, as it does once the fault has closed it.
+func faultyEcho(t *testing.T, newFault func() echoFault) string {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		c, err := wsproto.Upgrade(w, r, nil)
 		if err != nil {
 			return
 		}
 		defer c.CloseNow()
-		ctx := context.Background()
-		fault := newFault()
-		send := func(typ wsproto.MessageType, p []byte) { c.Write(ctx, typ, p) }
+		fault, out := newFault(), &echoConn{c}
 		for n := 1; ; n++ {
-			typ, p, err := c.Read(ctx)
+			typ, p, err := c.Read(context.Background())
 			if err != nil {
 				return
 			}
-			fault(n, typ, p, send)
+			fault(n, typ, p, out)
 		}
 	}))
 	t.Cleanup(srv.Close)
