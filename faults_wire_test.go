@@ -160,14 +160,14 @@ func newFixture(t testing.TB, opts server.Options, config ...func(*http.Server))
 	}
 	handle("/echo", accepted(func(ws *server.WebSocket) error {
 		for {
-			typ, p, err := ws.Receive()
+			typ, p, err := ws.Receive(ws.Context())
 			if err != nil {
 				return err
 			}
 			if typ == wsproto.MessageText {
-				err = ws.SendText(string(p))
+				err = ws.SendText(ws.Context(), string(p))
 			} else {
-				err = ws.SendBytes(p)
+				err = ws.SendBytes(ws.Context(), p)
 			}
 			if err != nil {
 				return err
@@ -178,11 +178,11 @@ func newFixture(t testing.TB, opts server.Options, config ...func(*http.Server))
 	// message costs the test client nothing to check.
 	handle("/count", accepted(func(ws *server.WebSocket) error {
 		for {
-			_, p, err := ws.Receive()
+			_, p, err := ws.Receive(ws.Context())
 			if err != nil {
 				return err
 			}
-			if err := ws.SendText(strconv.Itoa(len(p))); err != nil {
+			if err := ws.SendText(ws.Context(), strconv.Itoa(len(p))); err != nil {
 				return err
 			}
 		}
@@ -190,7 +190,7 @@ func newFixture(t testing.TB, opts server.Options, config ...func(*http.Server))
 	// /recv reads and drops messages until the connection ends.
 	handle("/recv", accepted(func(ws *server.WebSocket) error {
 		for {
-			if _, _, err := ws.Receive(); err != nil {
+			if _, _, err := ws.Receive(ws.Context()); err != nil {
 				return err
 			}
 		}
@@ -199,7 +199,7 @@ func newFixture(t testing.TB, opts server.Options, config ...func(*http.Server))
 	handle("/flood", accepted(func(ws *server.WebSocket) error {
 		msg := make([]byte, 64<<10)
 		for range 4096 {
-			if err := ws.SendBytes(msg); err != nil {
+			if err := ws.SendBytes(ws.Context(), msg); err != nil {
 				return err
 			}
 		}

@@ -110,7 +110,7 @@ func TestAPIReceiveBytes(t *testing.T) {
 				return err
 			}
 			for range 2 {
-				b, err := ws.ReceiveBytes()
+				b, err := ws.ReceiveBytes(ws.Context())
 				if err != nil {
 					return err
 				}
@@ -138,7 +138,7 @@ func TestAPIReceiveBytes(t *testing.T) {
 			if err := ws.Accept(); err != nil {
 				return err
 			}
-			_, err := ws.ReceiveBytes()
+			_, err := ws.ReceiveBytes(ws.Context())
 			errs <- err
 			return err
 		})
@@ -156,7 +156,7 @@ func TestAPIReceiveTextRejectsBinary(t *testing.T) {
 		if err := ws.Accept(); err != nil {
 			return err
 		}
-		s, err := ws.ReceiveText()
+		s, err := ws.ReceiveText(ws.Context())
 		if err != nil {
 			errs <- err
 			return err
@@ -164,7 +164,7 @@ func TestAPIReceiveTextRejectsBinary(t *testing.T) {
 		if s != "first" {
 			t.Errorf("ReceiveText %q, want \"first\"", s)
 		}
-		_, err = ws.ReceiveText()
+		_, err = ws.ReceiveText(ws.Context())
 		errs <- err
 		return err
 	})
@@ -282,15 +282,15 @@ func TestAPIDefaultReadLimit(t *testing.T) {
 		if err := ws.Accept(); err != nil {
 			return err
 		}
-		b, err := ws.ReceiveBytes()
+		b, err := ws.ReceiveBytes(ws.Context())
 		if err != nil {
 			return err
 		}
-		if err := ws.SendText(fmt.Sprintf("%d %x", len(b), sha256.Sum256(b))); err != nil {
+		if err := ws.SendText(ws.Context(), fmt.Sprintf("%d %x", len(b), sha256.Sum256(b))); err != nil {
 			return err
 		}
 		b = nil
-		_, err = ws.ReceiveBytes()
+		_, err = ws.ReceiveBytes(ws.Context())
 		errs <- err
 		return err
 	})
@@ -426,7 +426,7 @@ func TestAPIRequestQueryCookiesPathValues(t *testing.T) {
 		if err := ws.Accept(); err != nil {
 			return err
 		}
-		if err := ws.SendJSON(s); err != nil {
+		if err := ws.SendJSON(ws.Context(), s); err != nil {
 			return err
 		}
 		return ws.Close(wsproto.StatusNormalClosure, "")

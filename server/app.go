@@ -1,8 +1,11 @@
 package server
 
 import (
+	"fmt"
 	"log/slog"
 	"net/http"
+	"reflect"
+	"runtime"
 	"strings"
 	"sync"
 	"time"
@@ -129,8 +132,15 @@ type Route struct {
 
 func (r *Route) handlerSet() *handlerSet { return &r.handlers }
 
-// Guard adds guards that run, in order, before the route's handler.
+// Guard adds guards that run, in order, before the route's handler. A
+// guard hands what it learned (the authenticated user, say) to the
+// handler with a Key. A nil guard panics.
 func (r *Route) Guard(g ...Guard) *Route {
+	for _, f := range g {
+		if f == nil {
+			misuse("nil guard on route %q", r.pattern)
+		}
+	}
 	r.guards = append(r.guards, g...)
 	return r
 }
@@ -161,11 +171,22 @@ func (r *Route) compressionOptions() *wsproto.CompressionOptions {
 // Handle registers a WebSocket route. pattern is a net/http ServeMux
 // pattern, such as "/rooms/{room}"; the handler reads path values with
 // ws.PathValue. A pattern without a method matches GET only, since every
-// WebSocket handshake is a GET. Register routes before the app serves.
+// WebSocket handshake is a GET (RFC 6455 section 4.1); a pattern with
+// another method panics, as do a nil handler, an App not made by New, and
+// the patterns http.ServeMux refuses. Register routes before the app
+// serves.
 func (a *App) Handle(pattern string, h Handler) *Route {
+	if a.mux == nil {
+		misuse("Handle(%q) on an App not made by server.New", pattern)
+	}
+	if h == nil {
+		misuse("nil handler for %q", pattern)
+	}
 	r := &Route{app: a, pattern: pattern, handler: h}
-	if !strings.Contains(pattern, " ") {
+	if method, _, ok := strings.Cut(pattern, " "); !ok {
 		pattern = http.MethodGet + " " + pattern
+	} else if method != http.MethodGet {
+		misuse("pattern %q: a WebSocket handshake is a GET, not %s", pattern, method)
 	}
 	a.mux.Handle(pattern, http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		a.serve(r, w, req)
@@ -174,8 +195,47 @@ func (a *App) Handle(pattern string, h Handler) *Route {
 }
 
 // ServeHTTP dispatches a request to its route; other requests get 404.
+// For a WebSocket route, it returns once Accept has hijacked the
+// connection, or once the handshake is refused: the handler goes on in a
+// goroutine of its own, and net/http frees what it held for the request.
+// WebSocket.Request stays valid.
 func (a *App) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if a.mux == nil {
+		misuse("ServeHTTP on an App not made by server.New")
+	}
 	a.mux.ServeHTTP(w, r)
+}
+
+// misuse panics with a message that names the caller of the exported
+// function that found the mistake, as net/http's ServeMux does.
+func misuse(format string, args ...any) {
+	msg := "server: " + fmt.Sprintf(format, args...)
+	if _, file, line, ok := runtime.Caller(2); ok {
+		msg += fmt.Sprintf(" (at %s:%d)", file, line)
+	}
+	panic(msg)
+}
+
+// warnValueReceiver logs, at registration, a HandleException for *T whose
+// T has a value-receiver Error method: an error returned as a T, not a *T,
+// never matches it.
+func warnValueReceiver(r Registry, t reflect.Type) {
+	var logger *slog.Logger
+	switch r := r.(type) {
+	case *App:
+		logger = r.logger
+	case *Route:
+		logger = r.app.logger
+	}
+	if logger == nil {
+		return
+	}
+	where := ""
+	if _, file, line, ok := runtime.Caller(2); ok {
+		where = fmt.Sprintf("%s:%d", file, line)
+	}
+	logger.Warn(fmt.Sprintf("HandleException[%v]: %v has a value-receiver Error method, so an error returned as %v (not %v) never matches this handler; register HandleException[%v] as well, or give Error a pointer receiver", t, t.Elem(), t.Elem(), t, t.Elem()),
+		"at", where)
 }
 
 // serve runs one WebSocket connection from handshake request to end.

@@ -198,7 +198,7 @@ func TestSubprotocols(t *testing.T) {
 				if err != nil {
 					return err
 				}
-				return ws.SendText(ws.Subprotocol())
+				return ws.SendText(ws.Context(), ws.Subprotocol())
 			})
 			c, err := srv.Dial(t, "/ws", &wsproto.DialOptions{Subprotocols: offered})
 			r := within(t, results, "the handler")
@@ -302,7 +302,7 @@ func TestKeepalive(t *testing.T) {
 				if err := ws.Accept(); err != nil {
 					return err
 				}
-				msg, err := ws.ReceiveText()
+				msg, err := ws.ReceiveText(ws.Context())
 				if err != nil {
 					return err
 				}
@@ -363,7 +363,7 @@ func TestShutdown(t *testing.T) {
 					return err
 				}
 				accepted <- struct{}{}
-				_, _, err := ws.Receive()
+				_, _, err := ws.Receive(ws.Context())
 				errs <- err
 				return err
 			})
@@ -408,7 +408,7 @@ func TestShutdown(t *testing.T) {
 				return err
 			}
 			for i := 0; ; i++ {
-				if err := ws.SendText(strconv.Itoa(i)); err != nil {
+				if err := ws.SendText(ws.Context(), strconv.Itoa(i)); err != nil {
 					sendErr = err
 					sent <- i
 					return err
@@ -466,7 +466,7 @@ func TestShutdown(t *testing.T) {
 				return err
 			}
 			accepted <- struct{}{}
-			_, _, err := ws.Receive()
+			_, _, err := ws.Receive(ws.Context())
 			return err
 		})
 		stubborn := srv.Connect(t, "/stubborn")
@@ -520,7 +520,7 @@ func TestLogging(t *testing.T) {
 			name: "client closes (row 15)",
 			handler: func(ws *server.WebSocket) error {
 				ws.Accept()
-				_, _, err := ws.Receive()
+				_, _, err := ws.Receive(ws.Context())
 				return err
 			},
 			client: func(t *testing.T, srv *wstest.Server) string {
@@ -535,7 +535,7 @@ func TestLogging(t *testing.T) {
 			name: "nobody closes (row 17)",
 			handler: func(ws *server.WebSocket) error {
 				ws.Accept()
-				_, _, err := ws.Receive()
+				_, _, err := ws.Receive(ws.Context())
 				return err
 			},
 			client: func(t *testing.T, srv *wstest.Server) string {

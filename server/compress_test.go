@@ -21,14 +21,14 @@ func TestCompressionOption(t *testing.T) {
 			return err
 		}
 		for {
-			typ, p, err := ws.Receive()
+			typ, p, err := ws.Receive(ws.Context())
 			if err != nil {
 				return err
 			}
 			if typ == wsproto.MessageText {
-				err = ws.SendText(string(p))
+				err = ws.SendText(ws.Context(), string(p))
 			} else {
-				err = ws.SendBytes(p)
+				err = ws.SendBytes(ws.Context(), p)
 			}
 			if err != nil {
 				return err

@@ -51,9 +51,9 @@ func TestConcurrentSendersAndReceiver(t *testing.T) {
 				for i := range perSender {
 					var err error
 					if i%2 == 0 {
-						err = ws.SendText(fmt.Sprintf("%d:%d", g, i))
+						err = ws.SendText(ws.Context(), fmt.Sprintf("%d:%d", g, i))
 					} else {
-						err = ws.SendBytes(fmt.Appendf(nil, "%d:%d", g, i))
+						err = ws.SendBytes(ws.Context(), fmt.Appendf(nil, "%d:%d", g, i))
 					}
 					if err != nil {
 						errs <- err
@@ -66,7 +66,7 @@ func TestConcurrentSendersAndReceiver(t *testing.T) {
 		n := 0
 		var recvErr error
 		for ; n < fromClient; n++ {
-			msg, err := ws.ReceiveText()
+			msg, err := ws.ReceiveText(ws.Context())
 			if err != nil {
 				recvErr = err
 				break
@@ -142,7 +142,7 @@ func TestShutdownWhileSending(t *testing.T) {
 		for g := range senders {
 			wg.Go(func() {
 				for i := 0; ; i++ {
-					if err := ws.SendText(fmt.Sprintf("%d:%d", g, i)); err != nil {
+					if err := ws.SendText(ws.Context(), fmt.Sprintf("%d:%d", g, i)); err != nil {
 						mu.Lock()
 						r.sent += i
 						r.errs = append(r.errs, err)
@@ -231,7 +231,7 @@ func TestRaiseWhileSendBlocked(t *testing.T) {
 		}
 		// Larger than any socket buffer: it cannot complete unless the
 		// peer reads.
-		go func() { sendErr <- ws.SendBytes(make([]byte, 64<<20)) }()
+		go func() { sendErr <- ws.SendBytes(ws.Context(), make([]byte, 64<<20)) }()
 		select {
 		case <-raise:
 		case <-time.After(wstest.Timeout):
@@ -271,10 +271,10 @@ func TestRaiseWhileReceiving(t *testing.T) {
 			return err
 		}
 		go func() {
-			msg, err := ws.ReceiveText()
+			msg, err := ws.ReceiveText(ws.Context())
 			if err == nil && msg == "hello" {
 				close(receiving)
-				_, err = ws.ReceiveText()
+				_, err = ws.ReceiveText(ws.Context())
 			}
 			recvErr <- err
 		}()
@@ -303,7 +303,7 @@ func TestShutdownDuringHandshakes(t *testing.T) {
 		if err := ws.Accept(); err != nil {
 			return err
 		}
-		_, _, err := ws.Receive()
+		_, _, err := ws.Receive(ws.Context())
 		return err
 	})
 	var wg sync.WaitGroup
@@ -342,7 +342,7 @@ func TestShutdownCancelledDuringHandshakes(t *testing.T) {
 			if err := ws.Accept(); err != nil {
 				return err
 			}
-			_, _, err := ws.Receive()
+			_, _, err := ws.Receive(ws.Context())
 			return err
 		})
 		var wg sync.WaitGroup

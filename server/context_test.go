@@ -2,41 +2,57 @@ package server_test
 
 import (
 	"context"
+	"io"
+	"log/slog"
+	"net/http"
 	"testing"
 	"time"
 
 	"wsraise/server"
+	"wsraise/server/wstest"
 )
 
+func discardLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+
 // TestContextOutlivesServeHTTP: the handler goes on after ServeHTTP has
-// returned (and net/http has cancelled the request's context); the
-// connection's context stays alive until the connection ends.
+// returned at the hijack (and net/http has cancelled the request's
+// context); the connection's context, which Request() carries, stays
+// alive until the connection ends.
 func TestContextOutlivesServeHTTP(t *testing.T) {
 	afterEnd := make(chan error, 1)
-	_, srv, _ := serve(t, server.Options{}, func(ws *server.WebSocket) error {
+	served := make(chan struct{})
+	app := server.New(server.Options{Logger: discardLogger()})
+	app.Handle("/ws", func(ws *server.WebSocket) error {
 		if err := ws.Accept(); err != nil {
 			return err
 		}
 		select { // ServeHTTP returns once the connection is hijacked
-		case <-ws.Request().Context().Done():
-		case <-time.After(10 * time.Second):
-			return ws.SendText("ServeHTTP did not return after accept")
+		case <-served:
+		case <-time.After(wstest.Timeout):
+			return ws.SendText(ws.Context(), "ServeHTTP did not return after accept")
 		}
 		if err := ws.Context().Err(); err != nil {
-			return ws.SendText("context ended with ServeHTTP: " + err.Error())
+			return ws.SendText(ws.Context(), "context ended with ServeHTTP: "+err.Error())
 		}
-		if err := ws.SendText("alive"); err != nil {
+		if err := ws.Request().Context().Err(); err != nil {
+			return ws.SendText(ws.Context(), "Request's context ended with ServeHTTP: "+err.Error())
+		}
+		if err := ws.SendText(ws.Context(), "alive"); err != nil {
 			return err
 		}
-		_, err := ws.ReceiveText() // the client closes
+		_, err := ws.ReceiveText(ws.Request().Context()) // the client closes
 		select {
 		case <-ws.Context().Done():
 			afterEnd <- nil
-		case <-time.After(10 * time.Second):
+		case <-time.After(wstest.Timeout):
 			afterEnd <- context.DeadlineExceeded
 		}
 		return err
 	})
+	srv := wstest.Serve(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		app.ServeHTTP(w, r)
+		close(served)
+	}))
 	c := srv.Connect(t, "/ws")
 	if got := c.ReceiveText(); got != "alive" {
 		t.Fatal(got)

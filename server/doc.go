@@ -13,22 +13,30 @@
 //		if err := ws.Accept(); err != nil {
 //			return err
 //		}
+//		ctx := ws.Context()
 //		for {
-//			msg, err := ws.ReceiveText()
+//			msg, err := ws.ReceiveText(ctx)
 //			if err != nil {
 //				return err // a *server.Disconnect when the client leaves
 //			}
-//			if err := ws.SendText(ws.PathValue("room") + ": " + msg); err != nil {
+//			if err := ws.SendText(ctx, ws.PathValue("room")+": "+msg); err != nil {
 //				return err
 //			}
 //		}
 //	})
 //	http.ListenAndServe("127.0.0.1:8000", app)
 //
+// ServeHTTP returns once Accept has taken the connection from net/http;
+// the handler goes on in a goroutine of its own, and ws.Request() stays
+// valid until it returns.
+//
 // # Raising
 //
 // Returning an error raises it, and so does panicking with one, from any
-// depth of the handler's call stack. What the client then sees:
+// depth of the handler's call stack. A panic with a runtime error (a nil
+// dereference, an index out of range) is a bug, not a raise: the client
+// sees 1011 (500 before accept), the log has the stack, and no exception
+// handler sees it. What the client sees of a raised error:
 //
 //	return server.Raise(1008, "Closing the connection...")
 //
@@ -75,44 +83,46 @@
 //
 // # Receiving
 //
-// While a receive method waits, it reads the next message on its own
-// goroutine. When none has waited for 10 ms, or once this side is
-// closing, a goroutine of the connection's own reads instead and hands its
-// message to the next receive method, so that pings are answered and the
-// peer's close is found while the handler only sends. But a data message
-// that no receive method takes holds that goroutine: until one does, the
-// peer's pings go unanswered and its close is not seen (the websockets
-// library behind Starlette does the same once its queue of 16 is full),
-// and the keepalive, which cannot see pongs then, does not count them
-// missing. A handler that does not want the peer's messages should
-// receive and drop them. Messages reach the receive methods one at
-// a time, in order, each once. Receive and
-// ReceiveBytes return a slice that is the caller's to keep: one allocation
-// per message. ReceiveAppend(dst) appends the message to dst instead, and
-// ReceiveText and ReceiveJSON copy or decode it; with them the message's
-// buffer goes back to a pool, so a handler that reuses dst allocates
-// nothing per message:
+// The receive methods read the next message on the caller's goroutine.
+// Between receives nothing reads, except when the keepalive pings: then a
+// goroutine of the connection reads until the next message, which waits
+// for the next receive. A message that waits longer than PongTimeout
+// closes the connection with 1011, and the log says that the handler did
+// not receive. A handler that never receives should accept with
+// SendOnly: the connection is then read all the time, pings are answered,
+// the peer's close ends the Context at once, and a data message from the
+// peer closes with 1008. Messages reach the receive methods once each, in
+// order, whichever goroutines call them.
 //
-//	var buf []byte
-//	for {
-//		typ, msg, err := ws.ReceiveAppend(buf[:0])
-//		if err != nil {
-//			return err
-//		}
-//		...
-//		buf = msg
+// Every receive and send takes a context. Passing ws.Context() costs
+// nothing. A receive whose context ends returns its error and leaves the
+// connection as it was, except that a message it had begun to read is
+// lost. A send whose context ends before any byte went out changes
+// nothing; one cut short midway ends the connection (the peer sees 1006).
+// For example, "the first message within 5 s, or close 1008":
+//
+//	ctx, cancel := context.WithTimeout(ws.Context(), 5*time.Second)
+//	defer cancel()
+//	hello, err := ws.ReceiveText(ctx)
+//	if errors.Is(err, context.DeadlineExceeded) {
+//		return server.Raise(1008, "say hello first")
 //	}
 //
-// A connection waiting for its next message holds no message buffer.
+// Receive and ReceiveBytes return a slice that is the caller's to keep.
+// ReceiveAppend(ctx, dst) appends the message to dst instead, and
+// ReceiveText and ReceiveJSON copy or decode it; with them the message's
+// buffer goes back to a pool, so a handler that reuses dst allocates
+// nothing per message. A connection waiting for its next message holds
+// no message buffer.
 //
 // # Around the handler
 //
-// Guards run before the handler and raise like it. The Origin of a
+// Guards run before the handler and raise like it; a guard hands what it
+// learned to the handler with a Key (see the Route.Guard example). The Origin of a
 // browser's handshake must match the Host, or one of
 // Options.OriginPatterns, or the request is refused with 403 before any
 // handler runs. The server pings idle connections and closes with 1011 a
-// peer that stops answering (not while a message waits to be received:
-// see Receiving). Shutdown closes every connection with 1001
+// peer that stops answering. Shutdown closes every connection with 1001
 // (or 1012) after the messages already sent, and waits for the handlers;
 // ShutdownServer does that and http.Server's Shutdown together, which
 // alone does not see hijacked connections. A handler that panics with

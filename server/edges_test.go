@@ -28,7 +28,9 @@ import (
 
 // boomErr is the error the handlers below raise to reach the exception
 // handler a test registers for it.
-type boomErr struct{ error }
+type boomErr struct{ err error }
+
+func (e *boomErr) Error() string { return e.err.Error() }
 
 var errBoom = &boomErr{errors.New("boom")}
 
@@ -147,7 +149,7 @@ func TestHandlerPassesDisconnectOn(t *testing.T) {
 		if err := ws.Accept(); err != nil {
 			return err
 		}
-		_, _, err := ws.Receive()
+		_, _, err := ws.Receive(ws.Context())
 		return err
 	})
 	server.HandleException(app, func(ws *server.WebSocket, err error) error { return err })
@@ -220,7 +222,7 @@ func TestStateAfterPeerLeaves(t *testing.T) {
 				if err := ws.Accept(); err != nil {
 					return err
 				}
-				_, _, err := ws.Receive()
+				_, _, err := ws.Receive(ws.Context())
 				states <- ws.State().String()
 				if aerr := ws.Accept(); !errors.Is(aerr, server.ErrAlreadyAccepted) {
 					states <- fmt.Sprint("second Accept: ", aerr)
@@ -261,7 +263,7 @@ func TestShutdownServer(t *testing.T) {
 			return err
 		}
 		accepted <- struct{}{}
-		_, _, err := ws.Receive()
+		_, _, err := ws.Receive(ws.Context())
 		time.Sleep(200 * time.Millisecond) // the handler's own cleanup
 		returned.Store(true)
 		return err

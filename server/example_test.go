@@ -78,7 +78,7 @@ func ExampleApp_ShutdownServer() {
 		}
 		close(accepted)
 		for {
-			if _, _, err := ws.Receive(); err != nil {
+			if _, _, err := ws.Receive(ws.Context()); err != nil {
 				return err // the shutdown's close, as a *server.Disconnect
 			}
 		}

@@ -89,8 +89,10 @@ type JSONError struct {
 func (e *JSONError) Error() string { return "invalid JSON message: " + e.Err.Error() }
 func (e *JSONError) Unwrap() error { return e.Err }
 
-// PanicError is a handler's panic with a value that is not an error. It is
-// an unhandled failure: exception handlers never see it.
+// PanicError is a handler's panic with a runtime error (a nil
+// dereference, an index out of range) or with a value that is not an
+// error: a bug. It closes with 1011 (500 before accept), is logged with
+// its stack, and exception handlers never see it.
 type PanicError struct {
 	Value any
 	Stack []byte
@@ -105,6 +107,7 @@ var (
 	ErrSubprotocol       = errors.New("websocket: the client did not offer this subprotocol")
 	ErrShuttingDown      = errors.New("websocket: the server is shutting down")
 	ErrHandshakeAnswered = errors.New("websocket: the handshake was already answered")
+	ErrSendOnly          = errors.New("websocket: accepted with SendOnly: the handler does not receive")
 )
 
 // CloseStatus returns the close code err stands for: a WebSocketException's

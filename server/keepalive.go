@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"sync"
 	"time"
 
 	"wsraise/wsproto"
@@ -9,62 +10,84 @@ import (
 
 // Keepalive: the server pings every PingInterval; if no pong has come
 // PongTimeout after a ping, it closes with 1011 (as uvicorn and the
-// websockets library do). It runs on a timer, not a goroutine; the
-// goroutine that reads (see receive.go) records pongs.
+// websockets library do). It runs on one timer, not a goroutine, which
+// fires for the ping and then for the pong's deadline. Pongs are seen by
+// whoever reads; when nothing reads, the ping starts readAhead
+// (receive.go) so that the pong is seen.
+//
+// While a message waits for a receive method (parked), nothing reads, and
+// a pong cannot be seen: the message is given PongTimeout from when it was
+// parked, and if it is still not taken, the connection closes with 1011
+// and the log says that the handler did not receive.
+
+type keepalive struct {
+	mu      sync.Mutex
+	timer   *time.Timer
+	sent    time.Time // the ping whose pong is awaited; zero if none
+	stopped bool
+}
 
 func (ws *WebSocket) startKeepalive() {
 	o := ws.app.opts
 	if o.PingInterval <= 0 {
 		return
 	}
-	ws.lastPong.Store(time.Now().UnixNano())
-	ws.pinger = time.AfterFunc(o.PingInterval, ws.ping)
+	ws.ka.mu.Lock()
+	defer ws.ka.mu.Unlock()
+	ws.ka.timer = time.AfterFunc(o.PingInterval, ws.keepaliveTick)
 }
 
-func (ws *WebSocket) ping() {
+// keepaliveTick sends a ping, or checks that its pong came.
+func (ws *WebSocket) keepaliveTick() {
 	o := ws.app.opts
-	sent := time.Now()
-	ws.mu.Lock()
-	if ws.pinger == nil {
-		ws.mu.Unlock()
-		return // stopped while this call was starting
+	k := &ws.ka
+	k.mu.Lock()
+	if k.stopped {
+		k.mu.Unlock()
+		return
 	}
-	// The pong's deadline runs from before the ping is written: a write
-	// can be stuck behind another one (a pong to a peer that floods pings
-	// and reads nothing), and the deadline must fire all the same. Close
-	// then ends the connection within its own timeout.
-	check := time.AfterFunc(o.PongTimeout, func() {
-		// While a message waits for the handler to receive it, nothing
-		// reads (receive.go), so a pong could not have been seen: the
-		// check is skipped rather than closing a live peer.
-		if ws.lastPong.Load() < sent.UnixNano() && !ws.rcv.parked.Load() {
-			ws.Close(wsproto.StatusInternalError, "keepalive ping timeout")
-			return
-		}
+	if k.sent.IsZero() {
+		// The pong's deadline runs from before the ping is written: a
+		// write can be stuck behind another one (a pong to a peer that
+		// floods pings and reads nothing), and the deadline must fire all
+		// the same. Close then ends the connection within its own timeout.
+		k.sent = time.Now()
+		k.timer.Reset(o.PongTimeout)
+		k.mu.Unlock()
+		ws.readAhead()
+		ws.conn.Load().Ping(context.Background(), nil)
+		return
+	}
+	if ws.lastPong.Load() >= k.sent.UnixNano() {
+		k.sent = time.Time{}
+		k.timer.Reset(max(o.PingInterval-o.PongTimeout, 0))
+		k.mu.Unlock()
+		return
+	}
+	waited, parked := ws.parkedFor()
+	if parked && waited < o.PongTimeout {
+		k.timer.Reset(o.PongTimeout - waited)
+		k.mu.Unlock()
+		return
+	}
+	k.stopped = true
+	k.mu.Unlock()
+	if parked {
 		ws.mu.Lock()
-		defer ws.mu.Unlock()
-		if ws.pinger != nil && ws.closed == nil {
-			ws.pinger.Reset(max(o.PingInterval-o.PongTimeout, 0))
-		}
-	})
-	ws.pongCheck = check
-	ws.mu.Unlock()
-	if err := ws.conn.Ping(context.Background(), nil); err != nil {
-		check.Stop() // the connection is over
+		ws.note = "the handler did not receive a message for " + o.PongTimeout.String() + "; nothing could read the keepalive's pong meanwhile"
+		ws.mu.Unlock()
+		ws.Close(wsproto.StatusInternalError, "message not received")
+		return
 	}
+	ws.Close(wsproto.StatusInternalError, "keepalive ping timeout")
 }
 
+// stopKeepalive stops the timer: nothing of the connection outlives it.
 func (ws *WebSocket) stopKeepalive() {
-	ws.mu.Lock()
-	defer ws.mu.Unlock()
-	if ws.pinger != nil {
-		ws.pinger.Stop()
-		ws.pinger = nil
-	}
-	if ws.pongCheck != nil {
-		// Nothing of the connection outlives it: not even a pong's
-		// deadline, which would hold the WebSocket for PongTimeout.
-		ws.pongCheck.Stop()
-		ws.pongCheck = nil
+	ws.ka.mu.Lock()
+	defer ws.ka.mu.Unlock()
+	ws.ka.stopped = true
+	if ws.ka.timer != nil {
+		ws.ka.timer.Stop()
 	}
 }

@@ -312,7 +312,7 @@ func receiveOnce(errs chan<- error) server.Handler {
 		if err := ws.Accept(); err != nil {
 			return err
 		}
-		_, _, err := ws.Receive()
+		_, _, err := ws.Receive(ws.Context())
 		errs <- err
 		return err
 	}

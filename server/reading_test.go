@@ -1,14 +1,17 @@
 package server_test
 
-// Who reads (receive.go): a receive method reads on its own goroutine
-// while it waits; the connection's reading goroutine reads when none has
-// waited for a while (10 ms), or once this side is closing. These tests
-// drive both, and the hand-overs between them.
+// Who reads (receive.go): a receive method reads on its own goroutine;
+// when none does, the keepalive's ping starts a reader of the
+// connection's own (readAhead), which stops at the next data message and
+// leaves it for the next receive method; SendOnly reads all the time.
+// These tests drive each reader, and the hand-overs between them.
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -18,79 +21,127 @@ import (
 	"wsraise/wsproto"
 )
 
-// TestReadingAfterReceivesStop: a handler that receives once and then only
-// sends still has the client's pings answered and sees its close: its
-// context ends and the send fails with the client's code.
-func TestReadingAfterReceivesStop(t *testing.T) {
+// awaitPong sends a ping and waits for its pong, skipping other frames
+// and answering the server's pings.
+func awaitPong(t *testing.T, c *rawConn, payload string, within time.Duration) {
+	t.Helper()
+	c.write(opPing, []byte(payload))
+	deadline := time.Now().Add(within)
+	for {
+		left := time.Until(deadline)
+		if left <= 0 {
+			t.Fatalf("ping %q: no pong within %v", payload, within)
+		}
+		op, p, err := c.readFrame(left)
+		if err != nil {
+			t.Fatalf("ping %q: %v", payload, err)
+		}
+		switch op {
+		case opPing:
+			c.write(opPong, p)
+		case opPong:
+			if string(p) != payload {
+				t.Fatalf("pong %q, want %q", p, payload)
+			}
+			return
+		case opClose:
+			t.Fatalf("ping %q: closed with %q", payload, p)
+		}
+	}
+}
+
+// TestReadingKeepaliveReadsForABusyHandler: a handler that receives once
+// and then only sends, without saying so (no SendOnly). Nothing reads
+// while it sends, until the keepalive pings: from then on the client's
+// pings are answered, and its close is seen, ending the handler's send
+// with the client's code. The bound is the ping interval, not a guess.
+func TestReadingKeepaliveReadsForABusyHandler(t *testing.T) {
+	const interval = 50 * time.Millisecond
 	ended := make(chan error, 1)
-	_, srv, _ := serve(t, server.Options{PingInterval: -1}, func(ws *server.WebSocket) error {
+	_, srv, _ := serve(t, server.Options{PingInterval: interval, PongTimeout: wstest.Timeout}, func(ws *server.WebSocket) error {
 		if err := ws.Accept(); err != nil {
 			return err
 		}
-		if _, err := ws.ReceiveText(); err != nil {
+		if _, err := ws.ReceiveText(ws.Context()); err != nil {
 			return err
 		}
 		for {
-			select {
-			case <-ws.Context().Done():
-				err := ws.SendText("after the end")
+			if err := ws.SendText(ws.Context(), "tick"); err != nil {
 				ended <- err
 				return err
-			case <-time.After(time.Millisecond):
-				if err := ws.SendText("tick"); err != nil {
-					ended <- err
-					return err
-				}
 			}
+			time.Sleep(time.Millisecond)
 		}
 	})
 	c := rawDial(t, srv, "/ws", nil)
 	c.write(opText, []byte("start"))
-	// Pings after the handler stopped receiving: each answered.
 	for i := range 3 {
-		time.Sleep(15 * time.Millisecond)
-		payload := []byte(fmt.Sprint("ping ", i))
-		c.write(opPing, payload)
-		// The reading goroutine takes over 10 ms after the last receive:
-		// a second is ample, even under -race. (The handler's ticks keep
-		// coming meanwhile.)
-		deadline := time.Now().Add(time.Second)
-		for {
-			if time.Now().After(deadline) {
-				t.Fatalf("ping %d: no pong within a second", i)
-			}
-			op, p, err := c.readFrame(time.Second)
-			if err != nil {
-				t.Fatalf("ping %d: %v", i, err)
-			}
-			if op == opPong {
-				if string(p) != string(payload) {
-					t.Fatalf("pong %q, want %q", p, payload)
-				}
-				break
-			}
-		}
+		awaitPong(t, c, fmt.Sprint("ping ", i), interval+time.Second)
 	}
 	c.writeClose(4321, "bye")
-	var err error
-	select {
-	case err = <-ended:
-	case <-time.After(time.Second):
-		t.Fatal("the handler did not see the close within a second")
-	}
+	err := within(t, ended, "the handler's send after the close")
 	var d *server.Disconnect
 	if !errors.As(err, &d) || d.Code != 4321 || d.Reason != "bye" {
 		t.Fatalf("handler's send after the close: %v, want a disconnect 4321 \"bye\"", err)
 	}
 }
 
+// TestSendOnly: a handler that accepts with SendOnly has the client's
+// pings answered and sees its close at once (the context ends, a send
+// returns the client's code); its receive methods return ErrSendOnly;
+// a data message from the client closes with 1008.
+func TestSendOnly(t *testing.T) {
+	t.Run("pings and close", func(t *testing.T) {
+		type result struct{ recv, send error }
+		got := make(chan result, 1)
+		_, srv, _ := serve(t, server.Options{PingInterval: -1}, func(ws *server.WebSocket) error {
+			if err := ws.Accept(server.SendOnly()); err != nil {
+				return err
+			}
+			var r result
+			_, r.recv = ws.ReceiveText(ws.Context())
+			<-ws.Context().Done()
+			r.send = ws.SendText(ws.Context(), "after the end")
+			got <- r
+			return r.send
+		})
+		c := rawDial(t, srv, "/ws", nil)
+		awaitPong(t, c, "hello", wstest.Timeout)
+		c.writeClose(4321, "bye")
+		r := within(t, got, "the handler")
+		if !errors.Is(r.recv, server.ErrSendOnly) {
+			t.Errorf("receive on a SendOnly connection: %v, want ErrSendOnly", r.recv)
+		}
+		var d *server.Disconnect
+		if !errors.As(r.send, &d) || d.Code != 4321 || d.Reason != "bye" {
+			t.Errorf("send after the close: %v, want a disconnect 4321 \"bye\"", r.send)
+		}
+	})
+	t.Run("data message", func(t *testing.T) {
+		_, srv, rec := serve(t, server.Options{PingInterval: -1}, func(ws *server.WebSocket) error {
+			if err := ws.Accept(server.SendOnly()); err != nil {
+				return err
+			}
+			<-ws.Context().Done()
+			return nil
+		})
+		c := srv.Connect(t, "/ws")
+		c.SendText("hello?")
+		c.ExpectClose(wsproto.StatusPolicyViolation, "this endpoint does not receive messages")
+		e := rec.end(t)
+		if e.str("closed_by") != "server" || e.int("code") != 1008 {
+			t.Errorf("log %v, want closed by the server with 1008", e.attrs)
+		}
+	})
+}
+
 // TestReadingOrder sends numbered messages while the handler receives
-// with pauses now and then longer than the reading goroutine waits, so
-// that some messages are read by it and handed over, and others by the
+// with pauses now and then longer than the keepalive's interval, so that
+// some messages are read ahead and handed over, and others read by the
 // receive method itself: all must arrive once, in order.
 func TestReadingOrder(t *testing.T) {
 	const n = 300
-	_, srv, _ := serve(t, server.Options{}, func(ws *server.WebSocket) error {
+	_, srv, _ := serve(t, server.Options{PingInterval: 10 * time.Millisecond, PongTimeout: wstest.Timeout}, func(ws *server.WebSocket) error {
 		if err := ws.Accept(); err != nil {
 			return err
 		}
@@ -104,9 +155,9 @@ func TestReadingOrder(t *testing.T) {
 				err error
 			)
 			if i%3 == 0 {
-				_, got, err = ws.Receive()
+				_, got, err = ws.Receive(ws.Context())
 			} else {
-				_, got, err = ws.ReceiveAppend(buf[:0])
+				_, got, err = ws.ReceiveAppend(ws.Context(), buf[:0])
 				buf = got
 			}
 			if err != nil {
@@ -146,7 +197,7 @@ func TestReadingConcurrentReceivers(t *testing.T) {
 		for range 3 {
 			wg.Go(func() {
 				for {
-					s, err := ws.ReceiveText()
+					s, err := ws.ReceiveText(ws.Context())
 					if err != nil {
 						return
 					}
@@ -202,7 +253,7 @@ func TestReadingCloseDuringReceive(t *testing.T) {
 		time.AfterFunc(20*time.Millisecond, func() {
 			closed <- ws.Close(wsproto.StatusGoingAway, "closing")
 		})
-		msg, err := ws.ReceiveText()
+		msg, err := ws.ReceiveText(ws.Context())
 		if err == nil {
 			err = fmt.Errorf("received %q after the close", msg)
 		}
@@ -234,14 +285,14 @@ func TestReadingCloseDuringReceive(t *testing.T) {
 // TestReadingProtocolErrorDuringReceive: a protocol error ends the
 // connection with 1002, and when the waiting receive returns, the state and
 // the context already say so, whether the receive method read the frame
-// itself or the reading goroutine did (the handler away past 10 ms first).
+// itself or the keepalive's reader did (the handler away past a ping).
 func TestReadingProtocolErrorDuringReceive(t *testing.T) {
 	for _, c := range []struct {
 		name         string
 		away, client time.Duration // the handler's pause before receiving; the client's before sending
 	}{
 		{"receive method reads", 0, 5 * time.Millisecond},
-		{"reading goroutine reads", 30 * time.Millisecond, 45 * time.Millisecond},
+		{"keepalive's reader reads", 30 * time.Millisecond, 45 * time.Millisecond},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			type result struct {
@@ -250,12 +301,12 @@ func TestReadingProtocolErrorDuringReceive(t *testing.T) {
 				ctx   error
 			}
 			got := make(chan result, 1)
-			_, srv, _ := serve(t, server.Options{}, func(ws *server.WebSocket) error {
+			_, srv, _ := serve(t, server.Options{PingInterval: 10 * time.Millisecond, PongTimeout: wstest.Timeout}, func(ws *server.WebSocket) error {
 				if err := ws.Accept(); err != nil {
 					return err
 				}
 				time.Sleep(c.away)
-				_, err := ws.ReceiveText()
+				_, err := ws.ReceiveText(ws.Context())
 				got <- result{err, ws.State(), ws.Context().Err()}
 				return err
 			})
@@ -279,40 +330,67 @@ func TestReadingProtocolErrorDuringReceive(t *testing.T) {
 	}
 }
 
-// TestReadingKeepaliveWhileMessageWaits: a handler that only sends, and a
-// client that sent it one message it never receives. Nothing reads while
-// that message waits, so the keepalive cannot see the client's pongs; it
-// must not close the live connection with 1011 for that.
-func TestReadingKeepaliveWhileMessageWaits(t *testing.T) {
-	_, srv, _ := serve(t, server.Options{PingInterval: 100 * time.Millisecond, PongTimeout: 100 * time.Millisecond},
-		func(ws *server.WebSocket) error {
-			if err := ws.Accept(); err != nil {
-				return err
-			}
-			for {
-				if err := ws.SendText("tick"); err != nil {
+// TestReadingMessageNotReceived: a handler that only sends, without
+// saying so, and a client that sent it one message. The keepalive reads
+// it ahead; nothing reads while it waits, so no pong can be seen; after
+// PongTimeout the connection closes with 1011, and the log says that the
+// handler did not receive. A handler that takes the message within
+// PongTimeout keeps its connection.
+func TestReadingMessageNotReceived(t *testing.T) {
+	const interval, timeout = 50 * time.Millisecond, 300 * time.Millisecond
+	t.Run("never received", func(t *testing.T) {
+		_, srv, rec := serve(t, server.Options{PingInterval: interval, PongTimeout: timeout},
+			func(ws *server.WebSocket) error {
+				if err := ws.Accept(); err != nil {
 					return err
 				}
-				time.Sleep(5 * time.Millisecond)
-			}
-		})
-	c := rawDial(t, srv, "/ws", nil)
-	c.write(opText, []byte("never received"))
-	pings := 0
-	for end := time.Now().Add(800 * time.Millisecond); time.Now().Before(end); {
-		op, p, err := c.readFrame(time.Second)
-		if err != nil {
-			t.Fatalf("after %d pings: %v", pings, err)
+				for {
+					if err := ws.SendText(ws.Context(), "tick"); err != nil {
+						return err
+					}
+					time.Sleep(5 * time.Millisecond)
+				}
+			})
+		c := srv.Connect(t, "/ws")
+		c.SendText("never received")
+		start := time.Now()
+		c.ExpectClose(wsproto.StatusInternalError, "message not received")
+		if d := time.Since(start); d < timeout {
+			t.Errorf("closed after %v, before the message could have waited PongTimeout (%v)", d, timeout)
 		}
-		switch op {
-		case opClose:
-			t.Fatalf("closed after %d pings: %q; want the connection kept open", pings, p)
-		case opPing:
-			pings++
-			c.write(opPong, p)
+		e := rec.end(t)
+		if e.level != slog.LevelWarn || !strings.Contains(e.str("note"), "did not receive") {
+			t.Errorf("log %v %v, want a warning that the handler did not receive", e.level, e.attrs)
 		}
-	}
-	if pings < 3 {
-		t.Fatalf("%d pings in 800 ms at a 100 ms interval, want at least 3", pings)
-	}
+	})
+	t.Run("received in time", func(t *testing.T) {
+		_, srv, _ := serve(t, server.Options{PingInterval: interval, PongTimeout: timeout},
+			func(ws *server.WebSocket) error {
+				if err := ws.Accept(); err != nil {
+					return err
+				}
+				time.Sleep(2 * interval) // the keepalive reads ahead meanwhile
+				msg, err := ws.ReceiveText(ws.Context())
+				if err != nil {
+					return err
+				}
+				if err := ws.SendText(ws.Context(), "got "+msg); err != nil {
+					return err
+				}
+				_, err = ws.ReceiveText(ws.Context()) // until the client closes
+				return err
+			})
+		c := srv.Connect(t, "/ws")
+		c.SendText("hello")
+		if got := c.ReceiveText(); got != "got hello" {
+			t.Fatalf("%q, want \"got hello\"", got)
+		}
+		// Several keepalive rounds, answered: the connection stays.
+		ctx, cancel := context.WithTimeout(context.Background(), 3*timeout)
+		defer cancel()
+		if _, _, err := c.Conn.Read(ctx); !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("read: %v, want the connection still open", err)
+		}
+		c.Conn.Close(wsproto.StatusNormalClosure, "")
+	})
 }

@@ -43,21 +43,21 @@ func TestReceiveMethods(t *testing.T) {
 			var got []byte
 			switch method := methods[i%len(methods)]; method {
 			case "Receive":
-				typ, p, err := ws.Receive()
+				typ, p, err := ws.Receive(ws.Context())
 				if err != nil || typ != wsproto.MessageBinary {
 					return fmt.Errorf("message %d: %v %v", i, typ, err)
 				}
 				got = p
 				kept, keptAt = append(kept, p), append(keptAt, i)
 			case "ReceiveBytes":
-				p, err := ws.ReceiveBytes()
+				p, err := ws.ReceiveBytes(ws.Context())
 				if err != nil {
 					return fmt.Errorf("message %d: %v", i, err)
 				}
 				got = p
 				kept, keptAt = append(kept, p), append(keptAt, i)
 			case "ReceiveAppend":
-				typ, p, err := ws.ReceiveAppend(dst[:0])
+				typ, p, err := ws.ReceiveAppend(ws.Context(), dst[:0])
 				if err != nil || typ != wsproto.MessageBinary {
 					return fmt.Errorf("message %d: %v %v", i, typ, err)
 				}
@@ -65,14 +65,14 @@ func TestReceiveMethods(t *testing.T) {
 			case "ReceiveText":
 				// The client sends this one as text: the pattern's bytes
 				// are not UTF-8, so it sends their hex.
-				s, err := ws.ReceiveText()
+				s, err := ws.ReceiveText(ws.Context())
 				if err != nil {
 					return fmt.Errorf("message %d: %v", i, err)
 				}
 				got, want = []byte(s), fmt.Appendf(nil, "%x", want)
 			case "ReceiveJSON":
 				var v []byte // JSON: a base64 string
-				if err := ws.ReceiveJSON(&v); err != nil {
+				if err := ws.ReceiveJSON(ws.Context(), &v); err != nil {
 					return fmt.Errorf("message %d: %v", i, err)
 				}
 				got = v
@@ -128,7 +128,7 @@ func TestReceiveAppendAllocs(t *testing.T) {
 						runtime.ReadMemStats(&ms)
 						before = ms.Mallocs
 					}
-					_, p, err := ws.ReceiveAppend(buf[:0])
+					_, p, err := ws.ReceiveAppend(ws.Context(), buf[:0])
 					if err != nil {
 						return err
 					}

@@ -26,7 +26,7 @@ func disconnectApp(t *testing.T, wrap bool) (*wstest.Server, *logRecorder, <-cha
 			return err
 		}
 		for {
-			if _, _, err := ws.Receive(); err != nil {
+			if _, _, err := ws.Receive(ws.Context()); err != nil {
 				errs <- err
 				if wrap {
 					return fmt.Errorf("receiving: %w", err)
@@ -132,14 +132,14 @@ func TestRow19Misuse(t *testing.T) {
 	results := make(chan []result, 1)
 	_, srv, rec := serve(t, server.Options{}, func(ws *server.WebSocket) error {
 		var rs []result
-		_, _, err := ws.Receive()
+		_, _, err := ws.Receive(ws.Context())
 		rs = append(rs, result{"Receive", err})
-		_, err = ws.ReceiveText()
+		_, err = ws.ReceiveText(ws.Context())
 		rs = append(rs, result{"ReceiveText", err})
-		err = ws.ReceiveJSON(new(any))
+		err = ws.ReceiveJSON(ws.Context(), new(any))
 		rs = append(rs, result{"ReceiveJSON", err})
-		rs = append(rs, result{"SendText", ws.SendText("x")})
-		rs = append(rs, result{"SendBytes", ws.SendBytes([]byte("x"))})
+		rs = append(rs, result{"SendText", ws.SendText(ws.Context(), "x")})
+		rs = append(rs, result{"SendBytes", ws.SendBytes(ws.Context(), []byte("x"))})
 		rs = append(rs, result{"Accept", ws.Accept()})
 		rs = append(rs, result{"Accept again", ws.Accept()})
 		results <- rs
@@ -211,7 +211,7 @@ func TestProtocolFailures(t *testing.T) {
 			if err := ws.Accept(); err != nil {
 				return err
 			}
-			_, _, err := ws.Receive()
+			_, _, err := ws.Receive(ws.Context())
 			return err
 		})
 		c := srv.Connect(t, "/ws")

@@ -200,7 +200,7 @@ func TestRow07ReturnNilAfterAccept(t *testing.T) {
 		if err := ws.Accept(); err != nil {
 			return err
 		}
-		return ws.SendText("bye")
+		return ws.SendText(ws.Context(), "bye")
 	})
 	c := srv.Connect(t, "/ws")
 	if got := c.ReceiveText(); got != "bye" {
@@ -395,17 +395,17 @@ func TestRow13PeerGone(t *testing.T) {
 			}
 			results := make(chan result, 1)
 			_, srv, rec := serve(t, server.Options{}, func(ws *server.WebSocket) error {
-				if err := ws.Accept(); err != nil {
+				if err := ws.Accept(server.SendOnly()); err != nil {
 					return err
 				}
-				// Context ends once the reading goroutine sees the end.
+				// Context ends once SendOnly's reader sees the end.
 				select {
 				case <-ws.Context().Done():
 				case <-time.After(wstest.Timeout):
 					return errors.New("context not cancelled by the peer's leaving")
 				}
 				var r result
-				r.sendErr = ws.SendText("anyone there?")
+				r.sendErr = ws.SendText(ws.Context(), "anyone there?")
 				r.closeErr = ws.Close(wsproto.StatusNormalClosure, "")
 				results <- r
 				return server.Raise(wsproto.StatusPolicyViolation, "too late")
@@ -452,10 +452,10 @@ func TestRow14InvalidJSON(t *testing.T) {
 		}
 		for {
 			var v struct{ N int }
-			if err := ws.ReceiveJSON(&v); err != nil {
+			if err := ws.ReceiveJSON(ws.Context(), &v); err != nil {
 				return err
 			}
-			if err := ws.SendJSON(v); err != nil {
+			if err := ws.SendJSON(ws.Context(), v); err != nil {
 				return err
 			}
 		}

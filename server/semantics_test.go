@@ -399,7 +399,7 @@ func TestRow03HandlerMatchOrder(t *testing.T) {
 			return fmt.Errorf("ctx: %w", &exactErr{n: 42})
 		})
 		server.HandleException(app, func(ws *server.WebSocket, err *exactErr) error {
-			if err := ws.SendText(fmt.Sprintf("n=%d state=%v", err.n, ws.State())); err != nil {
+			if err := ws.SendText(ws.Context(), fmt.Sprintf("n=%d state=%v", err.n, ws.State())); err != nil {
 				return err
 			}
 			return ws.Close(wsproto.StatusPolicyViolation, "Custom exception")

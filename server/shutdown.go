@@ -55,11 +55,8 @@ func (a *App) Shutdown(ctx context.Context) error {
 		a.mu.Unlock()
 		for _, ws := range left {
 			// A connection is tracked before its handshake completes:
-			// ws.conn is set, under ws.mu, only once Upgrade returns.
-			ws.mu.Lock()
-			c := ws.conn
-			ws.mu.Unlock()
-			if c != nil {
+			// ws.conn is set only once Upgrade returns.
+			if c := ws.conn.Load(); c != nil {
 				c.CloseNow()
 			}
 		}

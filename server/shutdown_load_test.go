@@ -77,7 +77,7 @@ func loadRoute(rep *loadReport, returnAtOnce bool) server.Handler {
 					return
 				case <-tick.C:
 				}
-				if ws.SendText(loadMessage("s", sent.stream)) != nil {
+				if ws.SendText(ws.Context(), loadMessage("s", sent.stream)) != nil {
 					return
 				}
 			}
@@ -86,7 +86,7 @@ func loadRoute(rep *loadReport, returnAtOnce bool) server.Handler {
 		sending := true
 		for want := 0; ; want++ {
 			var msg string
-			if msg, err = ws.ReceiveText(); err != nil {
+			if msg, err = ws.ReceiveText(ws.Context()); err != nil {
 				break
 			}
 			n, _ := strconv.Atoi(msg)
@@ -97,7 +97,7 @@ func loadRoute(rep *loadReport, returnAtOnce bool) server.Handler {
 			if !sending {
 				continue
 			}
-			if err = ws.SendText(loadMessage("e", n)); err != nil {
+			if err = ws.SendText(ws.Context(), loadMessage("e", n)); err != nil {
 				if returnAtOnce {
 					break
 				}
@@ -213,7 +213,7 @@ func TestShutdownUnderLoad(t *testing.T) {
 	}
 }
 
-// The same with the handler's usual pattern, `if err := ws.SendText(...);
+// The same with the handler's usual pattern, `if err := ws.SendText(ws.Context(), ...);
 // err != nil { return err }`, and checking that the messages the handler
 // receives during the shutdown, and so their echoes, have no gap.
 func TestShutdownUnderLoadReturnAtOnce(t *testing.T) {

@@ -2,18 +2,19 @@ package server
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
-	"fmt"
 	"net/http"
-	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
-	"unsafe"
 
 	"wsraise/wsproto"
 )
+
+// This file holds the WebSocket's fields and what reads them. The rest of
+// its life is split by concern: accept.go (the handshake), receive.go and
+// buffers.go (reading), send.go, close.go (closing and the errors a closed
+// connection gives), keepalive.go, finish.go (the end of the handler) with
+// dispatch.go (exception handlers), and log.go.
 
 // State is where a WebSocket is in its life.
 type State int32
@@ -40,28 +41,33 @@ func (s State) String() string {
 type WebSocket struct {
 	app   *App
 	route *Route
-	w     http.ResponseWriter
-	req   *http.Request
+	req   *http.Request // its context is ctx
 
 	ctx         context.Context
 	cancelCause context.CancelCauseFunc // Shutdown gives ErrShuttingDown as the cause
 	hijacked    chan struct{}           // closed once Accept has taken the connection from net/http
 
-	mu       sync.Mutex // serialises Accept, Close and answering the handshake
-	state    atomic.Int32
-	answered bool // an HTTP response was written (refusal)
-	status   int  // its status
-	conn     *wsproto.Conn
-	closed   *closeRecord // the close this side sent, for the log
-	codeErr  error        // an invalid close code was raised (row 11), for the log
-	aborted  bool         // http.ErrAbortHandler before accept: no answer at all
+	state atomic.Int32
+	// conn is set, under mu, once the 101 has been written. A goroutine
+	// that finds it nil takes mu to be sure (Accept holds it while it
+	// writes the 101), so the connection is usable from every goroutine
+	// once the client can have its 101.
+	conn atomic.Pointer[wsproto.Conn]
 
-	msgs      chan message  // from the reading goroutine
-	discard   chan struct{} // closed when this side closes: stop handing messages over
-	rcv       reception     // who reads, and what ended reading (receive.go)
-	lastPong  atomic.Int64  // unix nanoseconds
-	pinger    *time.Timer
-	pongCheck *time.Timer // the last ping's pong deadline
+	mu       sync.Mutex // serialises Accept, Close and answering the handshake
+	w        http.ResponseWriter
+	answered bool         // an HTTP response was written (refusal)
+	status   int          // its status
+	closed   *closeRecord // the close this side sent, for the log
+	codeErr  error        // an invalid close code was raised, for the log
+	note     string       // why the server closed, for the log, when the code does not say
+	aborted  bool         // http.ErrAbortHandler before accept: no answer at all
+	values   map[any]any  // from guards to the handler (Key)
+
+	closing  atomic.Bool // this side has begun closing: messages are dropped
+	rd       reading     // who reads (receive.go)
+	lastPong atomic.Int64
+	ka       keepalive // (keepalive.go)
 }
 
 type closeRecord struct {
@@ -70,12 +76,15 @@ type closeRecord struct {
 }
 
 func newWebSocket(a *App, route *Route, w http.ResponseWriter, r *http.Request) *WebSocket {
-	// The handler outlives ServeHTTP (see App.serve), which cancels the
-	// request's context when it returns: the connection's context keeps
-	// the request's values, and follows its cancellation only until the
-	// handshake is accepted (a client that leaves during a guard, say).
+	// ServeHTTP returns once the connection is hijacked (see App.serve),
+	// and net/http then cancels the request's context. The connection's
+	// own context keeps the request's values and follows its
+	// cancellation only until the handshake is accepted (a client that
+	// leaves during a guard, say); Request() carries it, so that the
+	// request stays usable for the connection's whole life.
 	ctx, cancel := context.WithCancelCause(context.WithoutCancel(r.Context()))
-	ws := &WebSocket{app: a, route: route, w: w, req: r, ctx: ctx, cancelCause: cancel, hijacked: make(chan struct{})}
+	ws := &WebSocket{app: a, route: route, w: w, ctx: ctx, cancelCause: cancel, hijacked: make(chan struct{})}
+	ws.req = r.WithContext(ctx)
 	context.AfterFunc(r.Context(), func() {
 		if ws.State() == Connecting {
 			cancel(nil)
@@ -84,16 +93,25 @@ func newWebSocket(a *App, route *Route, w http.ResponseWriter, r *http.Request) 
 	return ws
 }
 
-// cancel ends the connection's context.
-func (ws *WebSocket) cancel() { ws.cancelCause(nil) }
+// ended records that the connection is over: State says so and the
+// context is cancelled. Whoever finds the end first calls it.
+func (ws *WebSocket) ended() {
+	ws.state.Store(int32(Disconnected))
+	ws.cancelCause(nil)
+}
 
 // Request returns the handshake request: headers, cookies, URL and query.
+// It stays valid for the connection's whole life; its context is the
+// connection's (see Context).
 func (ws *WebSocket) Request() *http.Request { return ws.req }
 
 // PathValue returns the value of a wildcard of the route's pattern.
 func (ws *WebSocket) PathValue(name string) string { return ws.req.PathValue(name) }
 
-// Context is cancelled when the connection ends.
+// Context is cancelled when the connection ends (as soon as this side
+// learns of it: see Receiving in the package documentation), when the
+// handler returns, and, before accept, when the client leaves or the app
+// shuts down (with ErrShuttingDown as its cause).
 func (ws *WebSocket) Context() context.Context { return ws.ctx }
 
 // State reports where the connection is.
@@ -101,247 +119,86 @@ func (ws *WebSocket) State() State { return State(ws.state.Load()) }
 
 // Subprotocol returns the accepted subprotocol, or "".
 func (ws *WebSocket) Subprotocol() string {
-	if c := ws.conn; c != nil && ws.State() != Connecting {
+	if c := ws.conn.Load(); c != nil {
 		return c.Subprotocol()
 	}
 	return ""
 }
 
-// AcceptOption configures Accept.
-type AcceptOption func(*acceptConfig)
-
-type acceptConfig struct {
-	subprotocol string
-	header      http.Header
-}
-
-// WithSubprotocol accepts with one of the subprotocols the client offered.
-func WithSubprotocol(p string) AcceptOption {
-	return func(c *acceptConfig) { c.subprotocol = p }
-}
-
-// WithHeader adds headers to the 101 response.
-func WithHeader(h http.Header) AcceptOption {
-	return func(c *acceptConfig) { c.header = h }
-}
-
-// Accept completes the handshake. It fails with ErrAlreadyAccepted if
-// called twice, with ErrSubprotocol if the client did not offer the
-// subprotocol, with ErrShuttingDown during shutdown.
-func (ws *WebSocket) Accept(opts ...AcceptOption) error {
-	var cfg acceptConfig
-	for _, o := range opts {
-		o(&cfg)
+// accepted returns the connection once the handshake is accepted, or
+// ErrNotAccepted.
+func (ws *WebSocket) accepted() (*wsproto.Conn, error) {
+	if c := ws.conn.Load(); c != nil {
+		return c, nil
 	}
+	ws.mu.Lock() // held by an Accept that is writing the 101
+	c := ws.conn.Load()
+	ws.mu.Unlock()
+	if c == nil {
+		return nil, ErrNotAccepted
+	}
+	return c, nil
+}
+
+// A Key carries one value of type T from a guard to the handler, typed:
+//
+//	var userKey = server.NewKey[*User]("user")
+//	// in a guard:       userKey.Set(ws, user)
+//	// in the handler:   user := userKey.Value(ws)
+//
+// Values live as long as the WebSocket.
+type Key[T any] struct{ name string }
+
+// NewKey returns a new key; name is for debugging only.
+func NewKey[T any](name string) *Key[T] { return &Key[T]{name: name} }
+
+func (k *Key[T]) String() string { return "server.Key(" + k.name + ")" }
+
+// Set stores v on ws under k.
+func (k *Key[T]) Set(ws *WebSocket, v T) {
 	ws.mu.Lock()
 	defer ws.mu.Unlock()
-	switch {
-	case ws.conn != nil: // accepted, perhaps over since
-		return ErrAlreadyAccepted
-	case ws.answered || ws.State() == Disconnected:
-		return ErrHandshakeAnswered
+	if ws.values == nil {
+		ws.values = make(map[any]any)
 	}
-	if cfg.subprotocol != "" && !slices.Contains(wsproto.ClientSubprotocols(ws.req), cfg.subprotocol) {
-		return ErrSubprotocol
-	}
-	o := ws.app.opts
-	uo := &wsproto.UpgradeOptions{
-		Header:           cfg.header,
-		HandshakeTimeout: o.HandshakeTimeout,
-		ReadLimit:        o.ReadLimit,
-		CloseTimeout:     o.CloseTimeout,
-		WriteTimeout:     o.WriteTimeout,
-		OnPong:           func([]byte) { ws.lastPong.Store(time.Now().UnixNano()) },
-		Compression:      ws.route.compressionOptions(),
-	}
-	if cfg.subprotocol != "" {
-		uo.Subprotocols = []string{cfg.subprotocol}
-	}
-	if !ws.app.track(ws) {
-		ws.refuseShuttingDownLocked()
-		return ErrShuttingDown
-	}
-	c, err := wsproto.Upgrade(ws.w, ws.req, uo)
-	if err != nil {
-		ws.app.untrack(ws)
-		ws.answered = true
-		ws.status = http.StatusInternalServerError
-		var he *wsproto.HandshakeError
-		if errors.As(err, &he) {
-			ws.status = he.Status
-		}
-		ws.state.Store(int32(Disconnected))
-		return err
-	}
-	ws.conn = c
-	ws.w = nil // it holds net/http's buffers for the connection, now ours
-	ws.msgs = make(chan message)
-	ws.discard = make(chan struct{})
-	ws.state.Store(int32(Connected))
-	close(ws.hijacked)
-	ws.startReading()
-	ws.startKeepalive()
-	return nil
+	ws.values[k] = v
 }
 
-// SendText sends a text message.
-func (ws *WebSocket) SendText(s string) error {
-	// The bytes of s go out as they are, without a copy: Conn.Write only
-	// reads its argument (a client masks into a buffer of its own).
-	return ws.send(wsproto.MessageText, unsafe.Slice(unsafe.StringData(s), len(s)))
-}
-
-// SendBytes sends a binary message.
-func (ws *WebSocket) SendBytes(b []byte) error {
-	return ws.send(wsproto.MessageBinary, b)
-}
-
-// SendJSON sends v encoded as JSON, in a text message.
-func (ws *WebSocket) SendJSON(v any) error {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return err
-	}
-	return ws.send(wsproto.MessageText, b)
-}
-
-func (ws *WebSocket) send(typ wsproto.MessageType, p []byte) error {
-	switch ws.State() {
-	case Connecting:
-		return ErrNotAccepted
-	}
-	if ws.conn == nil {
-		return ErrNotAccepted
-	}
-	if err := ws.conn.Write(context.Background(), typ, p); err != nil {
-		var ce *wsproto.CloseError
-		// A write that fails on the network ends the connection (the peer
-		// vanished, or stopped reading past the write timeout): row 13,
-		// that is a disconnect, not a failure of the handler.
-		if errors.As(err, &ce) || errors.Is(err, wsproto.ErrClosed) || ws.conn.Err() != nil {
-			return ws.disconnectFrom(err)
-		}
-		return err
-	}
-	return nil
-}
-
-// disconnect is the error for a connection whose reading has ended.
-func (ws *WebSocket) disconnect() error {
-	ws.rcv.mu.Lock()
-	err := ws.rcv.err
-	ws.rcv.mu.Unlock()
-	return ws.disconnectFrom(err)
-}
-
-func (ws *WebSocket) disconnectFrom(err error) error {
-	var ce *wsproto.CloseError
-	if !errors.As(err, &ce) {
-		if end := ws.conn.Err(); end != nil {
-			ce = end
-		} else {
-			ce = &wsproto.CloseError{Code: wsproto.StatusAbnormalClosure, Err: err}
-		}
-	}
-	return &Disconnect{
-		Code:   ce.Code,
-		Reason: ce.Reason,
-		ByPeer: ce.Received || ce.Code == wsproto.StatusAbnormalClosure,
-		Err:    ce,
-	}
-}
-
-// Close closes the connection with code and reason. Before accept, it
-// refuses the handshake with 403 and the reason as body (or, with
-// CloseAfterAccept, accepts and then closes). A code that may not be sent
-// becomes 1011 and is logged; a reason is cut to 123 bytes at a character
-// boundary, with invalid UTF-8 replaced. After the connection has ended,
-// Close does nothing and returns nil. If the peer leaves without answering
-// the close frame, or does not answer within the close timeout, Close
-// returns a *Disconnect (1006), which a handler may return as it is.
-func (ws *WebSocket) Close(code wsproto.StatusCode, reason string) error {
+// Get returns the value stored on ws under k, and whether there is one.
+func (k *Key[T]) Get(ws *WebSocket) (T, bool) {
 	ws.mu.Lock()
-	state := ws.State()
-	if state == Connecting && !ws.answered {
-		if !ws.closeAfterAccept() {
-			if !code.Valid() {
-				// Row 11: no close frame is sent here, but the bug is
-				// logged all the same.
-				ws.codeErr = fmt.Errorf("invalid close code %d raised (reason %q); the handshake was refused with 403", int(code), reason)
-			}
-			ws.refuseLocked(http.StatusForbidden, reason, nil)
-			ws.mu.Unlock()
-			return nil
-		}
-		ws.mu.Unlock()
-		if err := ws.Accept(); err != nil {
-			return err
-		}
-		ws.mu.Lock()
-		state = Connected
-	}
-	if state != Connected || ws.closed != nil {
-		ws.mu.Unlock()
-		return nil
-	}
-	if !code.Valid() {
-		// Row 11: a bug of the application, logged with the connection's
-		// end record (at error level), not in a record of its own.
-		ws.codeErr = fmt.Errorf("invalid close code %d raised (reason %q); sent 1011 instead", int(code), reason)
-		code, reason = wsproto.StatusInternalError, "Internal Error"
-	}
-	reason = sanitizeReason(reason)
-	ws.closed = &closeRecord{code, reason}
-	close(ws.discard)
+	v, ok := ws.values[k]
 	ws.mu.Unlock()
-	ws.stopKeepalive()
-	err := ws.conn.Close(code, reason)
-	ws.state.Store(int32(Disconnected))
-	switch {
-	case err == nil:
-		return nil
-	case errors.Is(err, wsproto.ErrClosed):
-		return nil // the peer was first: nothing to do
-	}
-	// The peer did not answer the close frame (it left, or timed out):
-	// the close handshake did not complete, which RFC 6455 section 7.1.5
-	// and 7.4.1 report as 1006. A disconnect, which a handler may return
-	// without it being logged as a failure (row 13).
-	return ws.disconnectFrom(&wsproto.CloseError{Code: wsproto.StatusAbnormalClosure, Err: err})
+	t, _ := v.(T)
+	return t, ok
 }
 
-func (ws *WebSocket) closeAfterAccept() bool {
-	if ws.route.closeAfterAcceptSet {
-		return ws.route.closeAfterAccept
-	}
-	return ws.app.opts.CloseAfterAccept
+// Value returns the value stored on ws under k, or T's zero value.
+func (k *Key[T]) Value(ws *WebSocket) T {
+	v, _ := k.Get(ws)
+	return v
 }
 
-// refuseShuttingDownLocked refuses the handshake as the app does during
-// shutdown: 503, with Retry-After. ws.mu is held.
-func (ws *WebSocket) refuseShuttingDownLocked() {
-	ws.refuseLocked(http.StatusServiceUnavailable, "server shutting down", http.Header{"Retry-After": {"1"}})
+// ioContext is the context to give the protocol layer for ctx. The
+// connection's own context ends only once the connection is over, when
+// every read and write fails anyway: it is passed on as
+// context.Background, which costs the protocol layer nothing per call.
+func (ws *WebSocket) ioContext(ctx context.Context) context.Context {
+	if ctx == ws.ctx {
+		return context.Background()
+	}
+	return ctx
 }
 
-// refuseLocked answers the handshake with an HTTP error. ws.mu is held.
-func (ws *WebSocket) refuseLocked(status int, body string, header http.Header) {
-	if ws.answered || ws.State() != Connecting {
-		return
+// isClosed reports whether a channel that is only ever closed is.
+func isClosed(c <-chan struct{}) bool {
+	select {
+	case <-c:
+		return true
+	default:
+		return false
 	}
-	h := ws.w.Header()
-	for k, v := range header {
-		h[k] = slices.Clone(v)
-	}
-	if body != "" {
-		h.Set("Content-Type", "text/plain; charset=utf-8")
-		h.Set("X-Content-Type-Options", "nosniff")
-	}
-	ws.w.WriteHeader(status)
-	ws.status = status
-	if body != "" {
-		ws.w.Write([]byte(body))
-	}
-	ws.answered = true
-	ws.state.Store(int32(Disconnected))
-	ws.cancel()
 }
+
+// sinceNano is the time since a unix-nanosecond timestamp.
+func sinceNano(ns int64) time.Duration { return time.Since(time.Unix(0, ns)) }

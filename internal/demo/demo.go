@@ -53,14 +53,14 @@ func NewWithOptions(opts server.Options) (*server.App, http.Handler) {
 			return err
 		}
 		for {
-			typ, msg, err := ws.Receive()
+			typ, msg, err := ws.Receive(ws.Context())
 			if err != nil {
 				return err
 			}
 			if typ == wsproto.MessageText {
-				err = ws.SendText(string(msg))
+				err = ws.SendText(ws.Context(), string(msg))
 			} else {
-				err = ws.SendBytes(msg)
+				err = ws.SendBytes(ws.Context(), msg)
 			}
 			if err != nil {
 				return err
