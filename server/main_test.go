@@ -185,6 +185,7 @@ func rawDial(t testing.TB, srv *wstest.Server, path string, header http.Header) 
 }
 
 const (
+	opCont  = 0x0
 	opText  = 0x1
 	opBin   = 0x2
 	opClose = 0x8
@@ -200,7 +201,22 @@ func (c *rawConn) write(op byte, payload []byte) {
 
 func (c *rawConn) writeFrame(op byte, payload []byte, masked bool) {
 	c.t.Helper()
-	b := []byte{0x80 | op}
+	c.writeFrameFin(true, op, payload, masked)
+}
+
+// writeFragment sends a masked frame with FIN clear: more of the message
+// is to come (RFC 6455 section 5.4).
+func (c *rawConn) writeFragment(op byte, payload []byte) {
+	c.t.Helper()
+	c.writeFrameFin(false, op, payload, true)
+}
+
+func (c *rawConn) writeFrameFin(fin bool, op byte, payload []byte, masked bool) {
+	c.t.Helper()
+	b := []byte{op}
+	if fin {
+		b[0] |= 0x80
+	}
 	mbit := byte(0)
 	if masked {
 		mbit = 0x80

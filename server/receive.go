@@ -136,9 +136,11 @@ func (ws *WebSocket) readDirect(ctx context.Context) (message, error) {
 		case err == nil:
 			ws.letGo(nil)
 			return m, nil
-		case ctx.Err() != nil && ws.conn.Load().Err() == nil && isContextError(err):
-			// Interrupted by ctx: the connection is as it was, but for
-			// the rest of a message cut short, which the next read skips.
+		case isContextError(err) && ws.conn.Load().Err() == nil:
+			// Interrupted by ctx (wsproto reports ctx's error only then;
+			// the socket's deadline can pass before ctx's timer marks it
+			// done): the connection is as it was, but for the rest of a
+			// message cut short, which the next read skips.
 			ws.letGo(nil)
 			return message{}, err
 		}
