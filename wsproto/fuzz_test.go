@@ -5,7 +5,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"testing"
-	"unicode/utf8"
 )
 
 // FuzzParseHeader: parseHeader never panics, fails only with errShortHeader
@@ -87,7 +86,7 @@ func FuzzParseClosePayload(f *testing.F) {
 			want := StatusProtocolError
 			if len(p) >= 2 && StatusCode(binary.BigEndian.Uint16(p)).Valid() {
 				want = StatusInvalidPayload
-				if utf8.Valid(p[2:]) {
+				if refValidUTF8(p[2:]) {
 					t.Fatalf("rejected % x with %v but it is well formed", p, ce.Code)
 				}
 			}
@@ -105,7 +104,7 @@ func FuzzParseClosePayload(f *testing.F) {
 		if !code.Valid() {
 			t.Fatalf("accepted code %v", code)
 		}
-		if !utf8.ValidString(reason) {
+		if !refValidUTF8([]byte(reason)) {
 			t.Fatalf("accepted reason %q", reason)
 		}
 		enc, err := appendClosePayload(nil, code, reason)
@@ -123,9 +122,14 @@ func FuzzParseClosePayload(f *testing.F) {
 	})
 }
 
-// FuzzUTF8: validUTF8 and validUTF8String agree with unicode/utf8, and so
-// does utf8Stream fed the input in two pieces, failing on the piece that
-// holds the first impossible byte.
+// FuzzUTF8: validUTF8, validUTF8String, scanUTF8 and utf8Stream agree with
+// refUTF8, the validator written from RFC 3629 section 4 without
+// unicode/utf8 (utf8_ref_test.go). The stream is fed the input whole, in
+// two pieces cut at split, in pieces of 1 to 4 bytes whose sizes are
+// split's bits, byte by byte, and, up to 64 bytes, in two pieces cut at
+// every position: each time it must fail on the piece that holds the first
+// impossible byte (RFC 6455 section 8.1), and done must follow the
+// reference.
 func FuzzUTF8(f *testing.F) {
 	f.Add([]byte("hello, world"), 3)
 	f.Add([]byte("κόσμε"), 1)
@@ -136,36 +140,26 @@ func FuzzUTF8(f *testing.F) {
 	f.Add([]byte("ab\xe2\x82"), 3)
 	f.Add([]byte("0123456789abcdef0123456789abcdef\xff"), 20)
 	f.Fuzz(func(t *testing.T, p []byte, split int) {
-		want := utf8.Valid(p)
-		if got := validUTF8(p); got != want {
-			t.Fatalf("validUTF8(%q) = %v, want %v", p, got, want)
-		}
-		if got := validUTF8String(string(p)); got != want {
-			t.Fatalf("validUTF8String(%q) = %v, want %v", p, got, want)
+		if msg := checkUTF8AgainstRef(p, len(p) <= 64); msg != "" {
+			t.Fatal(msg)
 		}
 		if split < 0 {
 			split = -(split + 1)
 		}
-		split %= len(p) + 1
-		var s utf8Stream
-		ok1 := s.write(p[:split])
-		ok2 := ok1 && s.write(p[split:])
-		if got := ok2 && s.done(); got != want {
-			t.Fatalf("stream %q split at %d: %v %v done=%v, want valid=%v", p, split, ok1, ok2, s.done(), want)
+		if msg := checkUTF8Stream(p, []int{split % (len(p) + 1)}); msg != "" {
+			t.Fatal(msg)
 		}
-		if len(p) > 512 {
-			return // refFirstBad is quadratic
+		var cuts []int
+		bits := uint64(split)
+		for c, i := 0, 0; ; i++ {
+			c += 1 + int(bits>>(2*(i%32))&3)
+			if c >= len(p) {
+				break
+			}
+			cuts = append(cuts, c)
 		}
-		bad := refFirstBad(p)
-		switch {
-		case bad < 0 && !ok2:
-			t.Fatalf("stream %q split at %d failed on a valid prefix", p, split)
-		case bad >= 0 && bad < split && ok1:
-			t.Fatalf("stream %q split at %d: first write passed with bad byte %d", p, split, bad)
-		case bad >= split && !ok1:
-			t.Fatalf("stream %q split at %d: first write failed, bad byte is %d", p, split, bad)
-		case bad >= split && ok2:
-			t.Fatalf("stream %q split at %d: second write passed with bad byte %d", p, split, bad)
+		if msg := checkUTF8Stream(p, cuts); msg != "" {
+			t.Fatal(msg)
 		}
 	})
 }

@@ -3,54 +3,14 @@ package wsproto
 import (
 	"math/rand/v2"
 	"strings"
-	"sync"
 	"testing"
 	"unicode/utf8"
 )
 
-// The reference for everything here is unicode/utf8, which implements the
-// same definition (RFC 3629 section 4) independently of leads/scanUTF8.
-
-// utf8PrefixSet holds every proper, non-empty prefix of the encoding of
-// every valid rune: exactly the byte strings that can end an unfinished
-// character. Built from utf8.EncodeRune, independently of the leads table.
-var utf8PrefixSet = sync.OnceValue(func() map[string]bool {
-	set := make(map[string]bool)
-	var buf [utf8.UTFMax]byte
-	for r := rune(0x80); r <= utf8.MaxRune; r++ {
-		if r >= 0xD800 && r <= 0xDFFF {
-			continue
-		}
-		n := utf8.EncodeRune(buf[:], r)
-		for k := 1; k < n; k++ {
-			set[string(buf[:k])] = true
-		}
-	}
-	return set
-})
-
-// refPrefixTail reports whether q is a prefix of some valid UTF-8 text and,
-// if so, how many bytes at its end belong to an unfinished character.
-func refPrefixTail(q []byte) (ok bool, tail int) {
-	set := utf8PrefixSet()
-	for t := 0; t <= 3 && t <= len(q); t++ {
-		if utf8.Valid(q[:len(q)-t]) && (t == 0 || set[string(q[len(q)-t:])]) {
-			return true, t
-		}
-	}
-	return false, 0
-}
-
-// refFirstBad returns the index of the first byte at which p stops being a
-// prefix of valid UTF-8, or -1 if it never does.
-func refFirstBad(p []byte) int {
-	for k := range p {
-		if ok, _ := refPrefixTail(p[:k+1]); !ok {
-			return k
-		}
-	}
-	return -1
-}
+// The reference for everything here is refUTF8 (utf8_ref_test.go), a
+// validator written from the grammar of RFC 3629 section 4 without
+// unicode/utf8: validUTF8 is unicode/utf8.Valid, so comparing it with
+// unicode/utf8 could not fail.
 
 // utf8TrickyInputs returns inputs around every rule of RFC 3629 section 4.
 func utf8TrickyInputs() []string {
@@ -109,7 +69,7 @@ func TestValidUTF8Table(t *testing.T) {
 	inputs := utf8TrickyInputs()
 	nInvalid := 0
 	for _, s := range inputs {
-		want := utf8.ValidString(s)
+		want := refValidUTF8([]byte(s))
 		if !want {
 			nInvalid++
 		}
@@ -126,14 +86,13 @@ func TestValidUTF8Table(t *testing.T) {
 	}
 }
 
-// TestScanUTF8Prefix checks scanUTF8's ok and tail against the prefix
-// model built from unicode/utf8.
+// TestScanUTF8Prefix checks scanUTF8's ok and tail against the reference.
 func TestScanUTF8Prefix(t *testing.T) {
 	for _, s := range utf8TrickyInputs() {
 		p := []byte(s)
 		ok, tail := scanUTF8(p)
-		wantOK, wantTail := refPrefixTail(p)
-		if ok != wantOK || (ok && tail != wantTail) {
+		bad, wantTail := refUTF8(p)
+		if wantOK := bad < 0; ok != wantOK || (ok && tail != wantTail) {
 			t.Errorf("scanUTF8(%q) = %v, %d; want %v, %d", s, ok, tail, wantOK, wantTail)
 		}
 	}
@@ -181,7 +140,7 @@ func TestValidUTF8Random(t *testing.T) {
 				p[j] = byte(rng.Uint32())
 			}
 		}
-		want := utf8.Valid(p)
+		want := refValidUTF8(p)
 		if want {
 			valid++
 		} else {
@@ -218,7 +177,7 @@ func TestUTF8StreamValidSplits(t *testing.T) {
 				t.Fatalf("%q split at %d: first write failed", text, i)
 			}
 			// done after the first part is true exactly on a rune boundary.
-			if got, want := s.done(), utf8.Valid(p[:i]); got != want {
+			if got, want := s.done(), refValidUTF8(p[:i]); got != want {
 				t.Errorf("%q split at %d: done() after first part = %v, want %v", text, i, got, want)
 			}
 			if !s.write(p[i:]) {
@@ -255,45 +214,14 @@ func TestUTF8StreamValidSplits(t *testing.T) {
 	}
 }
 
-// utf8StreamFeed feeds p to a new stream in the given chunks. It returns the
-// index of the chunk whose write returned false, or -1, and the stream.
-func utf8StreamFeed(p []byte, cuts []int) (int, *utf8Stream) {
-	s := new(utf8Stream)
-	start := 0
-	for i, end := range append(cuts, len(p)) {
-		if !s.write(p[start:end]) {
-			return i, s
-		}
-		start = end
-	}
-	return -1, s
-}
-
 // TestUTF8StreamFailFast checks section 8.1 fail-fast: whatever the split,
 // write returns false on the chunk that holds the first byte that makes
-// the stream impossible, never later, and never earlier.
+// the stream impossible, never later, and never earlier (checkUTF8Stream).
 func TestUTF8StreamFailFast(t *testing.T) {
 	tested := 0
 	check := func(p []byte, cuts []int) {
-		bad := refFirstBad(p)
-		failed, s := utf8StreamFeed(p, cuts)
-		// The chunk that holds byte bad: chunk i spans [cuts[i-1], cuts[i]).
-		want := -1
-		if bad >= 0 {
-			want = 0
-			for _, c := range cuts {
-				if bad >= c {
-					want++
-				}
-			}
-		}
-		if failed != want {
-			t.Fatalf("%q cut at %v: write failed on chunk %d, want %d (first bad byte %d)", p, cuts, failed, want, bad)
-		}
-		if failed < 0 {
-			if got, w := s.done(), utf8.Valid(p); got != w {
-				t.Fatalf("%q cut at %v: done() = %v, want %v", p, cuts, got, w)
-			}
+		if msg := checkUTF8Stream(p, cuts); msg != "" {
+			t.Fatal(msg)
 		}
 		tested++
 	}
