@@ -95,7 +95,7 @@ func markdown(run benchRun) string {
 		}
 	}
 	b.WriteString("\n|---|" + strings.Repeat("---:|", len(sizes)*len(connCount)) + "\n")
-	for _, ours := range []string{"wsraise", "wsraise-stream", "wsraise-server"} {
+	for _, ours := range []string{"wsraise", "wsraise-stream", "wsraise-server", "wsraise-server-obvious"} {
 		fmt.Fprintf(&b, "| %s / best peer |", ours)
 		for _, n := range connCount {
 			for _, s := range sizes {
@@ -168,7 +168,7 @@ func chart(run benchRun) string {
 		left, top      = 70, 40
 		plotW, plotH   = 360, 220
 	)
-	colors := []string{"#d62728", "#ff7f0e", "#1f77b4", "#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"}
+	colors := []string{"#d62728", "#ff7f0e", "#1f77b4", "#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf", "#393b79"}
 	libs := libsIn(run)
 	var b strings.Builder
 	width := panelW * len(connCount)
