@@ -41,6 +41,10 @@ type loadResult struct {
 	// RoundRTPS holds each round's round trips per second, in the order
 	// the rounds ran (set when rounds are combined).
 	RoundRTPS []float64 `json:"round_rtps,omitempty"`
+	// RoundCPUus holds each round's server CPU time per round trip, in
+	// µs, in the order the rounds ran (set when rounds are combined and
+	// every round has one).
+	RoundCPUus []float64 `json:"round_cpu_us,omitempty"`
 }
 
 // loadReadBuffer is the load client's read buffer. It is small so that a

@@ -77,10 +77,11 @@ func markdown(run benchRun) string {
 		})
 		fmt.Fprintf(&b, "\nServer CPU time per round trip in µs (user and system, all threads), %d connection(s):\n\n", n)
 		sizeTable(&b, run, libs, n, func(r loadResult) string {
-			if r.RoundTrips == 0 || r.ServerCPU == 0 {
+			cpu, ok := cpuPerRoundTrip(r)
+			if !ok {
 				return "-"
 			}
-			return fmt.Sprintf("%.1f", r.ServerCPU*1e6/float64(r.RoundTrips))
+			return fmt.Sprintf("%.1f", cpu)
 		})
 		b.WriteString("\n")
 	}
@@ -88,13 +89,8 @@ func markdown(run benchRun) string {
 	b.WriteString("## Ratios\n\nwsraise (plain `wsproto`) divided by the best peer in the column, and by the two raw TCP echoes.\n" +
 		"Goals: at least 1.00x the best peer everywhere; at least 0.85x raw TCP at 64 KiB and above.\n" +
 		"Where a goal is missed, the profiles that explain it and what would close it:\n" +
-		"[PERFORMANCE.md](PERFORMANCE.md), \"Round trips: where the goals stand\".\n\n| ratio |")
-	for _, n := range connCount {
-		for _, s := range sizes {
-			fmt.Fprintf(&b, " %s x%d |", sizeName(s), n)
-		}
-	}
-	b.WriteString("\n|---|" + strings.Repeat("---:|", len(sizes)*len(connCount)) + "\n")
+		"[PERFORMANCE.md](PERFORMANCE.md), \"Round trips: where the goals stand\".\n\n")
+	ratioHeader(&b)
 	for _, ours := range []string{"wsraise", "wsraise-stream", "wsraise-server", "wsraise-server-obvious"} {
 		fmt.Fprintf(&b, "| %s / best peer |", ours)
 		for _, n := range connCount {
@@ -140,6 +136,7 @@ func markdown(run benchRun) string {
 		"message; raw-msg reads each length-prefixed message whole before writing it back, the most a\n" +
 		"server that reads whole messages can do. The gap between the two is the price of store-and-forward,\n" +
 		"paid by every WebSocket echo here; the gap to raw-msg is what the WebSocket protocol and library cost.\n")
+	frameworkMarkdown(&b, run)
 
 	if len(run.Idle) > 0 {
 		fmt.Fprintf(&b, "\n## Idle connections\n\n%d connections held open; the server's resident memory (VmRSS) before and after.\n\n", run.Idle[0].Conns)
@@ -226,19 +223,81 @@ func chart(run benchRun) string {
 	return b.String()
 }
 
+// frameworkMarkdown writes the framework's server CPU per round trip over
+// plain wsproto's, for both framework echoes.
+func frameworkMarkdown(b *strings.Builder, run benchRun) {
+	b.WriteString("\n## Framework / plain wsproto, server CPU per round trip, goal <= 1.10\n\n" +
+		"The server CPU time per round trip of each framework (`wsraise/server`) echo divided by that\n" +
+		"of the plain `wsproto` echo (the wsraise rows), from the tables above: what the framework\n" +
+		"costs on top of the protocol, a figure that depends less on the client's speed than round\n" +
+		"trips per second, which the busy client caps at 100 connections. wsraise-server reuses\n" +
+		"one buffer (ReceiveAppend), as the docs recommend for throughput; wsraise-server-obvious\n" +
+		"is the echo as users write it: Receive, then a send of the same type. Goal: at most 1.10\n" +
+		"in every column.\n\n")
+	ratioHeader(b)
+	for _, fw := range []string{"wsraise-server", "wsraise-server-obvious"} {
+		fmt.Fprintf(b, "| %s / wsraise |", fw)
+		for _, n := range connCount {
+			for _, s := range sizes {
+				me, mine := find(run, fw, s, n)
+				plain, ok := find(run, "wsraise", s, n)
+				meCPU, mineOK := cpuPerRoundTrip(me)
+				plainCPU, plainOK := cpuPerRoundTrip(plain)
+				if !mine || !ok || !mineOK || !plainOK {
+					b.WriteString(" - |")
+					continue
+				}
+				fmt.Fprintf(b, " %.2f%s |", meCPU/plainCPU, spread(me.RoundCPUus, plain.RoundCPUus))
+			}
+		}
+		b.WriteString("\n")
+	}
+	if run.Rounds > 1 {
+		b.WriteString("\nIn brackets: the lowest and highest ratio of one round to the same round of plain wsproto.\n")
+	}
+	b.WriteString("\nThe server's CPU time is read from /proc in whole clock ticks of 10 ms, so each round's figure\n" +
+		"is uncertain by up to 10 ms of CPU: a few percent where the server used well under a second\n" +
+		"(as in a quick run).\n")
+}
+
+// ratioHeader writes the head of a table with a column per message size
+// and connection count.
+func ratioHeader(b *strings.Builder) {
+	b.WriteString("| ratio |")
+	for _, n := range connCount {
+		for _, s := range sizes {
+			fmt.Fprintf(b, " %s x%d |", sizeName(s), n)
+		}
+	}
+	b.WriteString("\n|---|" + strings.Repeat("---:|", len(sizes)*len(connCount)) + "\n")
+}
+
+// cpuPerRoundTrip is r's server CPU time per round trip in µs; false if
+// there is none to tell (no round trips, or no CPU time measured).
+func cpuPerRoundTrip(r loadResult) (float64, bool) {
+	if r.RoundTrips == 0 || r.ServerCPU <= 0 {
+		return 0, false
+	}
+	return r.ServerCPU * 1e6 / float64(r.RoundTrips), true
+}
+
 // roundSpread is " [lo-hi]": the lowest and highest ratio of a's round
 // trips per second to b's, round by round, or "" with fewer than two
 // rounds.
-func roundSpread(a, b loadResult) string {
-	if len(a.RoundRTPS) < 2 || len(a.RoundRTPS) != len(b.RoundRTPS) {
+func roundSpread(a, b loadResult) string { return spread(a.RoundRTPS, b.RoundRTPS) }
+
+// spread is " [lo-hi]": the lowest and highest ratio of a round's figure
+// in a to the same round's in b, or "" with fewer than two rounds.
+func spread(a, b []float64) string {
+	if len(a) < 2 || len(a) != len(b) {
 		return ""
 	}
 	lo, hi := math.Inf(1), math.Inf(-1)
-	for i, x := range a.RoundRTPS {
-		if b.RoundRTPS[i] == 0 {
+	for i, x := range a {
+		if b[i] == 0 {
 			return ""
 		}
-		r := x / b.RoundRTPS[i]
+		r := x / b[i]
 		lo, hi = math.Min(lo, r), math.Max(hi, r)
 	}
 	return fmt.Sprintf(" [%.2f-%.2f]", lo, hi)

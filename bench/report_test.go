@@ -1,6 +1,9 @@
 package main
 
-import "testing"
+import (
+	"strings"
+	"testing"
+)
 
 func TestRoundSpread(t *testing.T) {
 	for _, c := range []struct {
@@ -15,5 +18,46 @@ func TestRoundSpread(t *testing.T) {
 		if got := roundSpread(loadResult{RoundRTPS: c.a}, loadResult{RoundRTPS: c.b}); got != c.want {
 			t.Errorf("roundSpread(%v, %v) = %q, want %q", c.a, c.b, got, c.want)
 		}
+	}
+}
+
+// TestFrameworkRatio checks the framework's table: server CPU per round
+// trip over plain wsproto's, with the rounds' spread, and "-" where a
+// figure is missing.
+func TestFrameworkRatio(t *testing.T) {
+	run := benchRun{Rounds: 2}
+	for _, n := range connCount {
+		for _, s := range sizes {
+			run.Load = append(run.Load,
+				loadResult{Lib: "wsraise", Size: s, Conns: n, RoundTrips: 1000, ServerCPU: 0.010, RoundCPUus: []float64{10, 10}},
+				loadResult{Lib: "wsraise-server", Size: s, Conns: n, RoundTrips: 1000, ServerCPU: 0.011, RoundCPUus: []float64{10, 12}})
+		}
+	}
+	var b strings.Builder
+	frameworkMarkdown(&b, run)
+	got := b.String()
+	want := "| wsraise-server / wsraise |" + strings.Repeat(" 1.10 [1.00-1.20] |", len(sizes)*len(connCount)) + "\n"
+	if !strings.Contains(got, want) {
+		t.Errorf("no row %q in:\n%s", want, got)
+	}
+	want = "| wsraise-server-obvious / wsraise |" + strings.Repeat(" - |", len(sizes)*len(connCount)) + "\n"
+	if !strings.Contains(got, want) {
+		t.Errorf("no row %q in:\n%s", want, got)
+	}
+}
+
+// TestCombineRoundCPU checks that combining rounds keeps each round's
+// server CPU per round trip, and none when a round has no figure.
+func TestCombineRoundCPU(t *testing.T) {
+	parts := []loadResult{
+		{RoundTrips: 100, Seconds: 1, ServerCPU: 0.001},
+		{RoundTrips: 200, Seconds: 1, ServerCPU: 0.004},
+	}
+	if got := combine(parts).RoundCPUus; len(got) != 2 || got[0] != 10 || got[1] != 20 {
+		t.Errorf("RoundCPUus = %v, want [10 20]", got)
+	}
+	parts[1].ServerCPU = 0
+	if got := combine(parts).RoundCPUus; got != nil {
+		t.Errorf("with a round unmeasured, RoundCPUus = %v, want none", got)
 	}
 }

@@ -144,9 +144,13 @@ func combine(parts []loadResult) loadResult {
 	r := parts[0]
 	r.RoundTrips, r.Seconds, r.Mismatches, r.Errors, r.ServerCPU = 0, 0, 0, 0, 0
 	var p50, p99 []float64
-	r.RoundRTPS = nil
+	r.RoundRTPS, r.RoundCPUus = nil, nil
+	cpuEveryRound := true
 	for _, p := range parts {
 		r.RoundRTPS = append(r.RoundRTPS, p.RTPS)
+		cpu, ok := cpuPerRoundTrip(p)
+		cpuEveryRound = cpuEveryRound && ok
+		r.RoundCPUus = append(r.RoundCPUus, cpu)
 		r.ServerCPU += p.ServerCPU
 		r.RoundTrips += p.RoundTrips
 		r.Seconds += p.Seconds
@@ -161,6 +165,9 @@ func combine(parts []loadResult) loadResult {
 	if r.Seconds > 0 {
 		r.RTPS = float64(r.RoundTrips) / r.Seconds
 		r.MBPS = r.RTPS * float64(r.Size) * 2 / 1e6
+	}
+	if !cpuEveryRound {
+		r.RoundCPUus = nil
 	}
 	slices.Sort(p50)
 	slices.Sort(p99)
