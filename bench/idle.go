@@ -57,7 +57,7 @@ func runIdle(lib, addr string, k, pid int) idleResult {
 	}()
 	start := time.Now()
 	for range k {
-		cc, err := dialLoad(addr, lib)
+		cc, err := dialLoad(addr, lib, loadReadBuffer)
 		if err != nil {
 			res.Errors++
 			res.FirstError = err.Error()

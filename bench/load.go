@@ -24,6 +24,7 @@ import (
 
 type loadResult struct {
 	Lib        string  `json:"lib"`
+	Client     string  `json:"client"` // how the client read the echoes (see readBufferSize)
 	Size       int     `json:"size"`
 	Conns      int     `json:"conns"`
 	RoundTrips int     `json:"round_trips"`
@@ -54,6 +55,29 @@ type loadResult struct {
 // side, and the copy was 15% of its time at 64 KiB.
 const loadReadBuffer = 4 << 10
 
+// The load client reads echoes in one of two ways, which -client names,
+// so that a report can show that no figure depends on one reading pattern.
+const (
+	// clientDirect, the default, reads through a loadReadBuffer, so that
+	// large echoes go straight into place.
+	clientDirect = "direct"
+	// clientBufio64 reads through a 64 KiB bufio.Reader, as most clients
+	// do, so that echoes that fit in it are copied out of its buffer.
+	clientBufio64 = "bufio64"
+)
+
+// readBufferSize is the size of the bufio.Reader the load client named
+// client reads echoes through.
+func readBufferSize(client string) (int, error) {
+	switch client {
+	case clientDirect:
+		return loadReadBuffer, nil
+	case clientBufio64:
+		return 64 << 10, nil
+	}
+	return 0, fmt.Errorf("unknown load client %q (%s or %s)", client, clientDirect, clientBufio64)
+}
+
 // clientConn is one load connection.
 type clientConn struct {
 	c   net.Conn
@@ -64,12 +88,14 @@ type clientConn struct {
 	rawMsg bool
 }
 
-func dialLoad(addr, lib string) (*clientConn, error) {
+// dialLoad connects to lib's echo at addr, reading through a bufio.Reader
+// of readBuf bytes.
+func dialLoad(addr, lib string, readBuf int) (*clientConn, error) {
 	c, err := net.Dial("tcp", addr)
 	if err != nil {
 		return nil, err
 	}
-	cc := &clientConn{c: c, br: bufio.NewReaderSize(c, loadReadBuffer), raw: isRaw(lib), rawMsg: lib == "raw-msg"}
+	cc := &clientConn{c: c, br: bufio.NewReaderSize(c, readBuf), raw: isRaw(lib), rawMsg: lib == "raw-msg"}
 	if cc.raw {
 		return cc, nil
 	}
@@ -217,12 +243,19 @@ func (cc *clientConn) roundTrip(o *outgoing, buf []byte) ([]byte, error) {
 	}
 }
 
-// runLoad runs conns closed loops of size-byte messages for d.
-func runLoad(lib, addr string, size, conns int, d time.Duration) loadResult {
-	res := loadResult{Lib: lib, Size: size, Conns: conns}
+// runLoad runs conns closed loops of size-byte messages for d, reading
+// the echoes as the load client named client does.
+func runLoad(lib, addr, client string, size, conns int, d time.Duration) loadResult {
+	res := loadResult{Lib: lib, Client: client, Size: size, Conns: conns}
+	readBuf, err := readBufferSize(client)
+	if err != nil {
+		res.Errors++
+		res.FirstError = err.Error()
+		return res
+	}
 	ccs := make([]*clientConn, conns)
 	for i := range ccs {
-		cc, err := dialLoad(addr, lib)
+		cc, err := dialLoad(addr, lib, readBuf)
 		if err != nil {
 			res.Errors++
 			res.FirstError = err.Error()

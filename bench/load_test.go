@@ -47,25 +47,33 @@ func TestOutgoingVary(t *testing.T) {
 	}
 }
 
-// TestLoadEcho runs the load client briefly against every echo server: no
-// errors and no mismatches, with messages that fit one read and messages
-// that do not. Against a server that changes one byte, it must count
-// mismatches, or it could not catch a broken echo.
+// TestLoadEcho runs each load client briefly against every echo server: no
+// errors and no mismatches, with messages that fit one read (and the
+// bufio64 client's buffer) and messages that do not. Against a server
+// that changes one byte, each must count mismatches, or it could not
+// catch a broken echo.
 func TestLoadEcho(t *testing.T) {
-	for _, lib := range libraries {
-		addr := startTestServer(t, servers[lib])
-		for _, size := range []int{16, 70000} {
-			r := runLoad(lib, addr, size, 2, 200*time.Millisecond)
-			if r.RoundTrips == 0 || r.Errors > 0 || r.Mismatches > 0 {
-				t.Errorf("%s, %d bytes: %d round trips, %d mismatches, %d errors (%s)",
-					lib, size, r.RoundTrips, r.Mismatches, r.Errors, r.FirstError)
+	for _, client := range []string{clientDirect, clientBufio64} {
+		t.Run(client, func(t *testing.T) {
+			for _, lib := range libraries {
+				addr := startTestServer(t, servers[lib])
+				for _, size := range []int{16, 70000} {
+					r := runLoad(lib, addr, client, size, 2, 200*time.Millisecond)
+					if r.RoundTrips == 0 || r.Errors > 0 || r.Mismatches > 0 {
+						t.Errorf("%s, %d bytes: %d round trips, %d mismatches, %d errors (%s)",
+							lib, size, r.RoundTrips, r.Mismatches, r.Errors, r.FirstError)
+					}
+				}
 			}
-		}
+			addr := startTestServer(t, serveCorrupting)
+			r := runLoad("raw-tcp", addr, client, 512, 1, 200*time.Millisecond)
+			if r.RoundTrips == 0 || r.Mismatches != r.RoundTrips {
+				t.Errorf("corrupting echo: %d round trips, %d mismatches, want all mismatched", r.RoundTrips, r.Mismatches)
+			}
+		})
 	}
-	addr := startTestServer(t, serveCorrupting)
-	r := runLoad("raw-tcp", addr, 512, 1, 200*time.Millisecond)
-	if r.RoundTrips == 0 || r.Mismatches != r.RoundTrips {
-		t.Errorf("corrupting echo: %d round trips, %d mismatches, want all mismatched", r.RoundTrips, r.Mismatches)
+	if r := runLoad("raw-tcp", "127.0.0.1:1", "bufio4", 16, 1, time.Millisecond); r.Errors == 0 {
+		t.Errorf("an unknown client ran: %+v", r)
 	}
 }
 

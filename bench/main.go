@@ -2,13 +2,17 @@
 // with a raw TCP echo, on one machine, in one run.
 //
 //	go run . run [-quick]      # everything; writes ../docs/BENCH.md and ../docs/bench.svg
+//	go run . run -client bufio64 -out /tmp/BENCH-bufio64.md -svg /tmp/bench-bufio64.svg   # the same, another load client
 //	go run . serve -lib gws -addr 127.0.0.1:9000
-//	go run . load -lib gws -addr 127.0.0.1:9000 -size 512 -conns 100 -d 3s
+//	go run . load -lib gws -addr 127.0.0.1:9000 -size 512 -conns 100 -d 3s [-client bufio64]
 //	go run . compress [-quick] [-libs gws,gorilla]   # the compression comparison alone, to stdout
 //	go run . idle -lib gws -addr 127.0.0.1:9000 -k 10000 -pid PID
 //	go run . serve -lib wsraise -cpuprofile cpu.prof   # then: go tool pprof cpu.prof
 //
 // run pins the servers to CPU 0 and the load client to CPU 1 with taskset.
+// The load client reads echoes through a 4 KiB bufio.Reader, large ones
+// straight into place (-client direct, the default), or through a 64 KiB
+// one, as most clients do (-client bufio64).
 package main
 
 import (
@@ -41,9 +45,16 @@ func main() {
 	out := fs.String("out", "../docs/BENCH.md", "run: report file")
 	svg := fs.String("svg", "../docs/bench.svg", "run: chart file")
 	only := fs.String("libs", "", "run: comma-separated libraries (default all)")
+	client := fs.String("client", clientDirect, "run, load: how the load client reads echoes: "+
+		clientDirect+" (a 4 KiB bufio.Reader, large echoes read into place) or "+
+		clientBufio64+" (a 64 KiB bufio.Reader, as most clients)")
 	cpuprofile := fs.String("cpuprofile", "", "serve: write a CPU profile here until SIGTERM")
 	traceFile := fs.String("trace", "", "serve: write an execution trace here until SIGTERM")
 	fs.Parse(os.Args[2:])
+	if _, err := readBufferSize(*client); err != nil {
+		fmt.Fprintln(os.Stderr, "wsbench:", err)
+		os.Exit(64)
+	}
 	if *cpuprofile != "" || *traceFile != "" {
 		stop, perr := profileUntilSignal(*cpuprofile, *traceFile)
 		if perr != nil {
@@ -58,14 +69,14 @@ func main() {
 	case "serve":
 		err = serve(*lib, *addr)
 	case "load":
-		err = json.NewEncoder(os.Stdout).Encode(runLoad(*lib, *addr, *size, *conns, *d))
+		err = json.NewEncoder(os.Stdout).Encode(runLoad(*lib, *addr, *client, *size, *conns, *d))
 	case "idle":
 		err = json.NewEncoder(os.Stdout).Encode(runIdle(*lib, *addr, *k, *pid))
 	case "compress":
 		d := compressDuration(*quick)
 		_, err = fmt.Print(compressMarkdown(runCompress(d, *only), d))
 	case "run":
-		err = runAll(*quick, *only, *out, *svg)
+		err = runAll(*quick, *only, *client, *out, *svg)
 	default:
 		err = fmt.Errorf("unknown command %q", os.Args[1])
 	}

@@ -44,14 +44,33 @@ func markdown(run benchRun) string {
 	if run.Quick {
 		mode = "quick"
 	}
-	fmt.Fprintf(&b, "# Benchmarks\n\nOne run of `cd bench && go run . run` (%s mode), %s, on %s.\n",
-		mode, run.Started.UTC().Format("2006-01-02 15:04 MST"), run.Machine)
+	client, clientFlag := run.Client, ""
+	if client == "" {
+		client = clientDirect // a run from before there was a choice
+	}
+	if client != clientDirect {
+		clientFlag = " -client " + client
+	}
+	fmt.Fprintf(&b, "# Benchmarks\n\nOne run of `cd bench && go run . run%s` (%s mode), %s, on %s.\n",
+		clientFlag, mode, run.Started.UTC().Format("2006-01-02 15:04 MST"), run.Machine)
 	b.WriteString("Servers pinned to CPU 0, the shared load client to CPU 1 (taskset). Each connection is a\n" +
 		"closed loop: send one binary message, read the echo, compare it byte for byte. The client\n" +
 		"keeps each connection's frame masked and re-masks it in place with a new key for every\n" +
-		"message (gobwas's ws.Cipher, the fastest masking among the peers), and reads echoes straight\n" +
-		"into place, so that its own work weighs as little as it can, the same for every library.\n" +
-		"With 100 connections that one-core client is still busy all the time against the fast\n" +
+		"message (gobwas's ws.Cipher, the fastest masking among the peers), so that its own work\n" +
+		"weighs as little as it can, the same for every library.\n")
+	switch client {
+	case clientBufio64:
+		b.WriteString("Load client `bufio64`: it reads echoes through a 64 KiB bufio.Reader, as most clients do,\n" +
+			"so that echoes that fit in it are copied out of its buffer. The default client (`direct`)\n" +
+			"reads through 4 KiB, larger echoes straight into place; the two reports side by side show\n" +
+			"which figures, if any, depend on the client's reading pattern.\n")
+	default:
+		b.WriteString("Load client `direct` (the default): it reads echoes through a 4 KiB bufio.Reader, so that\n" +
+			"larger echoes go straight into place, uncopied. `-client bufio64` reads through 64 KiB, as\n" +
+			"most clients do; the two reports side by side show which figures, if any, depend on the\n" +
+			"client's reading pattern.\n")
+	}
+	b.WriteString("With 100 connections that one-core client is still busy all the time against the fast\n" +
 		"servers, so round trips per second there measure the client as much as the server: the\n" +
 		"server's CPU time per round trip (from /proc) says what each server costs.\n")
 	if run.Rounds > 1 {

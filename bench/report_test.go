@@ -61,3 +61,18 @@ func TestCombineRoundCPU(t *testing.T) {
 		t.Errorf("with a round unmeasured, RoundCPUus = %v, want none", got)
 	}
 }
+
+// TestReportNamesClient checks that a report says which load client
+// produced it, and how to run it again.
+func TestReportNamesClient(t *testing.T) {
+	for _, c := range []struct{ client, command, says string }{
+		{"", "`cd bench && go run . run` (", "Load client `direct` (the default)"},
+		{clientDirect, "`cd bench && go run . run` (", "Load client `direct` (the default)"},
+		{clientBufio64, "`cd bench && go run . run -client bufio64` (", "Load client `bufio64`:"},
+	} {
+		got := markdown(benchRun{Client: c.client})
+		if !strings.Contains(got, c.command) || !strings.Contains(got, c.says) {
+			t.Errorf("client %q: report lacks %q or %q:\n%s", c.client, c.command, c.says, got)
+		}
+	}
+}

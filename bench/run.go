@@ -29,6 +29,7 @@ func pinned(cpu int, name string, args ...string) *exec.Cmd {
 
 type benchRun struct {
 	Quick   bool
+	Client  string // the load client, clientDirect or clientBufio64
 	Started time.Time
 	Load    []loadResult
 	Idle    []idleResult
@@ -39,7 +40,9 @@ type benchRun struct {
 	CompressD time.Duration
 }
 
-func runAll(quick bool, only, out, svg string) error {
+// runAll runs everything and writes the report to out and the chart to
+// svg; client names the load client that reads the echoes.
+func runAll(quick bool, only, client, out, svg string) error {
 	self, err := os.Executable()
 	if err != nil {
 		return err
@@ -53,7 +56,7 @@ func runAll(quick bool, only, out, svg string) error {
 	if only != "" {
 		libs = strings.Split(only, ",")
 	}
-	run := benchRun{Quick: quick, Started: time.Now(), Machine: machine(), Rounds: rounds}
+	run := benchRun{Quick: quick, Client: client, Started: time.Now(), Machine: machine(), Rounds: rounds}
 
 	// Every server runs at once, idle but for the one under load. Each cell
 	// (size, connections) is measured in rounds, every library once per
@@ -88,7 +91,8 @@ func runAll(quick bool, only, out, svg string) error {
 					var r loadResult
 					cpu0 := processCPU(pids[lib])
 					if err := runJSON(&r, self, "load", "-lib", lib, "-addr", addrs[lib],
-						"-size", strconv.Itoa(s), "-conns", strconv.Itoa(n), "-d", (d / time.Duration(rounds)).String()); err != nil {
+						"-size", strconv.Itoa(s), "-conns", strconv.Itoa(n), "-d", (d / time.Duration(rounds)).String(),
+						"-client", client); err != nil {
 						return err
 					}
 					if cpu1 := processCPU(pids[lib]); cpu0 >= 0 && cpu1 >= cpu0 {
