@@ -127,13 +127,14 @@ func serveFramework(ln net.Listener) error {
 		if err := ws.Accept(); err != nil {
 			return err
 		}
+		ctx := ws.Context()
 		var buf []byte // reused, as the docs recommend for throughput
 		for {
-			typ, msg, err := ws.ReceiveAppend(buf[:0])
+			typ, msg, err := ws.ReceiveAppend(ctx, buf[:0])
 			if err != nil {
 				return err
 			}
-			if err := sendBack(ws, typ, msg); err != nil {
+			if err := ws.Send(ctx, typ, msg); err != nil {
 				return err
 			}
 			buf = msg
@@ -150,33 +151,24 @@ func serveFrameworkObvious(ln net.Listener) error {
 		if err := ws.Accept(); err != nil {
 			return err
 		}
+		ctx := ws.Context()
 		for {
-			typ, msg, err := ws.Receive()
+			typ, msg, err := ws.Receive(ctx)
 			if err != nil {
 				return err
 			}
-			if err := sendBack(ws, typ, msg); err != nil {
+			if err := ws.Send(ctx, typ, msg); err != nil {
 				return err
 			}
 		}
 	})
 }
 
-// sendBack sends msg back as a message of type typ: the one place where
-// the framework echoes send, so that both follow a change of the send API.
-func sendBack(ws *server.WebSocket, typ wsproto.MessageType, msg []byte) error {
-	if typ == wsproto.MessageText {
-		return ws.SendText(string(msg))
-	}
-	return ws.SendBytes(msg)
-}
-
-// serveApp serves h with the framework, its log discarded and its pings
-// off, so that the echo alone is measured.
+// serveApp serves h with the framework as users run it: default options
+// (the keepalive on), its log discarded.
 func serveApp(ln net.Listener, h func(*server.WebSocket) error) error {
 	app := server.New(server.Options{
-		Logger:       slog.New(slog.NewTextHandler(io.Discard, nil)),
-		PingInterval: -1,
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 	})
 	app.Handle("/", h)
 	return (&http.Server{Handler: app}).Serve(ln)
