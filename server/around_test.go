@@ -508,7 +508,7 @@ func TestLogging(t *testing.T) {
 		check   map[string]string
 	}{
 		{
-			name: "server closes (row 1)",
+			name: "server closes",
 			handler: func(ws *server.WebSocket) error {
 				ws.Accept()
 				return server.Raise(1008, "policy")
@@ -517,7 +517,7 @@ func TestLogging(t *testing.T) {
 			check: map[string]string{"closed_by": "server", "code": "1008", "reason": "policy"},
 		},
 		{
-			name: "client closes (row 15)",
+			name: "client closes",
 			handler: func(ws *server.WebSocket) error {
 				ws.Accept()
 				_, _, err := ws.Receive(ws.Context())
@@ -532,7 +532,7 @@ func TestLogging(t *testing.T) {
 			check: map[string]string{"closed_by": "client", "code": "4000", "reason": "leaving"},
 		},
 		{
-			name: "nobody closes (row 17)",
+			name: "nobody closes",
 			handler: func(ws *server.WebSocket) error {
 				ws.Accept()
 				_, _, err := ws.Receive(ws.Context())
@@ -547,7 +547,7 @@ func TestLogging(t *testing.T) {
 			check: map[string]string{"closed_by": "none", "code": "1006", "reason": ""},
 		},
 		{
-			name: "refused (row 2)",
+			name: "refused",
 			handler: func(ws *server.WebSocket) error {
 				return server.Raise(1008, "no")
 			},
@@ -555,7 +555,7 @@ func TestLogging(t *testing.T) {
 			check: map[string]string{"status": "403"},
 		},
 		{
-			name: "handler's handler fails (row 4)",
+			name: "exception handler fails",
 			handler: func(ws *server.WebSocket) error {
 				ws.Accept()
 				return &otherErr{}
@@ -564,7 +564,7 @@ func TestLogging(t *testing.T) {
 			check: map[string]string{"closed_by": "server", "code": "1011", "reason": "Internal Error"},
 		},
 		{
-			name: "unhandled after accept (row 5)",
+			name: "unhandled after accept",
 			handler: func(ws *server.WebSocket) error {
 				ws.Accept()
 				return errors.New("boom")
@@ -573,7 +573,7 @@ func TestLogging(t *testing.T) {
 			check: map[string]string{"closed_by": "server", "code": "1011", "reason": "Internal Error", "error": "boom"},
 		},
 		{
-			name: "panic after accept (row 5)",
+			name: "panic after accept",
 			handler: func(ws *server.WebSocket) error {
 				ws.Accept()
 				panic(42)
@@ -582,7 +582,7 @@ func TestLogging(t *testing.T) {
 			check: map[string]string{"closed_by": "server", "code": "1011", "reason": "Internal Error", "error": "panic: 42"},
 		},
 		{
-			name: "unhandled before accept (row 6)",
+			name: "unhandled before accept",
 			handler: func(ws *server.WebSocket) error {
 				return errors.New("boom")
 			},
@@ -590,13 +590,13 @@ func TestLogging(t *testing.T) {
 			check: map[string]string{"status": "500", "error": "boom"},
 		},
 		{
-			name:    "nil without accept (row 8)",
+			name:    "nil without accept",
 			handler: func(ws *server.WebSocket) error { return nil },
 			level:   slog.LevelError, keys: append(refusal, "error"),
 			check: map[string]string{"status": "500", "error": "handler returned without completing the handshake"},
 		},
 		{
-			name: "invalid close code (row 11)",
+			name: "invalid close code",
 			handler: func(ws *server.WebSocket) error {
 				ws.Accept()
 				return server.Raise(1005, "x")

@@ -140,7 +140,7 @@ func TestGoexit(t *testing.T) {
 	}
 }
 
-// Rows 13 and 18 through an exception handler: a catch-all that passes on
+// A disconnect passed on through an exception handler: a catch-all that passes on
 // the disconnect it was given (every normal leave of a client goes
 // through it) is not a failure.
 func TestHandlerPassesDisconnectOn(t *testing.T) {
@@ -161,10 +161,10 @@ func TestHandlerPassesDisconnectOn(t *testing.T) {
 	checkLog(t, rec.end(t), slog.LevelInfo, "client", 1000, "bye")
 }
 
-// Row 11 before accept, with the default refusal: the handshake is
+// An invalid close code before accept, with the default refusal: the handshake is
 // refused with 403 and the reason, and the invalid code is logged as the
 // bug it is.
-func TestRow11BeforeAcceptRefused(t *testing.T) {
+func TestBeforeAcceptRefused(t *testing.T) {
 	app, srv, rec := newApp(t, server.Options{})
 	app.Handle("/ws", func(ws *server.WebSocket) error {
 		return server.Raise(1005, "no status")
@@ -358,7 +358,7 @@ func (e *asErr) As(target any) bool {
 	return false
 }
 
-// Row 3, "as errors.As does": a link's As method counts, for exception
+// Matching "as errors.As does": a link's As method counts, for exception
 // handlers (the handler gets the value As gives) and for the built-in
 // rules.
 func TestAsMethod(t *testing.T) {

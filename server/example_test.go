@@ -127,3 +127,76 @@ func dialAndReadClose(url string) string {
 		}
 	}
 }
+
+// User is what the token guard below learns about a client.
+type User struct{ Name string }
+
+// userKey carries the guard's User to the handler, typed.
+var userKey = server.NewKey[*User]("user")
+
+// A guard that authenticates the handshake hands the handler its user
+// with a Key: no second lookup, no type assertion. A request without a
+// valid token is refused with 401 before the handler runs.
+func ExampleKey() {
+	tokens := map[string]*User{"s3cret": {Name: "ada"}}
+	app := server.New(server.Options{})
+	app.Handle("/chat", func(ws *server.WebSocket) error {
+		user := userKey.Value(ws)
+		if err := ws.Accept(); err != nil {
+			return err
+		}
+		return ws.Close(wsproto.StatusNormalClosure, "hello, "+user.Name)
+	}).Guard(func(ws *server.WebSocket) error {
+		user, ok := tokens[ws.Request().URL.Query().Get("token")]
+		if !ok {
+			return &server.HTTPException{Status: http.StatusUnauthorized, Detail: "no token"}
+		}
+		userKey.Set(ws, user)
+		return nil
+	})
+
+	srv := httptest.NewServer(app)
+	defer srv.Close()
+	fmt.Println(dialAndReadClose(srv.URL + "/chat?token=s3cret"))
+	fmt.Println(dialAndReadClose(srv.URL + "/chat"))
+	// Output:
+	// 1000 (normal closure) "hello, ada"
+	// websocket: handshake refused: 401 Unauthorized: no token
+}
+
+// An echo passes each message on as it came, text or binary, with Send.
+// Every receive and send takes a context; the connection's own costs
+// nothing.
+func ExampleWebSocket_Send() {
+	app := server.New(server.Options{})
+	app.Handle("/echo", func(ws *server.WebSocket) error {
+		if err := ws.Accept(); err != nil {
+			return err
+		}
+		ctx := ws.Context()
+		for {
+			typ, msg, err := ws.Receive(ctx)
+			if err != nil {
+				return err // a *server.Disconnect once the client leaves
+			}
+			if err := ws.Send(ctx, typ, msg); err != nil {
+				return err
+			}
+		}
+	})
+
+	srv := httptest.NewServer(app)
+	defer srv.Close()
+	ctx := context.Background()
+	c, _, err := wsproto.Dial(ctx, "ws"+strings.TrimPrefix(srv.URL, "http")+"/echo", nil)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer c.CloseNow()
+	c.Write(ctx, wsproto.MessageBinary, []byte{1, 2, 3})
+	typ, msg, _ := c.Read(ctx)
+	fmt.Println(typ, msg)
+	c.Close(wsproto.StatusNormalClosure, "")
+	// Output: binary [1 2 3]
+}

@@ -1,6 +1,6 @@
 package server_test
 
-// Rows 15 to 19 of SEMANTICS.md and the protocol failures a handler sees:
+// docs/SEMANTICS.md, "Receiving a disconnect", and the protocol failures a handler sees:
 // the client leaves, or breaks the protocol.
 
 import (
@@ -15,7 +15,7 @@ import (
 	"wsraise/wsproto"
 )
 
-// ---- Rows 15 to 18: the client leaves ----
+// ---- the client leaves ----
 
 // disconnectApp serves a handler that receives until an error, reports it,
 // and returns it (wrapped, if wrap).
@@ -56,7 +56,7 @@ func expectDisconnect(t *testing.T, err error, code wsproto.StatusCode, reason s
 	}
 }
 
-func TestRow15ClientCloses(t *testing.T) {
+func TestClientCloses(t *testing.T) {
 	t.Run("raw", func(t *testing.T) {
 		srv, rec, errs := disconnectApp(t, false)
 		c := rawDial(t, srv, "/ws", nil)
@@ -84,7 +84,7 @@ func TestRow15ClientCloses(t *testing.T) {
 	})
 }
 
-func TestRow16ClientClosesWithoutCode(t *testing.T) {
+func TestClientClosesWithoutCode(t *testing.T) {
 	srv, rec, errs := disconnectApp(t, false)
 	c := rawDial(t, srv, "/ws", nil)
 	c.write(opClose, nil)
@@ -96,7 +96,7 @@ func TestRow16ClientClosesWithoutCode(t *testing.T) {
 	checkLog(t, rec.end(t), slog.LevelInfo, "client", 1005, "")
 }
 
-func TestRow17TCPDropped(t *testing.T) {
+func TestTCPDropped(t *testing.T) {
 	srv, rec, errs := disconnectApp(t, false)
 	c := rawDial(t, srv, "/ws", nil)
 	c.write(opText, []byte("half a conversation"))
@@ -105,7 +105,7 @@ func TestRow17TCPDropped(t *testing.T) {
 	checkLog(t, rec.end(t), slog.LevelInfo, "none", 1006, "")
 }
 
-func TestRow18ReturnDisconnect(t *testing.T) {
+func TestReturnDisconnect(t *testing.T) {
 	for _, wrap := range []bool{false, true} {
 		t.Run(fmt.Sprintf("wrapped=%v", wrap), func(t *testing.T) {
 			srv, rec, errs := disconnectApp(t, wrap)
@@ -122,9 +122,9 @@ func TestRow18ReturnDisconnect(t *testing.T) {
 	}
 }
 
-// ---- Row 19 ----
+// ---- misuse of Accept and the receive methods ----
 
-func TestRow19Misuse(t *testing.T) {
+func TestMisuse(t *testing.T) {
 	type result struct {
 		name string
 		err  error

@@ -1,7 +1,8 @@
 package server_test
 
-// Rows 4 to 14 of SEMANTICS.md: what the framework does with what a
-// handler raises (semantics_test.go has rows 1 to 3 and the helpers).
+// docs/SEMANTICS.md, "Raising": what the framework does with what a
+// handler raises (semantics_test.go has the exceptions themselves, which
+// handler runs, and the helpers).
 
 import (
 	"errors"
@@ -19,9 +20,9 @@ import (
 	"wsraise/wsproto"
 )
 
-// ---- Row 4 ----
+// ---- an exception handler that fails ----
 
-func TestRow04HandlerFails(t *testing.T) {
+func TestHandlerFails(t *testing.T) {
 	raiseExact := func(ws *server.WebSocket) error {
 		if err := ws.Accept(); err != nil {
 			return err
@@ -125,9 +126,9 @@ func TestRow04HandlerFails(t *testing.T) {
 	})
 }
 
-// ---- Row 5 ----
+// ---- an unhandled error after accept ----
 
-func TestRow05UnhandledAfterAccept(t *testing.T) {
+func TestUnhandledAfterAccept(t *testing.T) {
 	cases := []struct {
 		name      string
 		debug     bool
@@ -163,9 +164,9 @@ func TestRow05UnhandledAfterAccept(t *testing.T) {
 	}
 }
 
-// ---- Row 6 ----
+// ---- an unhandled error before accept ----
 
-func TestRow06UnhandledBeforeAccept(t *testing.T) {
+func TestUnhandledBeforeAccept(t *testing.T) {
 	for _, where := range []string{"handler", "guard", "panic"} {
 		t.Run(where, func(t *testing.T) {
 			app, srv, rec := newApp(t, server.Options{Debug: true})
@@ -193,9 +194,9 @@ func TestRow06UnhandledBeforeAccept(t *testing.T) {
 	}
 }
 
-// ---- Row 7 ----
+// ---- nil after accept ----
 
-func TestRow07ReturnNilAfterAccept(t *testing.T) {
+func TestReturnNilAfterAccept(t *testing.T) {
 	_, srv, rec := serve(t, server.Options{}, func(ws *server.WebSocket) error {
 		if err := ws.Accept(); err != nil {
 			return err
@@ -210,9 +211,9 @@ func TestRow07ReturnNilAfterAccept(t *testing.T) {
 	checkLog(t, rec.end(t), slog.LevelInfo, "server", 1000, "")
 }
 
-// ---- Row 8 ----
+// ---- nil without accept ----
 
-func TestRow08ReturnNilWithoutAccept(t *testing.T) {
+func TestReturnNilWithoutAccept(t *testing.T) {
 	_, srv, rec := serve(t, server.Options{}, func(ws *server.WebSocket) error { return nil })
 	srv.ExpectRefused(t, "/ws", http.StatusInternalServerError, "Internal Server Error")
 	e := rec.end(t)
@@ -222,9 +223,9 @@ func TestRow08ReturnNilWithoutAccept(t *testing.T) {
 	}
 }
 
-// ---- Row 9 ----
+// ---- an HTTPException before accept ----
 
-func TestRow09HTTPExceptionBeforeAccept(t *testing.T) {
+func TestHTTPExceptionBeforeAccept(t *testing.T) {
 	cases := []struct {
 		name       string
 		exc        *server.HTTPException
@@ -262,9 +263,9 @@ func TestRow09HTTPExceptionBeforeAccept(t *testing.T) {
 	}
 }
 
-// ---- Row 10 ----
+// ---- an HTTPException after accept ----
 
-func TestRow10HTTPExceptionAfterAccept(t *testing.T) {
+func TestHTTPExceptionAfterAccept(t *testing.T) {
 	cases := []struct {
 		status int
 		detail string
@@ -294,9 +295,9 @@ func TestRow10HTTPExceptionAfterAccept(t *testing.T) {
 	}
 }
 
-// ---- Row 11 ----
+// ---- an invalid close code ----
 
-func TestRow11InvalidCloseCode(t *testing.T) {
+func TestInvalidCloseCode(t *testing.T) {
 	invalid := []wsproto.StatusCode{0, 999, 1004, 1005, 1006, 1015, 1016, 1100, 2000, 2999, 5000, 65535}
 	for _, code := range invalid {
 		for _, how := range []string{"raise", "close", "raise before accept"} {
@@ -338,9 +339,9 @@ func TestRow11InvalidCloseCode(t *testing.T) {
 	}
 }
 
-// ---- Row 12 ----
+// ---- a reason that cannot go out as it is ----
 
-func TestRow12ReasonSanitised(t *testing.T) {
+func TestReasonSanitised(t *testing.T) {
 	long := "a" + strings.Repeat("€", 66) + "b" // 200 bytes; byte 123 is inside a "€"
 	if len(long) != 200 {
 		t.Fatalf("len %d", len(long))
@@ -384,9 +385,9 @@ func TestRow12ReasonSanitised(t *testing.T) {
 	}
 }
 
-// ---- Row 13 ----
+// ---- raising after the peer left ----
 
-func TestRow13PeerGone(t *testing.T) {
+func TestPeerGone(t *testing.T) {
 	for _, how := range []string{"close frame", "tcp dropped"} {
 		t.Run(how, func(t *testing.T) {
 			type result struct {
@@ -443,9 +444,9 @@ func TestRow13PeerGone(t *testing.T) {
 	}
 }
 
-// ---- Row 14 ----
+// ---- JSON that does not decode ----
 
-func TestRow14InvalidJSON(t *testing.T) {
+func TestInvalidJSON(t *testing.T) {
 	receive := func(ws *server.WebSocket) error {
 		if err := ws.Accept(); err != nil {
 			return err

@@ -67,9 +67,9 @@ func checkRefusalLog(t testing.TB, e logEntry, level slog.Level, status int) {
 	}
 }
 
-// ---- Row 1 ----
+// ---- a WebSocketException after accept ----
 
-func TestRow01RaiseAfterAccept(t *testing.T) {
+func TestRaiseAfterAccept(t *testing.T) {
 	const reason = "Closing the connection..."
 	handler := func(ws *server.WebSocket) error {
 		if err := ws.Accept(); err != nil {
@@ -117,9 +117,9 @@ func isTimeout(err error) bool {
 	return errors.As(err, &ne) && ne.Timeout()
 }
 
-// ---- Row 2 ----
+// ---- a WebSocketException before accept ----
 
-func TestRow02RaiseBeforeAccept(t *testing.T) {
+func TestRaiseBeforeAccept(t *testing.T) {
 	const reason = "Closing the connection..."
 	raise := func(ws *server.WebSocket) error {
 		return server.Raise(wsproto.StatusPolicyViolation, reason)
@@ -193,7 +193,7 @@ func TestRow02RaiseBeforeAccept(t *testing.T) {
 	})
 }
 
-// ---- Row 3 ----
+// ---- which exception handler runs ----
 
 // Error types for the match order. Each handler closes with its own reason,
 // so the client sees which one ran.
@@ -230,7 +230,7 @@ func closeWith[E error](reason string) func(*server.WebSocket, E) error {
 	}
 }
 
-func TestRow03HandlerMatchOrder(t *testing.T) {
+func TestHandlerMatchOrder(t *testing.T) {
 	cases := []struct {
 		name  string
 		setup func(app *server.App, route *server.Route)
