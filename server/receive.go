@@ -79,8 +79,10 @@ func (ws *WebSocket) letGo(err error) {
 }
 
 // next returns the next message: one parked by readAhead, or one it
-// reads itself. ctx bounds the wait.
-func (ws *WebSocket) next(ctx context.Context) (message, error) {
+// reads itself. ctx bounds the wait. With appendTo, a message it reads
+// itself is appended to dst by the protocol layer, with no copy and no
+// buffer of its own (message.buf is then nil).
+func (ws *WebSocket) next(ctx context.Context, appendTo bool, dst []byte) (message, error) {
 	if _, err := ws.accepted(); err != nil {
 		return message{}, err
 	}
@@ -107,7 +109,7 @@ func (ws *WebSocket) next(ctx context.Context) (message, error) {
 		if !r.holder {
 			r.holder = true
 			r.mu.Unlock()
-			return ws.readDirect(ctx)
+			return ws.readDirect(ctx, appendTo, dst)
 		}
 		// readAhead holds the read: wait for its message, or its end.
 		if r.changed == nil {
@@ -125,10 +127,18 @@ func (ws *WebSocket) next(ctx context.Context) (message, error) {
 }
 
 // readDirect reads the next message on the receive method's goroutine,
-// which holds the read.
-func (ws *WebSocket) readDirect(ctx context.Context) (message, error) {
+// which holds the read: appended to dst, or into a pooled buffer.
+func (ws *WebSocket) readDirect(ctx context.Context, appendTo bool, dst []byte) (message, error) {
 	for {
-		m, err := ws.readMessage(ctx)
+		var (
+			m   message
+			err error
+		)
+		if appendTo {
+			m.typ, m.data, err = ws.conn.Load().ReadAppend(ws.ioContext(ctx), dst)
+		} else {
+			m, err = ws.readMessage(ctx)
+		}
 		switch {
 		case err == nil && ws.closing.Load():
 			putBuffer(m.buf)
@@ -291,7 +301,7 @@ func (ws *WebSocket) readMessage(ctx context.Context) (message, error) {
 // caller's to keep. ctx bounds the wait: see Receiving in the package
 // documentation for what an interrupted receive leaves behind.
 func (ws *WebSocket) Receive(ctx context.Context) (wsproto.MessageType, []byte, error) {
-	m, err := ws.next(ctx)
+	m, err := ws.next(ctx, false, nil)
 	return m.typ, m.owned(), err
 }
 
@@ -300,9 +310,12 @@ func (ws *WebSocket) Receive(ctx context.Context) (wsproto.MessageType, []byte, 
 // next (dst[:0]), receiving allocates nothing once dst has grown to the
 // size of the messages.
 func (ws *WebSocket) ReceiveAppend(ctx context.Context, dst []byte) (wsproto.MessageType, []byte, error) {
-	m, err := ws.next(ctx)
+	m, err := ws.next(ctx, true, dst)
 	if err != nil {
 		return 0, dst, err
+	}
+	if m.buf == nil {
+		return m.typ, m.data, nil // read straight into dst
 	}
 	dst = append(dst, m.data...)
 	putBuffer(m.buf)
@@ -312,7 +325,7 @@ func (ws *WebSocket) ReceiveAppend(ctx context.Context, dst []byte) (wsproto.Mes
 // ReceiveText returns the next message, which must be text; a binary one
 // raises 1003 Unsupported Data.
 func (ws *WebSocket) ReceiveText(ctx context.Context) (string, error) {
-	m, err := ws.next(ctx)
+	m, err := ws.next(ctx, false, nil)
 	if err != nil {
 		return "", err
 	}
@@ -326,7 +339,7 @@ func (ws *WebSocket) ReceiveText(ctx context.Context) (string, error) {
 // ReceiveBytes returns the next message, which must be binary; a text one
 // raises 1003 Unsupported Data. The slice is the caller's to keep.
 func (ws *WebSocket) ReceiveBytes(ctx context.Context) ([]byte, error) {
-	m, err := ws.next(ctx)
+	m, err := ws.next(ctx, false, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -341,7 +354,7 @@ func (ws *WebSocket) ReceiveBytes(ctx context.Context) ([]byte, error) {
 // that does not decode returns a *JSONError, which closes with 1007 unless
 // handled.
 func (ws *WebSocket) ReceiveJSON(ctx context.Context, v any) error {
-	m, err := ws.next(ctx)
+	m, err := ws.next(ctx, false, nil)
 	if err != nil {
 		return err
 	}
@@ -353,10 +366,11 @@ func (ws *WebSocket) ReceiveJSON(ctx context.Context, v any) error {
 }
 
 // owned returns the message for the caller to keep: its buffer, unless
-// that is over twice the size (a buffer sized for an earlier, larger
-// message), in which case a copy, and the buffer goes back to the pool.
+// that is over twice the size (a small message in the smallest pooled
+// buffer, or one in a buffer sized for an earlier, larger message), in
+// which case a copy, and the buffer goes back to the pool.
 func (m message) owned() []byte {
-	if cap(m.data) > 2*len(m.data) && cap(m.data) > 1<<minBufferShift {
+	if cap(m.data) > 2*len(m.data) {
 		d := bytes.Clone(m.data)
 		putBuffer(m.buf)
 		return d
