@@ -20,7 +20,9 @@ type Options struct {
 
 	// OriginPatterns lists the origins allowed besides the request's own
 	// host, as path.Match patterns on the Origin's host ("*.example.com",
-	// "localhost:*"). By default only same-origin browsers get through.
+	// "localhost:*"), or on its scheme and host ("https://*.example.com").
+	// By default only same-origin browsers get through; a request that
+	// came over TLS also needs an https Origin.
 	OriginPatterns []string
 	// InsecureSkipOriginCheck accepts every Origin. Only for servers that
 	// use no cookies or other ambient credentials: it allows cross-site
@@ -48,6 +50,30 @@ type Options struct {
 	// override it with Route.Compression. See wsproto.CompressionOptions
 	// for what each choice costs per connection.
 	Compression *wsproto.CompressionOptions
+
+	// AllowedHosts lists the hosts the app answers to, as Django's
+	// ALLOWED_HOSTS: "example.com" matches that host on any port, and
+	// ".example.com" matches it and its subdomains; "*" matches every
+	// host. A request whose Host matches none is refused with 421 before
+	// any handler runs. By default only "localhost", its subdomains and
+	// IP addresses are allowed: set it for a server reached by a name.
+	// Without it, a DNS-rebinding page (evil.example, its name pointed at
+	// 127.0.0.1) would pass the origin check, since its Origin and Host
+	// are both evil.example.
+	AllowedHosts []string
+
+	// MaxConnections caps the handshakes and connections the app holds at
+	// once; past it, a handshake is refused with 503 and Retry-After, and
+	// logged. Default 10,000; negative for no limit.
+	MaxConnections int
+	// MaxBufferedBytes caps the bytes that all connections may hold at
+	// once in messages being received (partly read, decompressed, or
+	// waiting for a receive method). A message that would go past it
+	// closes its connection with 1013 Try Again Later (RFC 6455 section
+	// 7.4.2, registered by IANA), logged. Default 128 MiB; negative for no
+	// limit. With the defaults (and ReadLimit's 16 MiB), an app stays
+	// well within a 1 GiB container: see docs/RELIABILITY.md.
+	MaxBufferedBytes int64
 
 	// ShutdownCode is the code Shutdown closes connections with: 1001
 	// Going Away by default, or 1012 Service Restart as uvicorn.
@@ -82,7 +108,9 @@ type App struct {
 	conns    map[*WebSocket]struct{} // accepted and not yet ended
 	pending  map[*WebSocket]struct{} // handlers running, not yet accepted
 	active   sync.WaitGroup          // running handlers
+	running  int                     // the same, counted for MaxConnections
 	shutdown bool
+	budget   budget // MaxBufferedBytes
 }
 
 // New returns an App with opts.
@@ -105,13 +133,21 @@ func New(opts Options) *App {
 	if opts.ShutdownCode == 0 {
 		opts.ShutdownCode = wsproto.StatusGoingAway
 	}
-	return &App{
+	if opts.MaxConnections == 0 {
+		opts.MaxConnections = DefaultMaxConnections
+	}
+	if opts.MaxBufferedBytes == 0 {
+		opts.MaxBufferedBytes = DefaultMaxBufferedBytes
+	}
+	a := &App{
 		opts:    opts,
 		logger:  opts.Logger,
 		mux:     http.NewServeMux(),
 		conns:   make(map[*WebSocket]struct{}),
 		pending: make(map[*WebSocket]struct{}),
 	}
+	a.budget.limit = opts.MaxBufferedBytes
+	return a
 }
 
 func (a *App) handlerSet() *handlerSet { return &a.handlers }
@@ -203,6 +239,14 @@ func (a *App) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if a.mux == nil {
 		misuse("ServeHTTP on an App not made by server.New")
 	}
+	if !a.hostAllowed(r.Host) {
+		// RFC 9110 section 15.5.20: this server does not answer for that
+		// authority.
+		http.Error(w, "host not allowed (see server.Options.AllowedHosts)", http.StatusMisdirectedRequest)
+		a.logger.LogAttrs(r.Context(), slog.LevelWarn, "request refused: host not allowed",
+			slog.String("host", r.Host), slog.String("path", r.URL.Path), slog.String("remote", r.RemoteAddr))
+		return
+	}
 	a.mux.ServeHTTP(w, r)
 }
 
@@ -252,10 +296,10 @@ func (a *App) serve(route *Route, w http.ResponseWriter, r *http.Request) {
 		a.logEnd(route, r, start, endInfo{status: http.StatusForbidden, reason: "origin not allowed"})
 		return
 	}
-	if !a.enter() {
+	if refusal := a.enter(); refusal != "" {
 		w.Header().Set("Retry-After", "1")
-		http.Error(w, "server shutting down", http.StatusServiceUnavailable)
-		a.logEnd(route, r, start, endInfo{status: http.StatusServiceUnavailable, reason: "server shutting down"})
+		http.Error(w, refusal, http.StatusServiceUnavailable)
+		a.logEnd(route, r, start, endInfo{status: http.StatusServiceUnavailable, reason: refusal})
 		return
 	}
 	ws := newWebSocket(a, route, w, r)
@@ -264,7 +308,7 @@ func (a *App) serve(route *Route, w http.ResponseWriter, r *http.Request) {
 	a.mu.Unlock()
 	done := make(chan struct{})
 	go func() {
-		defer a.active.Done()
+		defer a.leave()
 		defer close(done)
 		defer func() {
 			a.mu.Lock()
@@ -298,15 +342,27 @@ func (a *App) serve(route *Route, w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// enter counts a handler in, unless the app is shutting down.
-func (a *App) enter() bool {
+// enter counts a handler in, or says why it may not run.
+func (a *App) enter() (refusal string) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if a.shutdown {
-		return false
+	switch {
+	case a.shutdown:
+		return "server shutting down"
+	case a.opts.MaxConnections > 0 && a.running >= a.opts.MaxConnections:
+		return "too many connections"
 	}
+	a.running++
 	a.active.Add(1)
-	return true
+	return ""
+}
+
+// leave counts a handler out.
+func (a *App) leave() {
+	a.mu.Lock()
+	a.running--
+	a.mu.Unlock()
+	a.active.Done()
 }
 
 func (a *App) track(ws *WebSocket) bool {

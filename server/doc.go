@@ -131,10 +131,23 @@
 // Each connection's end is one log/slog record: route, remote address, who
 // closed, code, reason, duration, and the error for failures.
 //
-// The app sees a handshake only once net/http has read its headers: set
-// http.Server's ReadHeaderTimeout, against clients that send them a byte
-// at a time, and MaxHeaderBytes (to refuse one over-long line with 431,
-// net/http allocates about 7 times that limit).
+// # Serving safely
+//
+// Serve the app with app.Server(h), an http.Server with the timeouts and
+// header limit a WebSocket service needs (ReadHeaderTimeout,
+// ReadTimeout, WriteTimeout, IdleTimeout, MaxHeaderBytes: the constants
+// of this package give their values, for a server of your own). An
+// http.Server's zero value has none: a client that sends half its
+// headers, or declares a body and never sends it, holds a connection
+// forever.
+//
+// The app answers only to the hosts in Options.AllowedHosts (by default
+// localhost and IP addresses); other requests get 421. This defeats DNS
+// rebinding: a hostile page whose name its owner points at 127.0.0.1
+// sends its own name as Host and Origin, so only the Host check can tell
+// it from a real client. Options.MaxConnections (503 past it) and
+// Options.MaxBufferedBytes (1013 for a message that would go past it) cap
+// what all clients together can make the server hold.
 //
 // # Testing
 //

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"slices"
 	"sync"
 	"time"
 
@@ -50,7 +51,8 @@ type reading struct {
 type message struct {
 	typ  wsproto.MessageType
 	data []byte
-	buf  *[]byte // data's buffer, for the pool
+	buf  *[]byte // data's buffer, for the pool; nil if appended to dst
+	held int64   // bytes taken from the app's budget
 }
 
 // changedLocked wakes the goroutines that wait for a change. r.mu is held.
@@ -96,7 +98,7 @@ func (ws *WebSocket) next(ctx context.Context, appendTo bool, dst []byte) (messa
 			r.parked = nil
 			r.mu.Unlock()
 			if ws.closing.Load() {
-				putBuffer(m.buf)
+				ws.release(*m)
 				r.mu.Lock()
 				continue
 			}
@@ -130,22 +132,17 @@ func (ws *WebSocket) next(ctx context.Context, appendTo bool, dst []byte) (messa
 // which holds the read: appended to dst, or into a pooled buffer.
 func (ws *WebSocket) readDirect(ctx context.Context, appendTo bool, dst []byte) (message, error) {
 	for {
-		var (
-			m   message
-			err error
-		)
-		if appendTo {
-			m.typ, m.data, err = ws.conn.Load().ReadAppend(ws.ioContext(ctx), dst)
-		} else {
-			m, err = ws.readMessage(ctx)
-		}
+		m, err := ws.readMessage(ctx, appendTo, dst)
 		switch {
 		case err == nil && ws.closing.Load():
-			putBuffer(m.buf)
+			ws.release(m)
 			continue // this side is closing: read on to the peer's close
 		case err == nil:
 			ws.letGo(nil)
 			return m, nil
+		case err == errBudget:
+			ws.letGo(nil)
+			return message{}, ws.refuseMessage()
 		case isContextError(err) && ws.conn.Load().Err() == nil:
 			// Interrupted by ctx (wsproto reports ctx's error only then;
 			// the socket's deadline can pass before ctx's timer marks it
@@ -157,6 +154,17 @@ func (ws *WebSocket) readDirect(ctx context.Context, appendTo bool, dst []byte) 
 		ws.letGo(err)
 		return message{}, ws.disconnect()
 	}
+}
+
+// refuseMessage closes the connection with 1013 Try Again Later: a
+// message would have taken the app past Options.MaxBufferedBytes. It
+// returns the receive methods' error.
+func (ws *WebSocket) refuseMessage() error {
+	ws.mu.Lock()
+	ws.note = errBudget.Error()
+	ws.mu.Unlock()
+	ws.Close(wsproto.StatusTryAgainLater, "server busy: try again later")
+	return ws.disconnect()
 }
 
 // interrupted is the error of a receive whose ctx ended while it waited:
@@ -191,19 +199,23 @@ func (ws *WebSocket) readAhead() {
 	go func() {
 		defer r.ahead.Done()
 		for {
-			m, err := ws.readMessage(context.Background())
+			m, err := ws.readMessage(context.Background(), false, nil)
 			switch {
+			case err == errBudget:
+				ws.letGo(nil)
+				ws.refuseMessage()
+				return
 			case err != nil:
 				ws.letGo(err)
 				return
 			case ws.closing.Load():
-				putBuffer(m.buf)
+				ws.release(m)
 				continue
 			case r.sendOnly:
 				// RFC 6455 section 7.4.1: 1008 is the generic refusal of
 				// a message that breaks the endpoint's policy (as
 				// coder/websocket's CloseRead).
-				putBuffer(m.buf)
+				ws.release(m)
 				ws.letGo(nil)
 				ws.Close(wsproto.StatusPolicyViolation, "this endpoint does not receive messages")
 				return
@@ -239,46 +251,78 @@ func (ws *WebSocket) stopReading() {
 	r.ahead.Wait()
 	r.mu.Lock()
 	if r.parked != nil {
-		putBuffer(r.parked.buf)
+		ws.release(*r.parked)
 		r.parked = nil
 	}
 	r.mu.Unlock()
 }
 
-// readMessage reads the next message whole into a pooled buffer, first of
-// the size of the last one but at most firstGuess: the buffer grows, by
-// doubling, only as the message's bytes arrive, so a peer that starts a
-// message and stalls holds no more than twice what it sent. The caller
-// holds the read.
-func (ws *WebSocket) readMessage(ctx context.Context) (message, error) {
+// readMessage reads the next message whole: appended to dst with
+// appendTo, or else into a buffer from the pool. The buffer is first of
+// the size of the last message, but at most firstGuess, and grows by
+// doubling only as the message's bytes arrive, so a peer that starts a
+// message and stalls makes the server hold no more than twice what it
+// sent. Every byte of growth is taken from the app's budget
+// (Options.MaxBufferedBytes) and given back once the message is the
+// handler's: at once for dst, when the pooled buffer is handed over
+// (release) otherwise. The caller holds the read.
+func (ws *WebSocket) readMessage(ctx context.Context, appendTo bool, dst []byte) (message, error) {
 	typ, rd, err := ws.conn.Load().Reader(ws.ioContext(ctx))
 	if err != nil {
 		return message{}, err
 	}
 	r := &ws.rd
-	bp := getBuffer(min(r.hint, firstGuess))
-	b := *bp
+	m := message{typ: typ}
+	var b []byte
+	if appendTo {
+		b = dst
+	}
+	start, base := len(b), cap(b) // base: memory that was there before
+	fail := func(err error) (message, error) {
+		ws.app.budget.give(m.held)
+		if !appendTo {
+			putBuffer(m.buf)
+		}
+		return message{}, err
+	}
 	for {
 		if len(b) == cap(b) {
-			// Full: is there more? A one-byte read tells, without a larger
-			// buffer for a message that fit exactly. (one is the
-			// connection's: on this goroutine's stack it would escape
-			// through the io.Reader and be allocated each time.)
-			one := r.one[:]
-			n, err := rd.Read(one)
-			if err == io.EOF && n == 0 {
-				break
+			var probe int
+			if len(b) > start {
+				// Full: is there more? A one-byte read tells, without a
+				// larger buffer for a message that fit exactly. (one is the
+				// connection's: on this goroutine's stack it would escape
+				// through the io.Reader and be allocated each time.)
+				n, err := rd.Read(r.one[:])
+				if n == 0 && err == io.EOF {
+					break
+				}
+				if err != nil && err != io.EOF {
+					return fail(err)
+				}
+				probe = n
 			}
-			if err != nil && err != io.EOF {
-				putBuffer(bp)
-				return message{}, err
+			// The room this message gets next: twice what has come, or a
+			// first guess.
+			want := max(2*(len(b)-start), min(r.hint, firstGuess), 1<<minBufferShift)
+			held := int64(start + want - base) // memory the message holds
+			if c := bufferClass(want); !appendTo && c >= 0 {
+				held = 1 << (c + minBufferShift) // getBuffer's size
 			}
-			next := getBuffer(2 * cap(b))
-			*next = append(append(*next, b...), one[:n]...)
-			putBuffer(bp)
-			bp, b = next, *next
-			if err == io.EOF {
-				break
+			if !ws.app.budget.take(held - m.held) {
+				return fail(errBudget)
+			}
+			m.held = held
+			if appendTo {
+				b = slices.Grow(b, start+want-len(b))
+			} else {
+				next := getBuffer(want)
+				*next = append(*next, b...)
+				putBuffer(m.buf)
+				m.buf, b = next, *next
+			}
+			if probe > 0 {
+				b = append(b, r.one[0])
 			}
 			continue
 		}
@@ -288,13 +332,25 @@ func (ws *WebSocket) readMessage(ctx context.Context) (message, error) {
 			break
 		}
 		if err != nil {
-			putBuffer(bp)
-			return message{}, err
+			return fail(err)
 		}
 	}
-	*bp = b
-	r.hint = len(b)
-	return message{typ: typ, data: b, buf: bp}, nil
+	r.hint = len(b) - start
+	m.data = b
+	if appendTo {
+		ws.app.budget.give(m.held) // the bytes are the caller's
+		m.held = 0
+	} else {
+		*m.buf = b
+	}
+	return m, nil
+}
+
+// release gives a message's buffer back to the pool and its bytes back to
+// the budget.
+func (ws *WebSocket) release(m message) {
+	ws.app.budget.give(m.held)
+	putBuffer(m.buf)
 }
 
 // Receive returns the next message, text or binary. The slice is the
@@ -302,7 +358,11 @@ func (ws *WebSocket) readMessage(ctx context.Context) (message, error) {
 // documentation for what an interrupted receive leaves behind.
 func (ws *WebSocket) Receive(ctx context.Context) (wsproto.MessageType, []byte, error) {
 	m, err := ws.next(ctx, false, nil)
-	return m.typ, m.owned(), err
+	if err != nil {
+		return 0, nil, err
+	}
+	ws.app.budget.give(m.held) // the caller's now
+	return m.typ, m.owned(), nil
 }
 
 // ReceiveAppend appends the next message, text or binary, to dst and
@@ -318,7 +378,7 @@ func (ws *WebSocket) ReceiveAppend(ctx context.Context, dst []byte) (wsproto.Mes
 		return m.typ, m.data, nil // read straight into dst
 	}
 	dst = append(dst, m.data...)
-	putBuffer(m.buf)
+	ws.release(m)
 	return m.typ, dst, nil
 }
 
@@ -329,7 +389,7 @@ func (ws *WebSocket) ReceiveText(ctx context.Context) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	defer putBuffer(m.buf)
+	defer ws.release(m)
 	if m.typ != wsproto.MessageText {
 		return "", Raise(wsproto.StatusUnsupportedData, "expected a text message")
 	}
@@ -344,9 +404,10 @@ func (ws *WebSocket) ReceiveBytes(ctx context.Context) ([]byte, error) {
 		return nil, err
 	}
 	if m.typ != wsproto.MessageBinary {
-		putBuffer(m.buf)
+		ws.release(m)
 		return nil, Raise(wsproto.StatusUnsupportedData, "expected a binary message")
 	}
+	ws.app.budget.give(m.held) // the caller's now
 	return m.owned(), nil
 }
 
@@ -358,7 +419,7 @@ func (ws *WebSocket) ReceiveJSON(ctx context.Context, v any) error {
 	if err != nil {
 		return err
 	}
-	defer putBuffer(m.buf)
+	defer ws.release(m)
 	if err := json.Unmarshal(m.data, v); err != nil {
 		return &JSONError{Err: err}
 	}

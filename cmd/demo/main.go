@@ -47,7 +47,7 @@ func main() {
 // 1001 Going Away, and its handler up to 10 s to finish.
 func run(ctx context.Context, ln net.Listener, logger *slog.Logger) error {
 	app, handler := demo.New(logger)
-	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
+	srv := app.Server(handler) // timeouts and header limit for a WebSocket service
 
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()

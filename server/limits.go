@@ -1,0 +1,41 @@
+package server
+
+import (
+	"errors"
+	"sync/atomic"
+)
+
+// Defaults of the app-wide limits (Options.MaxConnections and
+// Options.MaxBufferedBytes).
+const (
+	DefaultMaxConnections   = 10000
+	DefaultMaxBufferedBytes = 128 << 20
+)
+
+// budget counts the bytes that all connections hold in messages being
+// received: what a peer can make the server allocate. A message takes
+// from it as its buffer grows and gives back once the message is the
+// handler's (or dropped).
+type budget struct {
+	limit int64 // <= 0: no limit
+	used  atomic.Int64
+}
+
+// take reserves n bytes, or reports that they would go past the limit.
+func (b *budget) take(n int64) bool {
+	if n <= 0 {
+		return true
+	}
+	if b.used.Add(n) > b.limit && b.limit > 0 {
+		b.used.Add(-n)
+		return false
+	}
+	return true
+}
+
+// give returns n bytes.
+func (b *budget) give(n int64) { b.used.Add(-n) }
+
+// errBudget is why a message was refused: it would have taken the app
+// past Options.MaxBufferedBytes.
+var errBudget = errors.New("server: the app's MaxBufferedBytes are in use; message refused")
