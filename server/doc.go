@@ -83,16 +83,14 @@
 //
 // # Receiving
 //
-// The receive methods read the next message on the caller's goroutine.
-// Between receives nothing reads, except when the keepalive pings: then a
-// goroutine of the connection reads until the next message, which waits
-// for the next receive. A message that waits longer than PongTimeout
-// closes the connection with 1011, and the log says that the handler did
-// not receive. A handler that never receives should accept with
-// SendOnly: the connection is then read all the time, pings are answered,
-// the peer's close ends the Context at once, and a data message from the
-// peer closes with 1008. Messages reach the receive methods once each, in
-// order, whichever goroutines call them.
+// A receive method reads the next message on the caller's goroutine, and
+// messages reach the receive methods once each, in order. Between
+// receives nothing reads, except that the keepalive's ping starts a
+// reader that answers pings and sees the peer's close, and keeps the next
+// message for the next receive; one that waits longer than PongTimeout
+// closes the connection with 1011. A handler that never receives accepts
+// with SendOnly: its connection is read all the time, the peer's close
+// ends the Context at once, and a data message closes with 1008.
 //
 // Every receive and send takes a context. Passing ws.Context() costs
 // nothing. A receive whose context ends returns its error and leaves the

@@ -7,7 +7,9 @@ package wstest
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -27,12 +29,70 @@ type Server struct {
 	srv *httptest.Server
 }
 
-// Serve starts h on 127.0.0.1 and stops it when the test ends.
+// Serve starts h on 127.0.0.1 and stops it when the test ends. If h is
+// an app (anything with Shutdown(context.Context) error, as *server.App),
+// it is shut down first, waiting up to Timeout for its handlers, so that
+// nothing of this test runs, or logs, into the next one.
 func Serve(t testing.TB, h http.Handler) *Server {
 	t.Helper()
 	srv := httptest.NewServer(h)
-	t.Cleanup(srv.Close)
+	t.Cleanup(func() {
+		if app, ok := h.(interface{ Shutdown(context.Context) error }); ok {
+			ctx, cancel := context.WithTimeout(context.Background(), Timeout)
+			defer cancel()
+			if err := app.Shutdown(ctx); err != nil {
+				t.Errorf("wstest: handlers still running after %v: %v", Timeout, err)
+			}
+		}
+		srv.Close()
+	})
 	return &Server{URL: "ws" + strings.TrimPrefix(srv.URL, "http"), srv: srv}
+}
+
+// Logger returns a logger that writes to t.Log, for an app under test:
+// server.New(server.Options{Logger: wstest.Logger(t)}). Its records then
+// show with the test that caused them, and only when it fails or runs
+// with -v.
+func Logger(t testing.TB) *slog.Logger {
+	return slog.New(slog.NewTextHandler(testWriter{t}, nil))
+}
+
+type testWriter struct{ t testing.TB }
+
+func (w testWriter) Write(p []byte) (int, error) {
+	w.t.Log(strings.TrimSuffix(string(p), "\n"))
+	return len(p), nil
+}
+
+// A DialOption sets what Connect and Dial send with the handshake.
+type DialOption func(*wsproto.DialOptions)
+
+// WithHeader adds headers to the handshake request (Authorization,
+// Origin...).
+func WithHeader(h http.Header) DialOption {
+	return func(o *wsproto.DialOptions) {
+		if o.Header == nil {
+			o.Header = http.Header{}
+		}
+		for k, v := range h {
+			o.Header[k] = append(o.Header[k], v...)
+		}
+	}
+}
+
+// WithCookie adds a cookie to the handshake request.
+func WithCookie(c *http.Cookie) DialOption {
+	return func(o *wsproto.DialOptions) {
+		if o.Header == nil {
+			o.Header = http.Header{}
+		}
+		o.Header.Add("Cookie", c.String())
+	}
+}
+
+// WithSubprotocols offers subprotocols, in order of preference.
+func WithSubprotocols(p ...string) DialOption {
+	return func(o *wsproto.DialOptions) { o.Subprotocols = append(o.Subprotocols, p...) }
 }
 
 // Conn is a client connection to the server.
@@ -59,13 +119,53 @@ func (s *Server) Dial(t testing.TB, path string, opts *wsproto.DialOptions) (*Co
 }
 
 // Connect opens a connection to path and fails the test if it is refused.
-func (s *Server) Connect(t testing.TB, path string) *Conn {
+func (s *Server) Connect(t testing.TB, path string, opts ...DialOption) *Conn {
 	t.Helper()
-	c, err := s.Dial(t, path, nil)
+	do := &wsproto.DialOptions{CloseTimeout: time.Second}
+	for _, o := range opts {
+		o(do)
+	}
+	c, err := s.Dial(t, path, do)
 	if err != nil {
 		t.Fatalf("connect %s: %v", path, err)
 	}
 	return c
+}
+
+// Subprotocol returns the subprotocol the server accepted, or "".
+func (c *Conn) Subprotocol() string { return c.Conn.Subprotocol() }
+
+// Close performs the close handshake with code and reason, failing the
+// test if it does not complete.
+func (c *Conn) Close(code wsproto.StatusCode, reason string) {
+	c.t.Helper()
+	if err := c.Conn.Close(code, reason); err != nil {
+		c.t.Fatalf("close: %v", err)
+	}
+}
+
+// SendJSON sends v encoded as JSON in a text message, failing the test on
+// error.
+func (c *Conn) SendJSON(v any) {
+	c.t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		c.t.Fatalf("send JSON: %v", err)
+	}
+	c.SendText(string(b))
+}
+
+// ReceiveJSON decodes the next message into v, failing the test unless it
+// is JSON.
+func (c *Conn) ReceiveJSON(v any) {
+	c.t.Helper()
+	_, p, err := c.Receive()
+	if err != nil {
+		c.t.Fatalf("receive JSON: %v", err)
+	}
+	if err := json.Unmarshal(p, v); err != nil {
+		c.t.Fatalf("receive JSON: %v in %q", err, p)
+	}
 }
 
 // Refused dials path, expects the handshake to be refused, and returns the
