@@ -132,7 +132,7 @@ func (ws *WebSocket) refuseLocked(status int, body string, header http.Header) {
 		h.Set("X-Content-Type-Options", "nosniff")
 	}
 	ws.w.WriteHeader(status)
-	ws.status = status
+	ws.status, ws.refusal = status, body
 	if body != "" {
 		ws.w.Write([]byte(body))
 	}

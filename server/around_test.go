@@ -498,7 +498,7 @@ func TestShutdown(t *testing.T) {
 
 func TestLogging(t *testing.T) {
 	afterAccept := []string{"closed_by", "code", "duration", "remote", "reason", "route"}
-	refusal := []string{"duration", "remote", "route", "status"}
+	refusal := []string{"duration", "reason", "remote", "route", "status"}
 	cases := []struct {
 		name    string
 		handler server.Handler
@@ -552,7 +552,7 @@ func TestLogging(t *testing.T) {
 				return server.Raise(1008, "no")
 			},
 			level: slog.LevelInfo, keys: refusal,
-			check: map[string]string{"status": "403"},
+			check: map[string]string{"status": "403", "reason": "no"},
 		},
 		{
 			name: "exception handler fails",
@@ -587,13 +587,13 @@ func TestLogging(t *testing.T) {
 				return errors.New("boom")
 			},
 			level: slog.LevelError, keys: append(refusal, "error"),
-			check: map[string]string{"status": "500", "error": "boom"},
+			check: map[string]string{"status": "500", "reason": "Internal Server Error", "error": "boom"},
 		},
 		{
 			name:    "nil without accept",
 			handler: func(ws *server.WebSocket) error { return nil },
 			level:   slog.LevelError, keys: append(refusal, "error"),
-			check: map[string]string{"status": "500", "error": "handler returned without completing the handshake"},
+			check: map[string]string{"status": "500", "reason": "Internal Server Error", "error": "handler returned without completing the handshake"},
 		},
 		{
 			name: "invalid close code",
@@ -642,6 +642,21 @@ func TestLogging(t *testing.T) {
 			}
 			if d := e.attrs["duration"]; d.Kind() != slog.KindDuration || d.Duration() <= 0 || d.Duration() > elapsed {
 				t.Errorf("duration %v, want in (0, %v]", d, elapsed)
+			}
+			wantMsg := "websocket connection ended"
+			if slices.Contains(tc.keys, "status") {
+				wantMsg = "websocket handshake refused"
+			}
+			if e.msg != wantMsg {
+				t.Errorf("message %q, want %q", e.msg, wantMsg)
+			}
+			if stack, ok := e.attrs["stack"]; ok {
+				// One readable line, innermost first, from the handler on.
+				s := stack.String()
+				if strings.Contains(s, "\n") || !strings.HasPrefix(s, "wsraise/server_test.") ||
+					!strings.Contains(s, "(around_test.go:") || strings.Contains(s, "panic(") {
+					t.Errorf("stack %q, want one line that starts at the handler", s)
+				}
 			}
 			for k, v := range tc.check {
 				if k == "error" {

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"path/filepath"
+	"strings"
 	"time"
 
 	"wsraise/wsproto"
@@ -27,7 +29,9 @@ func (ws *WebSocket) endInfo(failure error) endInfo {
 	ws.mu.Unlock()
 	c := ws.conn.Load()
 	if c == nil {
-		info.status = ws.status
+		ws.mu.Lock()
+		info.status, info.reason = ws.status, ws.refusal
+		ws.mu.Unlock()
 		if ws.aborted {
 			info.reason = "aborted with http.ErrAbortHandler: no response"
 		}
@@ -50,13 +54,17 @@ func (ws *WebSocket) endInfo(failure error) endInfo {
 	return info
 }
 
-// logEnd writes the one record of a connection's end.
+// logEnd writes the one record of a connection's end: "websocket
+// connection ended" once accepted, "websocket handshake refused" (with
+// the status and the reason the client was given) otherwise.
 func (a *App) logEnd(route *Route, r *http.Request, start time.Time, info endInfo) {
+	msg := "websocket connection ended"
 	attrs := []slog.Attr{
 		slog.String("route", route.pattern),
 		slog.String("remote", r.RemoteAddr),
 	}
 	if info.status != http.StatusSwitchingProtocols {
+		msg = "websocket handshake refused"
 		attrs = append(attrs, slog.Int("status", info.status))
 		if info.reason != "" {
 			attrs = append(attrs, slog.String("reason", info.reason))
@@ -80,8 +88,40 @@ func (a *App) logEnd(route *Route, r *http.Request, start time.Time, info endInf
 		attrs = append(attrs, slog.String("error", info.err.Error()))
 		var pe *PanicError
 		if errors.As(info.err, &pe) {
-			attrs = append(attrs, slog.String("stack", string(pe.Stack)))
+			attrs = append(attrs, slog.String("stack", compactStack(pe.Stack)))
 		}
 	}
-	a.logger.LogAttrs(context.Background(), level, "websocket connection ended", attrs...)
+	a.logger.LogAttrs(context.Background(), level, msg, attrs...)
+}
+
+// compactStack turns a debug.Stack into one readable line, innermost
+// call first: "main.handler (demo.go:42) < server.(*WebSocket).run
+// (finish.go:25) < ...", without the goroutine header, the frames of the
+// panic and its recovery, or argument values. A log line holds it whole.
+func compactStack(stack []byte) string {
+	lines := strings.Split(strings.TrimSpace(string(stack)), "\n")
+	var frames []string
+	panicked := false
+	for i := 1; i+1 < len(lines); i += 2 {
+		fn, at := strings.TrimSpace(lines[i]), strings.TrimSpace(lines[i+1])
+		if j := strings.LastIndexByte(fn, '('); j > 0 && strings.HasSuffix(fn, ")") {
+			fn = fn[:j] // drop the arguments
+		}
+		if j := strings.Index(fn, " in goroutine "); j > 0 {
+			fn = fn[:j] // "created by f in goroutine 7"
+		}
+		if !panicked {
+			// Everything up to the runtime's panic is the recovery.
+			panicked = strings.HasPrefix(fn, "panic")
+			continue
+		}
+		if j := strings.LastIndexByte(at, ' '); j > 0 {
+			at = at[:j] // drop the pc offset
+		}
+		frames = append(frames, fn+" ("+filepath.Base(at)+")")
+	}
+	if len(frames) == 0 {
+		return strings.TrimSpace(string(stack))
+	}
+	return strings.Join(frames, " < ")
 }

@@ -93,7 +93,7 @@ func (l *logRecorder) next(t testing.TB) logEntry {
 func (l *logRecorder) end(t testing.TB) logEntry {
 	t.Helper()
 	e := l.next(t)
-	if e.msg != "websocket connection ended" {
+	if e.msg != "websocket connection ended" && e.msg != "websocket handshake refused" {
 		t.Fatalf("log record %q %v before the connection's end record", e.msg, e.attrs)
 	}
 	if n := len(l.ch); n != 0 {

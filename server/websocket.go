@@ -58,6 +58,7 @@ type WebSocket struct {
 	w        http.ResponseWriter
 	answered bool         // an HTTP response was written (refusal)
 	status   int          // its status
+	refusal  string       // its body: the reason the handshake was refused with
 	closed   *closeRecord // the close this side sent, for the log
 	codeErr  error        // an invalid close code was raised, for the log
 	note     string       // why the server closed, for the log, when the code does not say
