@@ -24,7 +24,9 @@
 //			}
 //		}
 //	})
-//	http.ListenAndServe("127.0.0.1:8000", app)
+//	srv := app.Server(nil) // an http.Server with the timeouts a WebSocket service needs
+//	srv.Addr = "127.0.0.1:8000"
+//	srv.ListenAndServe()
 //
 // ServeHTTP returns once Accept has taken the connection from net/http;
 // the handler goes on in a goroutine of its own, and ws.Request() stays

@@ -65,10 +65,11 @@ func ExampleHandleException() {
 	// Output: 1008 (policy violation) "Custom exception"
 }
 
-// A program that serves the app with an http.Server of its own shuts both
-// down together: the WebSocket clients get 1001 Going Away, and
-// ShutdownServer returns once every handler has (http.Server's Shutdown
-// alone would return at once: it does not see hijacked connections).
+// A program serves the app with the http.Server that app.Server returns
+// (timeouts, a header limit), and shuts both down together: the
+// WebSocket clients get 1001 Going Away, and ShutdownServer returns once
+// every handler has (http.Server's Shutdown alone would not wait: it does
+// not see hijacked connections).
 func ExampleApp_ShutdownServer() {
 	app := server.New(server.Options{})
 	accepted := make(chan struct{})
@@ -88,7 +89,7 @@ func ExampleApp_ShutdownServer() {
 		fmt.Println(err)
 		return
 	}
-	srv := &http.Server{Handler: app}
+	srv := app.Server(nil)
 	go srv.Serve(ln)
 
 	closed := make(chan string)
