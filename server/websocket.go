@@ -41,7 +41,7 @@ func (s State) String() string {
 type WebSocket struct {
 	app   *App
 	route *Route
-	req   *http.Request // its context is ctx
+	req   *http.Request // as net/http gave it; its context ends with ServeHTTP
 
 	ctx         context.Context
 	cancelCause context.CancelCauseFunc // Shutdown gives ErrShuttingDown as the cause
@@ -64,6 +64,7 @@ type WebSocket struct {
 	note     string       // why the server closed, for the log, when the code does not say
 	aborted  bool         // http.ErrAbortHandler before accept: no answer at all
 	values   map[any]any  // from guards to the handler (Key)
+	reqCtx   *http.Request // req with ctx, made by the first Request()
 
 	closing  atomic.Bool // this side has begun closing: messages are dropped
 	rd       reading     // who reads (receive.go)
@@ -85,7 +86,7 @@ func newWebSocket(a *App, route *Route, w http.ResponseWriter, r *http.Request) 
 	// request stays usable for the connection's whole life.
 	ctx, cancel := context.WithCancelCause(context.WithoutCancel(r.Context()))
 	ws := &WebSocket{app: a, route: route, w: w, ctx: ctx, cancelCause: cancel, hijacked: make(chan struct{})}
-	ws.req = r.WithContext(ctx)
+	ws.req = r
 	context.AfterFunc(r.Context(), func() {
 		if ws.State() == Connecting {
 			cancel(nil)
@@ -104,7 +105,16 @@ func (ws *WebSocket) ended() {
 // Request returns the handshake request: headers, cookies, URL and query.
 // It stays valid for the connection's whole life; its context is the
 // connection's (see Context).
-func (ws *WebSocket) Request() *http.Request { return ws.req }
+func (ws *WebSocket) Request() *http.Request {
+	ws.mu.Lock()
+	defer ws.mu.Unlock()
+	if ws.reqCtx == nil {
+		// Made when first asked for: a connection whose handler never
+		// asks does not hold a second copy.
+		ws.reqCtx = ws.req.WithContext(ws.ctx)
+	}
+	return ws.reqCtx
+}
 
 // PathValue returns the value of a wildcard of the route's pattern.
 func (ws *WebSocket) PathValue(name string) string { return ws.req.PathValue(name) }
