@@ -1,0 +1,292 @@
+package main
+
+import (
+	"fmt"
+	"html"
+	"math"
+	"strings"
+)
+
+// The charts of BENCH.md: SVG written by hand, sized for GitHub's page
+// (about 900 px wide), wsraise's echoes in strong warm colours and the
+// peers in muted cool ones, so that wsraise stands out at a glance.
+
+const (
+	chartWidth = 900
+	chartFont  = "Helvetica, Arial, sans-serif"
+	// highlightColor is plain wsraise's; its other echoes have other
+	// strong warm colours (oursColors).
+	highlightColor = "#d62728"
+	textColor      = "#222"
+	mutedText      = "#555"
+	gridColor      = "#e3e3e3"
+)
+
+// oursColors are the strong colours of wsraise's echoes; peerColors the
+// muted ones of the other libraries and of the raw TCP echoes.
+var (
+	oursColors = map[string]string{
+		"wsraise":                highlightColor,
+		"wsraise-stream":         "#f28e00",
+		"wsraise-server":         "#8b0a1a",
+		"wsraise-server-obvious": "#e7298a",
+	}
+	peerColors = map[string]string{
+		"gorilla": "#9db4cf",
+		"coder":   "#a6cbb9",
+		"gobwas":  "#bfb2dc",
+		"gws":     "#6f89a3",
+		"x-net":   "#cfcfcf",
+		"raw-tcp": "#ffffff",
+		"raw-msg": "#888888",
+	}
+	otherColors = []string{"#b9c4cc", "#d9cbb3", "#a9b8a0"}
+)
+
+// libColor is lib's fill colour; the stroke is set for the white raw-tcp.
+func libColor(lib string, i int) (fill, stroke string) {
+	if c, ok := oursColors[lib]; ok {
+		return c, "none"
+	}
+	if strings.HasPrefix(lib, "wsraise") {
+		return highlightColor, "none"
+	}
+	if c, ok := peerColors[lib]; ok {
+		if c == "#ffffff" {
+			return c, "#666"
+		}
+		return c, "none"
+	}
+	return otherColors[i%len(otherColors)], "none"
+}
+
+// svg builds an SVG document.
+type svg struct {
+	b      strings.Builder
+	width  int
+	height int
+}
+
+func newSVG(width, height int) *svg {
+	s := &svg{width: width, height: height}
+	fmt.Fprintf(&s.b, `<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" viewBox="0 0 %d %d" font-family="%s" font-size="12" fill="%s">`+"\n",
+		width, height, width, height, chartFont, textColor)
+	fmt.Fprintf(&s.b, `<rect width="%d" height="%d" fill="white"/>`+"\n", width, height)
+	return s
+}
+
+// num formats a coordinate; every caller passes finite numbers, and a
+// NaN or an infinity is drawn as 0 rather than written into the file.
+func num(v float64) string {
+	if math.IsNaN(v) || math.IsInf(v, 0) {
+		v = 0
+	}
+	return fmt.Sprintf("%.1f", v)
+}
+
+// text writes s at (x, y); attrs are more attributes, as written.
+func (s *svg) text(x, y float64, str, attrs string) {
+	fmt.Fprintf(&s.b, `<text x="%s" y="%s"%s>%s</text>`+"\n", num(x), num(y), attrPrefix(attrs), html.EscapeString(str))
+}
+
+// textRotated writes s at (x, y), turned by deg degrees about that point.
+func (s *svg) textRotated(x, y, deg float64, str, attrs string) {
+	fmt.Fprintf(&s.b, `<text x="%s" y="%s" transform="rotate(%s %s %s)"%s>%s</text>`+"\n",
+		num(x), num(y), num(deg), num(x), num(y), attrPrefix(attrs), html.EscapeString(str))
+}
+
+func (s *svg) line(x1, y1, x2, y2 float64, stroke string, width float64) {
+	fmt.Fprintf(&s.b, `<line x1="%s" y1="%s" x2="%s" y2="%s" stroke="%s" stroke-width="%s"/>`+"\n",
+		num(x1), num(y1), num(x2), num(y2), stroke, num(width))
+}
+
+// bar draws a bar of lib in group, with a tooltip; the data attributes
+// let a test find the bars.
+func (s *svg) bar(x, y, w, h float64, group, lib, fill, stroke, title string) {
+	if h < 0 {
+		y, h = y+h, -h
+	}
+	fmt.Fprintf(&s.b, `<rect class="bar" data-group="%s" data-lib="%s" x="%s" y="%s" width="%s" height="%s" fill="%s" stroke="%s"><title>%s</title></rect>`+"\n",
+		html.EscapeString(group), html.EscapeString(lib), num(x), num(y), num(w), num(h), fill, stroke, html.EscapeString(title))
+}
+
+func (s *svg) swatch(x, y float64, fill, stroke string) {
+	fmt.Fprintf(&s.b, `<rect x="%s" y="%s" width="14" height="14" fill="%s" stroke="%s"/>`+"\n", num(x), num(y), fill, stroke)
+}
+
+func (s *svg) String() string { return s.b.String() + "</svg>\n" }
+
+func attrPrefix(attrs string) string {
+	if attrs == "" {
+		return ""
+	}
+	return " " + attrs
+}
+
+// legend draws a swatch and name per library in columns of colW from
+// (x, y) to the chart's right edge, and returns the y below it.
+func (s *svg) legend(x, y, colW float64, libs []string) float64 {
+	perRow := max(1, int((float64(s.width)-x)/colW))
+	for i, lib := range libs {
+		lx, ly := x+float64(i%perRow)*colW, y+float64(i/perRow)*20
+		fill, stroke := libColor(lib, i)
+		s.swatch(lx, ly, fill, stroke)
+		attrs := ""
+		if strings.HasPrefix(lib, "wsraise") {
+			attrs = `font-weight="bold"`
+		}
+		s.text(lx+20, ly+12, lib, attrs)
+	}
+	return y + float64((len(libs)+perRow-1)/perRow)*20
+}
+
+// logScale maps values in [lo, hi] to [y0, y1] (y0 at lo) by their
+// logarithm.
+type logScale struct{ lo, hi, y0, y1 float64 }
+
+func (l logScale) y(v float64) float64 {
+	v = math.Min(math.Max(v, l.lo), l.hi)
+	return l.y0 + (math.Log(v)-math.Log(l.lo))/(math.Log(l.hi)-math.Log(l.lo))*(l.y1-l.y0)
+}
+
+// ratioTicks are the ticks a ratio's axis may have, on a log scale.
+var ratioTicks = []float64{0.125, 0.25, 0.5, 0.75, 1, 1.5, 2, 3, 4, 6, 8}
+
+// ratioBounds is the axis of ratios lo to hi: from a little below lo to
+// the tick at or above hi, 1 always within, at most up to most.
+func ratioBounds(lo, hi, most float64) (float64, float64) {
+	lo, hi = math.Min(lo, 1)/1.1, math.Min(math.Max(hi, 1), most)
+	b := ratioTicks[len(ratioTicks)-1]
+	for i := len(ratioTicks) - 1; i >= 0; i-- {
+		if ratioTicks[i] >= hi {
+			b = ratioTicks[i]
+		}
+	}
+	return lo, b
+}
+
+// chart draws each echo's server CPU time per round trip relative to
+// raw-msg's, the plain TCP store-and-forward echo, in the same cell: a
+// group of bars per message size, a panel per connection count. Bars
+// grow from 1 (raw-msg) on a log scale, up where an echo costs more
+// than raw-msg, down where less.
+func chart(run benchRun) string {
+	const (
+		left, right = 70.0, 20.0
+		plotH       = 210.0
+		groupGap    = 22.0
+		barGap      = 2.0
+	)
+	var libs []string
+	for _, lib := range libsIn(run) {
+		if lib != "raw-msg" {
+			libs = append(libs, lib)
+		}
+	}
+	ratio := func(lib string, size, conns int) (float64, bool) {
+		r, ok := find(run, lib, size, conns)
+		base, baseOK := find(run, "raw-msg", size, conns)
+		if !ok || !baseOK {
+			return 0, false
+		}
+		c, cOK := cpuPerRoundTrip(r)
+		b, bOK := cpuPerRoundTrip(base)
+		if !cOK || !bOK {
+			return 0, false
+		}
+		v := c / b
+		return v, v > 0 && !math.IsInf(v, 0) && !math.IsNaN(v)
+	}
+	lo, hi := 1.0, 1.0
+	for _, n := range connCount {
+		for _, sz := range sizes {
+			for _, lib := range libs {
+				if v, ok := ratio(lib, sz, n); ok {
+					lo, hi = math.Min(lo, v), math.Max(hi, v)
+				}
+			}
+		}
+	}
+	axisLo, axisHi := ratioBounds(lo, hi, 8)
+
+	legendRows := (len(libs) + 1 + 3) / 4
+	top := 78.0 + float64(legendRows)*20 + 10
+	panelH := 30 + plotH + 44
+	s := newSVG(chartWidth, int(top+panelH*float64(len(connCount))+10))
+	s.text(left, 24, "Server CPU time per round trip, relative to raw TCP (raw-msg = 1): lower is better", `font-size="16" font-weight="bold"`)
+	s.text(left, 44, "Each bar: a library's server CPU per round trip divided by raw-msg's (a plain TCP echo that reads", `fill="`+mutedText+`"`)
+	s.text(left, 60, "each message whole, then writes it back) in the same cell. Log scale; a bar below the line is cheaper.", `fill="`+mutedText+`"`)
+	s.legend(left, 72, 200, libs)
+	// The reference line's own legend entry, after the libraries'.
+	lx, ly := left+float64(len(libs)%4)*200, 72+float64(len(libs)/4)*20
+	s.line(lx, ly+7, lx+14, ly+7, textColor, 2)
+	s.text(lx+20, ly+12, "raw-msg = 1", "")
+
+	if len(libs) == 0 || !hasLib(run, "raw-msg") {
+		s.text(left, top+20, "No raw-msg echo in this run: nothing to compare with.", "")
+		return s.String()
+	}
+	plotW := float64(chartWidth) - left - right
+	groupW := plotW / float64(len(sizes))
+	barW := (groupW-groupGap)/float64(len(libs)) - barGap
+	for pi, n := range connCount {
+		py := top + float64(pi)*panelH
+		conns := "1 connection"
+		if n != 1 {
+			conns = fmt.Sprintf("%d connections", n)
+		}
+		s.text(left, py+14, conns, `font-size="14" font-weight="bold"`)
+		plotTop := py + 26
+		sc := logScale{lo: axisLo, hi: axisHi, y0: plotTop + plotH, y1: plotTop}
+		for _, t := range ratioTicks {
+			if t < axisLo || t > axisHi {
+				continue
+			}
+			y := sc.y(t)
+			if t != 1 {
+				s.line(left, y, left+plotW, y, gridColor, 1)
+			}
+			s.text(left-6, y+4, fmt.Sprintf("%g", t), `text-anchor="end" font-size="11"`)
+		}
+		s.textRotated(18, plotTop+plotH/2, -90, "× raw-msg (log)", `text-anchor="middle" font-size="11" fill="`+mutedText+`"`)
+		for gi, sz := range sizes {
+			gx := left + float64(gi)*groupW + groupGap/2
+			for li, lib := range libs {
+				v, ok := ratio(lib, sz, n)
+				if !ok {
+					continue
+				}
+				x := gx + float64(li)*(barW+barGap)
+				fill, stroke := libColor(lib, li)
+				group := fmt.Sprintf("%s x%d", sizeName(sz), n)
+				// At least 2 px, so that a bar at about 1 is still seen.
+				h := sc.y(v) - sc.y(1)
+				if math.Abs(h) < 2 {
+					h = math.Copysign(2, -(v - 1))
+				}
+				s.bar(x, sc.y(1), barW, h, group, lib, fill, stroke,
+					fmt.Sprintf("%s, %s: %.2f × raw-msg", lib, group, v))
+				if v > axisHi {
+					s.textRotated(x+barW/2+4, plotTop+4, -90, fmt.Sprintf("%.1f×", v), `text-anchor="end" font-size="10" fill="white"`)
+				}
+			}
+			cx := left + float64(gi)*groupW + groupW/2
+			s.text(cx, plotTop+plotH+16, sizeName(sz), `text-anchor="middle" font-size="13"`)
+			if v, ok := ratio("wsraise", sz, n); ok {
+				s.text(cx, plotTop+plotH+32, fmt.Sprintf("wsraise %.2f×", v), `text-anchor="middle" font-size="11" font-weight="bold" fill="`+highlightColor+`"`)
+			}
+		}
+		s.line(left, sc.y(1), left+plotW, sc.y(1), textColor, 1.5)
+		s.line(left, plotTop, left, plotTop+plotH, "#999", 1)
+	}
+	return s.String()
+}
+
+func hasLib(run benchRun, lib string) bool {
+	for _, r := range run.Load {
+		if r.Lib == lib {
+			return true
+		}
+	}
+	return false
+}
