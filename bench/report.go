@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"math"
+	"path/filepath"
 	"strings"
 )
 
@@ -37,8 +38,31 @@ func libsIn(run benchRun) []string {
 	return out
 }
 
-// markdown renders the raw figures and the ratios.
-func markdown(run benchRun) string {
+// reportCharts are the links from the report to its charts, relative to
+// the report; an empty one is left out.
+type reportCharts struct {
+	Main string
+}
+
+// chartLink is the link from the report at out to the file at path.
+func chartLink(out, path string) string {
+	dir, err := filepath.Abs(filepath.Dir(out))
+	if err != nil {
+		return filepath.ToSlash(path)
+	}
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return filepath.ToSlash(path)
+	}
+	rel, err := filepath.Rel(dir, abs)
+	if err != nil {
+		return filepath.ToSlash(abs)
+	}
+	return filepath.ToSlash(rel)
+}
+
+// markdown renders the raw figures and the ratios, with the charts.
+func markdown(run benchRun, charts reportCharts) string {
 	var b strings.Builder
 	mode := "full"
 	if run.Quick {
@@ -79,8 +103,10 @@ func markdown(run benchRun) string {
 			"rounds, latencies of the median round.\n", run.Rounds)
 	}
 	b.WriteString("\n")
-	b.WriteString("![Bar chart: each library's server CPU time per round trip relative to raw-msg, " +
-		"the plain TCP echo, by message size, for 1 and 100 connections; lower is better](bench.svg)\n\n")
+	if charts.Main != "" {
+		fmt.Fprintf(&b, "![Bar chart: each library's server CPU time per round trip relative to raw-msg, "+
+			"the plain TCP echo, by message size, for 1 and 100 connections; lower is better](%s)\n\n", charts.Main)
+	}
 	libs := libsIn(run)
 	for _, n := range connCount {
 		fmt.Fprintf(&b, "## Round trips per second, %d connection(s)\n\n", n)

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -70,9 +72,34 @@ func TestReportNamesClient(t *testing.T) {
 		{clientDirect, "`cd bench && go run . run` (", "Load client `direct` (the default)"},
 		{clientBufio64, "`cd bench && go run . run -client bufio64` (", "Load client `bufio64`:"},
 	} {
-		got := markdown(benchRun{Client: c.client})
+		got := markdown(benchRun{Client: c.client}, reportCharts{})
 		if !strings.Contains(got, c.command) || !strings.Contains(got, c.says) {
 			t.Errorf("client %q: report lacks %q or %q:\n%s", c.client, c.command, c.says, got)
+		}
+	}
+}
+
+// TestChartLink checks that the report links to its charts by their path
+// relative to it.
+func TestChartLink(t *testing.T) {
+	for _, c := range []struct{ out, svg, want string }{
+		{"../docs/BENCH.md", "../docs/bench.svg", "bench.svg"},
+		{"/tmp/q.md", "/tmp/q.svg", "q.svg"},
+		{"/tmp/r/BENCH.md", "/tmp/charts/q.svg", "../charts/q.svg"},
+		{"BENCH.md", "/tmp/q.svg", ""},
+	} {
+		got := chartLink(c.out, c.svg)
+		if c.want == "" {
+			// Relative to the working directory: whatever it is, the
+			// link must lead to the file.
+			wd, _ := os.Getwd()
+			if filepath.Join(wd, filepath.FromSlash(got)) != filepath.Clean(c.svg) {
+				t.Errorf("chartLink(%q, %q) = %q, which does not lead to it from %s", c.out, c.svg, got, wd)
+			}
+			continue
+		}
+		if got != c.want {
+			t.Errorf("chartLink(%q, %q) = %q, want %q", c.out, c.svg, got, c.want)
 		}
 	}
 }

@@ -132,7 +132,7 @@ func runAll(quick bool, only, client, out, svg string) error {
 	}
 	run.CompressD = compressDuration(quick)
 	run.Compress = runCompress(run.CompressD, only)
-	if err := os.WriteFile(out, []byte(markdown(run)), 0o644); err != nil {
+	if err := os.WriteFile(out, []byte(markdown(run, reportCharts{Main: chartLink(out, svg)})), 0o644); err != nil {
 		return err
 	}
 	if err := os.WriteFile(svg, []byte(chart(run)), 0o644); err != nil {
