@@ -1,9 +1,11 @@
 package main
 
 import (
+	"cmp"
 	"fmt"
 	"html"
 	"math"
+	"slices"
 	"strings"
 )
 
@@ -289,4 +291,98 @@ func hasLib(run benchRun, lib string) bool {
 		}
 	}
 	return false
+}
+
+// niceStep is a step of 1, 2 or 5 times a power of ten that divides
+// [0, hi] into at most n parts.
+func niceStep(hi float64, n int) float64 {
+	if hi <= 0 || math.IsNaN(hi) || math.IsInf(hi, 0) {
+		return 1
+	}
+	p := math.Pow(10, math.Floor(math.Log10(hi/float64(n))))
+	for _, m := range []float64{1, 2, 5, 10} {
+		if hi/(m*p) <= float64(n) {
+			return m * p
+		}
+	}
+	return 10 * p
+}
+
+// idleChart draws the memory each idle connection costs the server, a
+// bar per library, the cheapest first.
+func idleChart(run benchRun) string {
+	const (
+		labelX   = 190.0
+		left     = 200.0
+		right    = 90.0
+		rowH     = 28.0
+		barH     = 18.0
+		top      = 78.0
+		axisRoom = 48.0
+	)
+	var have, without []idleResult
+	for _, r := range run.Idle {
+		if r.BytesPerConn > 0 && !math.IsInf(r.BytesPerConn, 0) {
+			have = append(have, r)
+		} else {
+			without = append(without, r)
+		}
+	}
+	slices.SortStableFunc(have, func(a, b idleResult) int { return cmp.Compare(a.BytesPerConn, b.BytesPerConn) })
+	rows := len(have) + len(without)
+	s := newSVG(chartWidth, int(top+float64(rows)*rowH+axisRoom+10))
+	s.text(20, 24, "Memory per idle connection: lower is better", `font-size="16" font-weight="bold"`)
+	conns := 0
+	if len(run.Idle) > 0 {
+		conns = run.Idle[0].Conns
+	}
+	s.text(20, 44, fmt.Sprintf("The growth of the server's resident memory (VmRSS) with %d connections held open, idle,", conns), `fill="`+mutedText+`"`)
+	s.text(20, 60, "divided by their number: what each connection costs while it waits.", `fill="`+mutedText+`"`)
+	if len(have) == 0 {
+		s.text(20, top+20, "No figures in this run.", "")
+		return s.String()
+	}
+	hi := have[len(have)-1].BytesPerConn / 1024
+	step := niceStep(hi, 6)
+	axisHi := math.Ceil(hi/step) * step
+	plotW := float64(chartWidth) - left - right
+	x := func(kib float64) float64 { return left + kib/axisHi*plotW }
+	bottom := top + float64(len(have))*rowH
+	for t := 0.0; t <= axisHi+step/2; t += step {
+		s.line(x(t), top-4, x(t), bottom, gridColor, 1)
+		s.text(x(t), bottom+16, fmt.Sprintf("%g", t), `text-anchor="middle" font-size="11"`)
+	}
+	s.text(left+plotW/2, bottom+32, "KiB per connection", `text-anchor="middle" font-size="11" fill="`+mutedText+`"`)
+	for i, r := range have {
+		y := top + float64(i)*rowH
+		fill, stroke := libColor(r.Lib, i)
+		attrs := `text-anchor="end" font-size="13"`
+		if strings.HasPrefix(r.Lib, "wsraise") {
+			attrs += ` font-weight="bold"`
+		}
+		s.text(labelX, y+barH/2+5, r.Lib, attrs)
+		kib := r.BytesPerConn / 1024
+		s.bar(left, y, x(kib)-left, barH, "idle", r.Lib, fill, stroke, fmt.Sprintf("%s: %.0f bytes per connection", r.Lib, r.BytesPerConn))
+		s.text(x(kib)+6, y+barH/2+5, fmt.Sprintf("%.1f KiB", kib), `font-size="12"`)
+	}
+	s.line(left, top-4, left, bottom, "#999", 1)
+	for i, r := range without {
+		y := bottom + axisRoom + float64(i)*rowH
+		s.text(labelX, y+barH/2+5, r.Lib, `text-anchor="end" font-size="13"`)
+		why := "no figure"
+		if r.FirstError != "" {
+			why += ": " + abbreviate(r.FirstError, 70)
+		}
+		s.text(left, y+barH/2+5, why, `font-style="italic" fill="`+mutedText+`"`)
+	}
+	return s.String()
+}
+
+// abbreviate cuts s to at most n runes, with an ellipsis if it was cut.
+func abbreviate(s string, n int) string {
+	r := []rune(s)
+	if len(r) <= n {
+		return s
+	}
+	return string(r[:n-1]) + "…"
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"encoding/json"
 	"encoding/xml"
 	"flag"
@@ -8,6 +9,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -156,5 +158,31 @@ func TestChartNothingToCompare(t *testing.T) {
 		if strings.Contains(doc, `class="bar"`) {
 			t.Errorf("bars without raw-msg to compare with")
 		}
+	}
+}
+
+// TestIdleChart checks the idle chart: a bar per library with a figure,
+// the cheapest first.
+func TestIdleChart(t *testing.T) {
+	run := fixtureRun(t)
+	bars := parseChart(t, "bench-idle.svg", idleChart(run))
+	checkColors(t, "bench-idle.svg", bars)
+	var want []string
+	have := slices.Clone(run.Idle)
+	slices.SortStableFunc(have, func(a, b idleResult) int { return cmp.Compare(a.BytesPerConn, b.BytesPerConn) })
+	for _, r := range have {
+		if r.BytesPerConn > 0 {
+			want = append(want, r.Lib)
+		}
+	}
+	var got []string
+	for _, b := range bars {
+		got = append(got, b.lib)
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("bars %v, want %v", got, want)
+	}
+	if doc := idleChart(benchRun{}); strings.Contains(doc, `class="bar"`) || xml.Unmarshal([]byte(doc), new(struct{})) != nil {
+		t.Errorf("without figures: bars, or not well-formed:\n%s", doc)
 	}
 }

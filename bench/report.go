@@ -41,7 +41,7 @@ func libsIn(run benchRun) []string {
 // reportCharts are the links from the report to its charts, relative to
 // the report; an empty one is left out.
 type reportCharts struct {
-	Main string
+	Main, Idle string
 }
 
 // chartLink is the link from the report at out to the file at path.
@@ -186,6 +186,10 @@ func markdown(run benchRun, charts reportCharts) string {
 
 	if len(run.Idle) > 0 {
 		fmt.Fprintf(&b, "\n## Idle connections\n\n%d connections held open; the server's resident memory (VmRSS) before and after.\n\n", run.Idle[0].Conns)
+		if charts.Idle != "" {
+			fmt.Fprintf(&b, "![Bar chart: each library's memory per idle connection, in KiB, "+
+				"sorted from the least; lower is better](%s)\n\n", charts.Idle)
+		}
 		b.WriteString("| library | bytes per connection | handshakes/s | errors |\n|---|---:|---:|---:|\n")
 		for _, r := range run.Idle {
 			perConn := fmt.Sprintf("%.0f", r.BytesPerConn)

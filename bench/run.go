@@ -40,8 +40,9 @@ type benchRun struct {
 	CompressD time.Duration
 }
 
-// runAll runs everything and writes the report to out and the chart to
-// svg; client names the load client that reads the echoes.
+// runAll runs everything and writes the report to out, the main chart to
+// svg and the others next to it (siblingChart); client names the load
+// client that reads the echoes.
 func runAll(quick bool, only, client, out, svg string) error {
 	self, err := os.Executable()
 	if err != nil {
@@ -132,11 +133,18 @@ func runAll(quick bool, only, client, out, svg string) error {
 	}
 	run.CompressD = compressDuration(quick)
 	run.Compress = runCompress(run.CompressD, only)
-	if err := os.WriteFile(out, []byte(markdown(run, reportCharts{Main: chartLink(out, svg)})), 0o644); err != nil {
+	idleSVG := siblingChart(svg, "idle")
+	charts := reportCharts{Main: chartLink(out, svg), Idle: chartLink(out, idleSVG)}
+	if err := os.WriteFile(out, []byte(markdown(run, charts)), 0o644); err != nil {
 		return err
 	}
-	if err := os.WriteFile(svg, []byte(chart(run)), 0o644); err != nil {
-		return err
+	for _, c := range []struct{ path, doc string }{
+		{svg, chart(run)},
+		{idleSVG, idleChart(run)},
+	} {
+		if err := os.WriteFile(c.path, []byte(c.doc), 0o644); err != nil {
+			return err
+		}
 	}
 	return verdict(run)
 }
@@ -244,4 +252,10 @@ func machine() string {
 		}
 	}
 	return s
+}
+
+// siblingChart is the file of the chart called name next to the main
+// chart's: bench-idle.svg next to bench.svg.
+func siblingChart(svg, name string) string {
+	return strings.TrimSuffix(svg, ".svg") + "-" + name + ".svg"
 }
