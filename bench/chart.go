@@ -386,3 +386,197 @@ func abbreviate(s string, n int) string {
 	}
 	return string(r[:n-1]) + "…"
 }
+
+// compressChart draws the compression comparison: for each workload, by
+// mode, what compression saves (payload bytes over wire bytes) and what
+// it costs (CPU time per round trip, both ends), a bar per library.
+func compressChart(rs []compressResult) string {
+	const (
+		left     = 62.0
+		panelW   = 360.0
+		panelGap = 96.0
+		plotH    = 160.0
+		groupGap = 26.0
+		barGap   = 4.0
+	)
+	var libs, modes, workloads []string
+	for _, r := range rs {
+		if !slices.Contains(libs, r.Lib) {
+			libs = append(libs, r.Lib)
+		}
+		if !slices.Contains(modes, r.Mode) {
+			modes = append(modes, r.Mode)
+		}
+		if !slices.Contains(workloads, r.Workload) {
+			workloads = append(workloads, r.Workload)
+		}
+	}
+	// A figure of a case that ran without error, or none.
+	get := func(w, mode, lib string) (compressResult, bool) {
+		for _, r := range rs {
+			if r.Workload == w && r.Mode == mode && r.Lib == lib {
+				return r, r.RoundTrips > 0 && r.Errors == 0 && r.Mismatches == 0
+			}
+		}
+		return compressResult{}, false
+	}
+	ratio := func(r compressResult) (float64, bool) {
+		wire := r.UpWire + r.DownWire
+		v := 2 * r.Payload / wire
+		return v, wire > 0 && v > 0 && !math.IsInf(v, 0)
+	}
+	cpu := func(r compressResult) (float64, bool) {
+		return r.CPUus, r.CPUus > 0 && !math.IsInf(r.CPUus, 0) && !math.IsNaN(r.CPUus)
+	}
+
+	top := 104.0
+	rowH := 24 + 22 + plotH + 40
+	s := newSVG(chartWidth, int(top+rowH*float64(len(workloads))+10))
+	s.text(20, 24, "Compression (permessage-deflate): what it saves, what it costs", `font-size="16" font-weight="bold"`)
+	s.text(20, 44, "Each library's own client and server over loopback, one connection, JSON chat as text messages.", `fill="`+mutedText+`"`)
+	s.text(20, 60, "Left: payload bytes over bytes on the wire, both ways. Right: CPU time of both ends per round trip.", `fill="`+mutedText+`"`)
+	s.legend(20, 74, 160, libs)
+	s.text(chartWidth-20, 86, "n/a: no figure (a mode the library lacks, or a failed case)", `text-anchor="end" font-size="11" fill="`+mutedText+`"`)
+	if len(rs) == 0 {
+		s.text(20, top+20, "No figures in this run.", "")
+		return s.String()
+	}
+
+	// Each panel's scale: linear from 0 for the ratio, decades for CPU.
+	ratioHi, cpuLo, cpuHi := 1.0, math.Inf(1), math.Inf(-1)
+	for _, r := range rs {
+		if v, ok := ratio(r); ok {
+			ratioHi = math.Max(ratioHi, v)
+		}
+		if v, ok := cpu(r); ok {
+			cpuLo, cpuHi = math.Min(cpuLo, v), math.Max(cpuHi, v)
+		}
+	}
+	ratioStep := niceStep(ratioHi, 4)
+	ratioHi = math.Ceil(ratioHi/ratioStep) * ratioStep
+	if math.IsInf(cpuLo, 0) {
+		cpuLo, cpuHi = 1, 10
+	}
+	cpuLo = math.Pow(10, math.Floor(math.Log10(cpuLo)))
+	cpuHi = math.Pow(10, math.Ceil(math.Log10(cpuHi)))
+	if cpuHi <= cpuLo {
+		cpuHi = cpuLo * 10
+	}
+
+	groupW := panelW / float64(max(1, len(modes)))
+	barW := (groupW-groupGap)/float64(max(1, len(libs))) - barGap
+	for wi, w := range workloads {
+		wy := top + float64(wi)*rowH
+		var payload float64
+		var n int
+		for _, r := range rs {
+			if r.Workload == w && r.Payload > 0 {
+				payload, n = payload+r.Payload, n+1
+			}
+		}
+		heading := w
+		if n > 0 {
+			heading += fmt.Sprintf(", %s per message on average", bytesName(payload/float64(n)))
+		}
+		s.text(20, wy+16, heading, `font-size="14" font-weight="bold"`)
+		plotTop := wy + 24 + 22
+		base := plotTop + plotH
+		for pi, panel := range []struct {
+			title string
+			value func(compressResult) (float64, bool)
+			y     func(float64) float64
+			ticks []float64
+			label func(float64) string
+		}{
+			{
+				title: "compression ratio: higher is better",
+				value: ratio,
+				y:     func(v float64) float64 { return base - v/ratioHi*plotH },
+				ticks: stepTicks(ratioHi, ratioStep),
+				label: func(v float64) string { return fmt.Sprintf("%.2f", v) },
+			},
+			{
+				title: "CPU µs per round trip (log scale): lower is better",
+				value: cpu,
+				y:     logScale{lo: cpuLo, hi: cpuHi, y0: base, y1: plotTop}.y,
+				ticks: decadeTicks(cpuLo, cpuHi),
+				label: func(v float64) string {
+					if v < 10 {
+						return fmt.Sprintf("%.1f", v)
+					}
+					return fmt.Sprintf("%.0f", v)
+				},
+			},
+		} {
+			px := left + float64(pi)*(panelW+panelGap)
+			s.text(px, plotTop-10, panel.title, `fill="`+mutedText+`"`)
+			for _, t := range panel.ticks {
+				y := panel.y(t)
+				s.line(px, y, px+panelW, y, gridColor, 1)
+				s.text(px-6, y+4, fmt.Sprintf("%g", t), `text-anchor="end" font-size="11"`)
+			}
+			for gi, mode := range modes {
+				gx := px + float64(gi)*groupW + groupGap/2
+				for li, lib := range libs {
+					x := gx + float64(li)*(barW+barGap)
+					r, ok := get(w, mode, lib)
+					v, vok := panel.value(r)
+					if !ok || !vok {
+						s.text(x+barW/2, base-4, "n/a", `text-anchor="middle" font-size="10" fill="`+mutedText+`"`)
+						continue
+					}
+					fill, stroke := libColor(lib, li)
+					group := fmt.Sprintf("%s: %s, %s", []string{"ratio", "cpu"}[pi], w, mode)
+					y := panel.y(v)
+					s.bar(x, y, barW, base-y, group, lib, fill, stroke, fmt.Sprintf("%s, %s, %s: %s", lib, w, mode, panel.label(v)))
+					attrs := `text-anchor="middle" font-size="10"`
+					if strings.HasPrefix(lib, "wsraise") {
+						attrs += ` font-weight="bold"`
+					}
+					s.text(x+barW/2, y-4, panel.label(v), attrs)
+				}
+				cx := px + float64(gi)*groupW + groupW/2
+				for k, l := range modeLabel(mode) {
+					s.text(cx, base+15+float64(k)*13, l, `text-anchor="middle" font-size="12"`)
+				}
+			}
+			s.line(px, base, px+panelW, base, "#999", 1)
+		}
+	}
+	return s.String()
+}
+
+// modeLabel is a compression mode's label, in lines short enough for a
+// group of bars.
+func modeLabel(mode string) []string {
+	if i := strings.LastIndexByte(mode, ' '); i > 0 {
+		return []string{mode[:i], mode[i+1:]}
+	}
+	return []string{mode}
+}
+
+// bytesName is a size in bytes, rounded, in B or KiB.
+func bytesName(b float64) string {
+	if b >= 1<<10 {
+		return fmt.Sprintf("%.1f KiB", b/(1<<10))
+	}
+	return fmt.Sprintf("%.0f B", b)
+}
+
+// stepTicks are 0, step, ... up to hi.
+func stepTicks(hi, step float64) []float64 {
+	var ts []float64
+	for t := 0.0; t <= hi+step/2; t += step {
+		ts = append(ts, t)
+	}
+	return ts
+}
+
+// decadeTicks are the powers of ten from lo to hi.
+func decadeTicks(lo, hi float64) []float64 {
+	var ts []float64
+	for t := lo; t <= hi*1.001; t *= 10 {
+		ts = append(ts, t)
+	}
+	return ts
+}

@@ -6,6 +6,7 @@ import (
 	"encoding/xml"
 	"flag"
 	"io"
+	"maps"
 	"math"
 	"os"
 	"path/filepath"
@@ -183,6 +184,31 @@ func TestIdleChart(t *testing.T) {
 		t.Errorf("bars %v, want %v", got, want)
 	}
 	if doc := idleChart(benchRun{}); strings.Contains(doc, `class="bar"`) || xml.Unmarshal([]byte(doc), new(struct{})) != nil {
+		t.Errorf("without figures: bars, or not well-formed:\n%s", doc)
+	}
+}
+
+// TestCompressChart checks the compression chart: for each workload and
+// mode, a bar per library that ran it, once for the ratio and once for
+// the CPU time.
+func TestCompressChart(t *testing.T) {
+	run := fixtureRun(t)
+	bars := parseChart(t, "bench-compress.svg", compressChart(run.Compress))
+	checkColors(t, "bench-compress.svg", bars)
+	got := map[string]int{}
+	for _, b := range bars {
+		got[b.group+" "+b.lib]++
+	}
+	want := map[string]int{}
+	for _, r := range run.Compress {
+		for _, metric := range []string{"ratio", "cpu"} {
+			want[metric+": "+r.Workload+", "+r.Mode+" "+r.Lib]++
+		}
+	}
+	if !maps.Equal(got, want) {
+		t.Errorf("bars (group and library: count)\n%v\nwant\n%v", got, want)
+	}
+	if doc := compressChart(nil); strings.Contains(doc, `class="bar"`) || xml.Unmarshal([]byte(doc), new(struct{})) != nil {
 		t.Errorf("without figures: bars, or not well-formed:\n%s", doc)
 	}
 }

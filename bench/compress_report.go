@@ -7,8 +7,8 @@ import (
 )
 
 // compressMarkdown renders the compression comparison as a section of
-// BENCH.md.
-func compressMarkdown(rs []compressResult, d time.Duration) string {
+// BENCH.md, with the chart at the link chart unless that is empty.
+func compressMarkdown(rs []compressResult, d time.Duration, chart string) string {
 	if len(rs) == 0 {
 		return ""
 	}
@@ -25,6 +25,10 @@ func compressMarkdown(rs []compressResult, d time.Duration) string {
 		"gws told to use a 32 KiB window and to compress messages of any size, as the others do\n"+
 		"(its defaults: a 4 KiB server window with context takeover, nothing under 512 bytes\n"+
 		"compressed without). gorilla implements no context takeover only.\n", d)
+	if chart != "" {
+		fmt.Fprintf(&b, "\n![Bar charts, per workload and compression mode: each library's compression ratio "+
+			"(higher is better) and CPU time per round trip (lower is better)](%s)\n", chart)
+	}
 	var workloads []string
 	seen := map[string]bool{}
 	for _, r := range rs {

@@ -1,7 +1,7 @@
 // Command wsbench compares wsraise with other Go WebSocket libraries and
 // with a raw TCP echo, on one machine, in one run.
 //
-//	go run . run [-quick]      # everything; writes ../docs/BENCH.md, ../docs/bench.svg and bench-idle.svg
+//	go run . run [-quick]      # everything; writes ../docs/BENCH.md, ../docs/bench.svg, bench-idle.svg, bench-compress.svg
 //	go run . run -client bufio64 -out /tmp/BENCH-bufio64.md -svg /tmp/bench-bufio64.svg   # the same, another load client
 //	go run . serve -lib gws -addr 127.0.0.1:9000
 //	go run . load -lib gws -addr 127.0.0.1:9000 -size 512 -conns 100 -d 3s [-client bufio64]
@@ -43,7 +43,7 @@ func main() {
 	pid := fs.Int("pid", 0, "server process id (idle)")
 	quick := fs.Bool("quick", false, "run: the quick mode (under two minutes)")
 	out := fs.String("out", "../docs/BENCH.md", "run: report file")
-	svg := fs.String("svg", "../docs/bench.svg", "run: main chart file; the others go next to it (name-idle.svg)")
+	svg := fs.String("svg", "../docs/bench.svg", "run: main chart file; the others go next to it (name-idle.svg, name-compress.svg)")
 	only := fs.String("libs", "", "run: comma-separated libraries (default all)")
 	client := fs.String("client", clientDirect, "run, load: how the load client reads echoes: "+
 		clientDirect+" (a 4 KiB bufio.Reader, large echoes read into place) or "+
@@ -74,7 +74,7 @@ func main() {
 		err = json.NewEncoder(os.Stdout).Encode(runIdle(*lib, *addr, *k, *pid))
 	case "compress":
 		d := compressDuration(*quick)
-		_, err = fmt.Print(compressMarkdown(runCompress(d, *only), d))
+		_, err = fmt.Print(compressMarkdown(runCompress(d, *only), d, ""))
 	case "run":
 		err = runAll(*quick, *only, *client, *out, *svg)
 	default:

@@ -41,7 +41,7 @@ func libsIn(run benchRun) []string {
 // reportCharts are the links from the report to its charts, relative to
 // the report; an empty one is left out.
 type reportCharts struct {
-	Main, Idle string
+	Main, Idle, Compress string
 }
 
 // chartLink is the link from the report at out to the file at path.
@@ -203,7 +203,7 @@ func markdown(run benchRun, charts reportCharts) string {
 				"past the open-file limit it stops accepting and exits, and there is no figure.\n")
 		}
 	}
-	b.WriteString(compressMarkdown(run.Compress, run.CompressD))
+	b.WriteString(compressMarkdown(run.Compress, run.CompressD, charts.Compress))
 	return b.String()
 }
 

@@ -107,9 +107,12 @@ func TestChartLink(t *testing.T) {
 // TestReportEmbedsCharts checks that the report shows each chart, with
 // alt text, where its figures are.
 func TestReportEmbedsCharts(t *testing.T) {
-	run := benchRun{Idle: []idleResult{{Lib: "wsraise", Conns: 10, BytesPerConn: 1000}}}
-	got := markdown(run, reportCharts{Main: "b.svg", Idle: "b-idle.svg"})
-	for _, want := range []string{"](b.svg)\n", "](b-idle.svg)\n"} {
+	run := benchRun{
+		Idle:     []idleResult{{Lib: "wsraise", Conns: 10, BytesPerConn: 1000}},
+		Compress: []compressResult{{Lib: "wsraise", Mode: compOff, Workload: "chat message"}},
+	}
+	got := markdown(run, reportCharts{Main: "b.svg", Idle: "b-idle.svg", Compress: "b-compress.svg"})
+	for _, want := range []string{"](b.svg)\n", "](b-idle.svg)\n", "](b-compress.svg)\n"} {
 		i := strings.Index(got, want)
 		if i < 0 {
 			t.Errorf("no image %q in:\n%s", want, got)
@@ -121,6 +124,9 @@ func TestReportEmbedsCharts(t *testing.T) {
 	}
 	if i, j := strings.Index(got, "## Idle"), strings.Index(got, "](b-idle.svg)"); i < 0 || j < i {
 		t.Errorf("the idle chart is not in the idle section:\n%s", got)
+	}
+	if i, j := strings.Index(got, "## Compression"), strings.Index(got, "](b-compress.svg)"); i < 0 || j < i {
+		t.Errorf("the compression chart is not in the compression section:\n%s", got)
 	}
 	if got := siblingChart("../docs/bench.svg", "idle"); got != "../docs/bench-idle.svg" {
 		t.Errorf("siblingChart = %q", got)

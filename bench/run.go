@@ -133,14 +133,15 @@ func runAll(quick bool, only, client, out, svg string) error {
 	}
 	run.CompressD = compressDuration(quick)
 	run.Compress = runCompress(run.CompressD, only)
-	idleSVG := siblingChart(svg, "idle")
-	charts := reportCharts{Main: chartLink(out, svg), Idle: chartLink(out, idleSVG)}
+	idleSVG, compressSVG := siblingChart(svg, "idle"), siblingChart(svg, "compress")
+	charts := reportCharts{Main: chartLink(out, svg), Idle: chartLink(out, idleSVG), Compress: chartLink(out, compressSVG)}
 	if err := os.WriteFile(out, []byte(markdown(run, charts)), 0o644); err != nil {
 		return err
 	}
 	for _, c := range []struct{ path, doc string }{
 		{svg, chart(run)},
 		{idleSVG, idleChart(run)},
+		{compressSVG, compressChart(run.Compress)},
 	} {
 		if err := os.WriteFile(c.path, []byte(c.doc), 0o644); err != nil {
 			return err
