@@ -39,6 +39,7 @@ type config struct {
 	Role            string
 	Split           string
 	Ping            time.Duration
+	PongTimeout     time.Duration
 	ShutdownTimeout time.Duration
 	HeapSlack       uint64
 	MemProfile      string
@@ -63,7 +64,8 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.BoolVar(&cfg.ShutdownIdle, "shutdown-idle", false, "no traffic on the connections closed by Shutdown")
 	code := fs.Int("code", int(wsproto.StatusGoingAway), "the app's shutdown close code: 1001 or 1012")
 	fs.StringVar(&cfg.Split, "split", "auto", "where the clients run: \"child\" process, \"inprocess\", or \"auto\" (child when the open-file limit needs it)")
-	fs.DurationVar(&cfg.Ping, "ping", 5*time.Second, "the app's keepalive ping interval and pong timeout")
+	fs.DurationVar(&cfg.Ping, "ping", 5*time.Second, "the app's keepalive ping interval")
+	fs.DurationVar(&cfg.PongTimeout, "pong-timeout", 0, "how long the app waits for a pong before closing with 1011 (0: the -ping value)")
 	fs.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", 30*time.Second, "the context given to the app's Shutdown")
 	fs.StringVar(&cfg.MemProfile, "memprofile", "", "write a heap profile at the end to this file")
 	heapSlack := fs.Int("heap-slack", 16<<20, "how far above its start the heap may end, bytes, besides what the runtime keeps of each goroutine at the peak")
@@ -71,6 +73,9 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 		return cfg, err
 	}
 	cfg.Code = wsproto.StatusCode(*code)
+	if cfg.PongTimeout == 0 {
+		cfg.PongTimeout = cfg.Ping
+	}
 	cfg.HeapSlack = uint64(max(*heapSlack, 0))
 	switch {
 	case fs.NArg() != 0:
@@ -93,6 +98,8 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 		return cfg, fmt.Errorf("-wait %v: want up to 1h", cfg.Wait)
 	case cfg.Ping <= 0:
 		return cfg, fmt.Errorf("-ping %v: want a positive interval", cfg.Ping)
+	case cfg.PongTimeout < 0:
+		return cfg, fmt.Errorf("-pong-timeout %v: want a positive duration, or 0 for the -ping value", cfg.PongTimeout)
 	case cfg.Split != "auto" && cfg.Split != "child" && cfg.Split != "inprocess":
 		return cfg, fmt.Errorf("-split %q: want auto, child or inprocess", cfg.Split)
 	case cfg.Role != "" && cfg.Role != "client":

@@ -82,7 +82,7 @@ type demoServer struct {
 	errc chan error
 }
 
-func startDemo(ping time.Duration, code wsproto.StatusCode) (*demoServer, error) {
+func startDemo(ping, pongTimeout time.Duration, code wsproto.StatusCode) (*demoServer, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, err
@@ -91,7 +91,7 @@ func startDemo(ping time.Duration, code wsproto.StatusCode) (*demoServer, error)
 	app, h := demo.NewWithOptions(server.Options{
 		Logger:       slog.New(ends),
 		PingInterval: ping,
-		PongTimeout:  ping,
+		PongTimeout:  pongTimeout,
 		ShutdownCode: code,
 	})
 	d := &demoServer{

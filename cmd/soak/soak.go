@@ -36,7 +36,7 @@ func soak(ctx context.Context, cfg config) (*report, error) {
 	rep.Heap.Start = heapInUse()
 	start := time.Now()
 
-	d, err := startDemo(cfg.Ping, cfg.Code)
+	d, err := startDemo(cfg.Ping, cfg.PongTimeout, cfg.Code)
 	if err != nil {
 		return nil, err
 	}
@@ -112,8 +112,9 @@ func soak(ctx context.Context, cfg config) (*report, error) {
 	rep.Goroutines.End = settle(runtime.NumGoroutine, rep.Goroutines.Start, 10*time.Second)
 	rep.Files.End = settle(openFiles, rep.Files.Start, 10*time.Second)
 	// A keepalive timer (a pong's deadline) keeps a connection's memory
-	// for up to -ping after it ends: let them all fire, then measure.
-	time.Sleep(time.Until(shutdownEnd.Add(cfg.Ping + time.Second)))
+	// for up to -pong-timeout after it ends: let them all fire, then
+	// measure.
+	time.Sleep(time.Until(shutdownEnd.Add(cfg.PongTimeout + time.Second)))
 	rep.HeapAllowed = rep.Heap.Start + cfg.HeapSlack + goroutineRetained*uint64(rep.Goroutines.Peak)
 	rep.Heap.End = settleHeap(rep.HeapAllowed, 5*time.Second)
 	if cfg.MemProfile != "" {

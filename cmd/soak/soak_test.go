@@ -17,14 +17,24 @@ import (
 	"wsraise/wsproto"
 )
 
-// shortConfig is the soak's CI size: a few hundred connections for two
-// seconds, keepalive pings every half second so the idle ones answer
-// several.
+// shortConfig is the soak's CI size: a few hundred connections for four
+// seconds, with keepalive pings that every idle connection must answer.
+//
+// The pong timeout is wide on purpose. Under go test -race on 2 cores,
+// with the soak's own traffic taking all the CPU it gets and other test
+// binaries running, a ping's round trip in this process was 100-250 ms
+// typically and up to 1.5 s at worst: the pongs come late, not never
+// (the goroutines that write and read them wait their turn for a CPU).
+// A 500 ms timeout closed live connections with 1011 in 4 runs of 10
+// (issue 14); 3 s is twice the worst round trip seen. The server sends
+// its next ping only once a pong's deadline has passed, so the first
+// deadline falls 3.5 s after a connection opens: 4 s of traffic make
+// every idle connection live through it.
 func shortConfig(t *testing.T, args ...string) config {
 	t.Helper()
 	cfg, err := parseFlags(append([]string{
-		"-conns=250", "-active=0.1", "-shutdown=0.1", "-d=2s", "-split=inprocess",
-		"-ping=500ms", "-max-size=20000", "-wait=10s",
+		"-conns=250", "-active=0.1", "-shutdown=0.1", "-d=4s", "-split=inprocess",
+		"-ping=500ms", "-pong-timeout=3s", "-max-size=20000", "-wait=10s",
 	}, args...), io.Discard)
 	if err != nil {
 		t.Fatal(err)
@@ -163,7 +173,7 @@ func TestSoakDetectsCloses(t *testing.T) {
 	// keepalive closes every connection with 1011. The clients see the
 	// wrong close, and the app's log holds the wrong ends.
 	t.Run("the app closes with 1011", func(t *testing.T) {
-		rep := runSoak(t, shortConfig(t, "-conns=20", "-ping=1ns", "-d=500ms", "-wait=1s"))
+		rep := runSoak(t, shortConfig(t, "-conns=20", "-ping=1ns", "-pong-timeout=1ns", "-d=500ms", "-wait=1s"))
 		key := `1011 received "keepalive ping timeout"`
 		if rep.Clients.Closes[key] == 0 || rep.Clients.UnexpectedCloses == 0 {
 			t.Errorf("ends seen by the clients %v, %d unexpected: want some %s counted as unexpected", rep.Clients.Closes, rep.Clients.UnexpectedCloses, key)
