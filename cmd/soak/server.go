@@ -93,10 +93,13 @@ func startDemo(ping, pongTimeout time.Duration, code wsproto.StatusCode) (*demoS
 		PingInterval: ping,
 		PongTimeout:  pongTimeout,
 		ShutdownCode: code,
+		// -conns may ask for up to 100,000 connections: no app-wide cap
+		// (MaxConnections' default, 10,000, is for services).
+		MaxConnections: -1,
 	})
 	d := &demoServer{
 		app:  app,
-		srv:  &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second},
+		srv:  app.Server(h), // timeouts and header limit, as cmd/demo
 		URL:  "ws://" + ln.Addr().String(),
 		ends: ends,
 		errc: make(chan error, 1),
