@@ -70,14 +70,15 @@ func (ws *WebSocket) letGo(err error) {
 	r := &ws.rd
 	r.mu.Lock()
 	r.holder = false
-	if err != nil && r.err == nil {
-		r.err = err
+	if err != nil {
+		if r.err == nil {
+			r.err = err
+		}
+		// Before any waiting receive wakes and returns the disconnect.
+		ws.ended()
 	}
 	r.changedLocked()
 	r.mu.Unlock()
-	if err != nil {
-		ws.ended()
-	}
 }
 
 // next returns the next message: one parked by readAhead, or one it
