@@ -70,9 +70,11 @@ type Options struct {
 	// once in messages being received (partly read, decompressed, or
 	// waiting for a receive method). A message that would go past it
 	// closes its connection with 1013 Try Again Later (RFC 6455 section
-	// 7.4.2, registered by IANA), logged. Default 128 MiB; negative for no
-	// limit. With the defaults (and ReadLimit's 16 MiB), an app stays
-	// well within a 1 GiB container: see docs/RELIABILITY.md.
+	// 7.4.2, registered by IANA), logged. Default 64 MiB; negative for no
+	// limit. It counts buffers in use: the heap can reach a few times it,
+	// since outgrown buffers and messages already handed to handlers
+	// wait for the garbage collector (figures in docs/RELIABILITY.md).
+	// The defaults are chosen for a 1 GiB container.
 	MaxBufferedBytes int64
 
 	// ShutdownCode is the code Shutdown closes connections with: 1001

@@ -9,7 +9,7 @@ import (
 // Options.MaxBufferedBytes).
 const (
 	DefaultMaxConnections   = 10000
-	DefaultMaxBufferedBytes = 128 << 20
+	DefaultMaxBufferedBytes = 64 << 20
 )
 
 // budget counts the bytes that all connections hold in messages being

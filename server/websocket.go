@@ -56,14 +56,14 @@ type WebSocket struct {
 
 	mu       sync.Mutex // serialises Accept, Close and answering the handshake
 	w        http.ResponseWriter
-	answered bool         // an HTTP response was written (refusal)
-	status   int          // its status
-	refusal  string       // its body: the reason the handshake was refused with
-	closed   *closeRecord // the close this side sent, for the log
-	codeErr  error        // an invalid close code was raised, for the log
-	note     string       // why the server closed, for the log, when the code does not say
-	aborted  bool         // http.ErrAbortHandler before accept: no answer at all
-	values   map[any]any  // from guards to the handler (Key)
+	answered bool          // an HTTP response was written (refusal)
+	status   int           // its status
+	refusal  string        // its body: the reason the handshake was refused with
+	closed   *closeRecord  // the close this side sent, for the log
+	codeErr  error         // an invalid close code was raised, for the log
+	note     string        // why the server closed, for the log, when the code does not say
+	aborted  bool          // http.ErrAbortHandler before accept: no answer at all
+	values   map[any]any   // from guards to the handler (Key)
 	reqCtx   *http.Request // req with ctx, made by the first Request()
 
 	closing  atomic.Bool // this side has begun closing: messages are dropped
