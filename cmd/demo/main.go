@@ -1,10 +1,11 @@
 // Command demo serves the FastAPI article's experiment with wsraise:
 //
-//	/ws      accepts, then raises WebSocketException 1008 "Closing the connection..."
-//	/custom  accepts, then returns a CustomException; its handler closes 1008 "Custom exception"
-//	/echo    echoes every text and binary message until the client closes
-//	/reject  raises before accept: the handshake is refused with 403 and the reason
-//	/        a page whose buttons open each route and show the browser's CloseEvent
+//	/ws              accepts, then raises WebSocketException 1008 "Closing the connection..."
+//	/custom          accepts, then returns a CustomException; its handler closes 1008 "Custom exception"
+//	/echo            echoes every text and binary message until the client closes
+//	/reject          raises before accept: the handshake is refused with 403 and the reason
+//	/reject-visible  the same handler with CloseAfterAccept: accepts, then closes 1008 "Rejected before accept"
+//	/                a page whose buttons open each route and show the browser's CloseEvent
 //
 // Usage: go run ./cmd/demo [-addr 127.0.0.1:8000]
 package main

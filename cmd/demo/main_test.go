@@ -49,7 +49,11 @@ func TestDemo(t *testing.T) {
 		}
 		return ce
 	}
-	for path, want := range map[string]string{"/ws": "Closing the connection...", "/custom": "Custom exception"} {
+	for path, want := range map[string]string{
+		"/ws":             "Closing the connection...",
+		"/custom":         "Custom exception",
+		"/reject-visible": "Rejected before accept", // CloseAfterAccept: accepted, then closed
+	} {
 		if ce := closeOf(path); ce.Code != 1008 || ce.Reason != want || !ce.Received {
 			t.Errorf("%s: close %d %q, want 1008 %q", path, ce.Code, ce.Reason, want)
 		}

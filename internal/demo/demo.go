@@ -1,6 +1,7 @@
 // Package demo is the demo app of cmd/demo: the FastAPI article's two
-// programs, an echo route, a route that refuses before accept, and a page
-// that shows what a browser sees. The end-to-end tests serve it too.
+// programs, an echo route, a route that refuses before accept, the same
+// route with CloseAfterAccept, and a page that shows what a browser sees.
+// The end-to-end tests serve it too.
 package demo
 
 import (
@@ -68,9 +69,14 @@ func NewWithOptions(opts server.Options) (*server.App, http.Handler) {
 		}
 	})
 
-	app.Handle("/reject", func(ws *server.WebSocket) error {
+	reject := func(ws *server.WebSocket) error {
 		return server.Raise(wsproto.StatusPolicyViolation, "Rejected before accept")
-	})
+	}
+	// A refusal is an HTTP status, which the browser's WebSocket API hides:
+	// a page sees only 1006. The second route accepts, then closes with the
+	// raised code and reason, which a page does see.
+	app.Handle("/reject", reject)
+	app.Handle("/reject-visible", reject).CloseAfterAccept(true)
 
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
