@@ -271,12 +271,7 @@ func dialEcho(t *testing.T, addr string, opts *wsproto.CompressionOptions, set [
 // wsraise server agrees, with context takeover and without, and large
 // compressible messages go both ways.
 func TestChromiumDeflate(t *testing.T) {
-	needNode(t, "playwright-core")
-	chromium := os.Getenv("CHROMIUM")
-	if chromium == "" {
-		chromium = "/usr/bin/chromium"
-	}
-	need(t, "Debian's chromium", fileExists(chromium), "apt-get install chromium")
+	needChromium(t)
 	big, small := bigSet(), smallSet()
 	all := append(append([]echoMsg{}, big...), small...)
 	var index []string

@@ -5,7 +5,8 @@
 //	/echo            echoes every text and binary message until the client closes
 //	/reject          raises before accept: the handshake is refused with 403 and the reason
 //	/reject-visible  the same handler with CloseAfterAccept: accepts, then closes 1008 "Rejected before accept"
-//	/                a page whose buttons open each route and show the browser's CloseEvent
+//	/                a page that says what each route does, opens it and shows the browser's CloseEvent
+//	/favicon.ico     the page's icon, an SVG
 //
 // Usage: go run ./cmd/demo [-addr 127.0.0.1:8000]
 package main

@@ -75,6 +75,15 @@ func TestDemo(t *testing.T) {
 		t.Errorf("/: status %d, page of %d bytes without the CloseEvent display", resp.StatusCode, len(page))
 	}
 
+	resp, err = http.Get("http://" + ln.Addr().String() + "/favicon.ico")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "image/svg+xml" {
+		t.Errorf("/favicon.ico: status %d, type %q; want 200 image/svg+xml", resp.StatusCode, resp.Header.Get("Content-Type"))
+	}
+
 	echo, _, err := wsproto.Dial(tctx, base+"/echo", nil)
 	if err != nil {
 		t.Fatal(err)

@@ -16,6 +16,12 @@ import (
 //go:embed index.html
 var indexHTML []byte
 
+// faviconSVG is the page's icon, served at /favicon.ico so that a browser
+// asking there by habit gets it too, not a 404.
+//
+//go:embed favicon.svg
+var faviconSVG []byte
+
 // CustomException is the article's custom exception.
 type CustomException struct{}
 
@@ -82,6 +88,11 @@ func NewWithOptions(opts server.Options) (*server.App, http.Handler) {
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
 		w.Write(indexHTML)
+	})
+	mux.HandleFunc("GET /favicon.ico", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "image/svg+xml")
+		w.Header().Set("Cache-Control", "max-age=86400")
+		w.Write(faviconSVG)
 	})
 	mux.Handle("/", app)
 	return app, mux
