@@ -4,7 +4,7 @@
 //
 // A peer that is not installed skips its test with a message, unless
 // WSRAISE_E2E=1 (as in CI), which makes every peer mandatory. To install
-// them: `npm ci` in e2e/, and `apt-get install chromium python3-websockets`.
+// them all (Debian or Ubuntu, Node.js 20 or later): `bash e2e/install.sh`.
 package e2e
 
 import (
