@@ -24,6 +24,11 @@
 //	    1009...; the cause is printed on standard error)
 //	2   the opening handshake was refused or could not be made
 //	64  usage error
+//
+// These are the statuses of the program itself: build it (go build
+// ./cmd/wscat) to script against them. Under go run, the go command
+// reports any failure as 1, after a line "exit status N" on standard
+// error, and has no way to pass the status through (golang/go#13440).
 package main
 
 import (
@@ -239,6 +244,8 @@ Exit status:
       protocol (1002, 1007, 1009...; the cause goes to standard error)
   2   the opening handshake was refused or could not be made
   64  usage error
+Under go run, the go command exits 1 instead, after "exit status N";
+build wscat (go build ./cmd/wscat) to get these codes.
 `
 
 // command runs a slash command. It reports whether input should stop.
