@@ -1,5 +1,7 @@
 //go:build !purego
 
+// The fast path of mask_other.go: see mask_amd64.go.
+
 #include "textflag.h"
 
 // Both kernels XOR b with the 32-bit key k repeated (RFC 6455 section

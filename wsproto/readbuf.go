@@ -14,6 +14,8 @@ import (
 // buffer only while the buffer has bytes in it or a system call is filling
 // it. While a read waits for the network, the buffer is back in a pool
 // (fillRaw, in readbuf_unix.go), so an idle connection costs no buffer.
+// The purego build tag turns this off (readbuf_other.go): reads then go
+// through the connection's Read, and the buffer is kept.
 type readBuffer struct {
 	src  io.Reader
 	raw  syscall.RawConn // nil: read src with plain reads, keeping the buffer

@@ -1,3 +1,11 @@
+//go:build !purego
+
+// Part of the fast read path (readbuf_unix.go, which replaces
+// readbuf_other.go): a read that waits inside a large frame's payload
+// wakes a few times, not once per TCP segment. readbuf_lowat_other.go
+// stands in for it on other unix systems; with the purego build tag,
+// neither is built, as there are no raw reads to tune.
+
 package wsproto
 
 import "syscall"

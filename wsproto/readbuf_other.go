@@ -1,15 +1,18 @@
-//go:build !unix
+//go:build !unix || purego
+
+// The portable read path: reads go through net.Conn, and each connection
+// keeps its read buffer while it waits. readbuf_unix.go replaces this file
+// on unix systems, unless the purego build tag is set.
 
 package wsproto
 
 import "errors"
 
-// Without unix system calls, reads go through net.Conn and each
-// connection keeps its read buffer: b.raw is never set, so the two reads
-// below are never called.
+// rawReads is false: b.raw is never set, so the two reads below are never
+// called.
 const rawReads = false
 
-var errNoRawReads = errors.New("websocket: raw reads are not available on this system")
+var errNoRawReads = errors.New("websocket: raw reads are not available in this build")
 
 func (b *readBuffer) initRaw() {}
 

@@ -1,4 +1,9 @@
-//go:build unix
+//go:build unix && !purego
+
+// This file is the fast path of readbuf_other.go, which the purego build
+// tag selects instead. It reads with the socket's own system call, so
+// that a connection waiting for the network holds no read buffer. That
+// matters to a server with many idle connections.
 
 package wsproto
 
@@ -8,6 +13,7 @@ import (
 	"syscall"
 )
 
+// rawReads is true: init reads through syscall.RawConn when it can.
 const rawReads = true
 
 // initRaw makes the functions fillRaw and rawRead give the poller, once
