@@ -30,11 +30,17 @@ func maskLengths() []int {
 }
 
 // checkMaskDifferential compares mask (which masks b from key position pos
-// and returns the next position) with maskRef for every length from
-// maskLengths at least minLen, every key position and slice starts 0..39
-// bytes past a 64-byte boundary, so that the vector kernels meet every
-// alignment of head, body and tail.
+// and returns the next position) with maskRef.
 func checkMaskDifferential(t *testing.T, minLen int, mask func(key [4]byte, pos int, b []byte) int) {
+	t.Helper()
+	checkMaskEqual(t, minLen, mask, maskRef)
+}
+
+// checkMaskEqual compares mask with ref for every length from maskLengths
+// at least minLen, every key position and slice starts 0..39 bytes past a
+// 64-byte boundary, so that the vector kernels meet every alignment of
+// head, body and tail. Each case has its own random key and data.
+func checkMaskEqual(t *testing.T, minLen int, mask, ref func(key [4]byte, pos int, b []byte) int) {
 	t.Helper()
 	rng := rand.New(rand.NewPCG(1, 2))
 	const pad = 64 + 40
@@ -45,32 +51,32 @@ func checkMaskDifferential(t *testing.T, minLen int, mask func(key [4]byte, pos 
 		// One allocation per length, offsets counted from a 64-byte
 		// boundary within it.
 		raw := make([]byte, n+2*pad)
-		ref := make([]byte, len(raw))
+		want := make([]byte, len(raw))
 		base := 64 - int(uintptr(unsafe.Pointer(&raw[0]))%64)
 		for pos := 0; pos < 4; pos++ {
-			key := [4]byte{byte(rng.Uint32()), byte(rng.Uint32()), byte(rng.Uint32()), byte(rng.Uint32())}
 			for off := 0; off < 40; off++ {
 				if n > 1024 && off%7 != 0 {
 					continue // long inputs: fewer offsets, still all mod 4
 				}
+				key := [4]byte{byte(rng.Uint32()), byte(rng.Uint32()), byte(rng.Uint32()), byte(rng.Uint32())}
 				for i := range raw {
 					raw[i] = byte(rng.Uint32())
 				}
-				copy(ref, raw)
+				copy(want, raw)
 				s := base + off
 				gotPos := mask(key, pos, raw[s:s+n])
-				wantPos := maskRef(key, pos, ref[s:s+n])
+				wantPos := ref(key, pos, want[s:s+n])
 				if gotPos != wantPos {
 					t.Fatalf("len %d pos %d off %d: returned %d, want %d", n, pos, off, gotPos, wantPos)
 				}
 				// Bytes outside the slice must not be touched either.
-				if !bytes.Equal(raw, ref) {
+				if !bytes.Equal(raw, want) {
 					i := 0
-					for raw[i] == ref[i] {
+					for raw[i] == want[i] {
 						i++
 					}
 					t.Fatalf("len %d pos %d off %d key % x: first difference at byte %d of the slice: %#x, want %#x",
-						n, pos, off, key, i-s, raw[i], ref[i])
+						n, pos, off, key, i-s, raw[i], want[i])
 				}
 			}
 		}
