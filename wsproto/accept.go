@@ -66,6 +66,13 @@ const DefaultHandshakeTimeout = 10 * time.Second
 // for another protocol version; 400 for a missing or malformed
 // Sec-WebSocket-Key; 501 when the ResponseWriter cannot be hijacked (as
 // with HTTP/2).
+//
+// Upgrade does not check the Origin header. By default the connection has
+// no write timeout (set UpgradeOptions.WriteTimeout), and nothing pings
+// the peer: that is the application's job (Conn.Ping, with
+// UpgradeOptions.OnPong for the answers), or package server's. A server
+// that browsers or the Internet can reach needs all three; the package
+// documentation shows how.
 func Upgrade(w http.ResponseWriter, r *http.Request, opts *UpgradeOptions) (*Conn, error) {
 	if opts == nil {
 		opts = &UpgradeOptions{}

@@ -27,9 +27,50 @@
 //
 //	c, _, err := wsproto.Dial(ctx, "wss://example.com/echo", nil)
 //
-// Upgrade does not check the Origin header; the server package does, and so
-// must any server that uses cookies or other ambient credentials: a browser
-// sends them along with a cross-site WebSocket handshake.
+// # What Upgrade leaves to the application
+//
+// Upgrade's defaults do not make a server safe to expose. Three things are
+// left to the application; package server does all three.
+//
+//   - The Origin check. A browser sends its cookies along with a handshake
+//     from any site (RFC 6455 section 10.2). Refuse a foreign Origin with
+//     403 before calling Upgrade, as the Upgrade example does.
+//   - A write timeout. Without one, a write to a peer that stops reading
+//     blocks until the connection closes. Set UpgradeOptions.WriteTimeout.
+//   - Keepalive. A peer that is gone without closing the connection is
+//     noticed late, by TCP alone, and proxies may cut a connection that
+//     stays quiet. Ping the peer on a timer, and close the connection when
+//     pongs stop coming. Pongs reach OnPong while something reads.
+//
+// All three, in a handler:
+//
+//	// Before Upgrade: refuse a foreign Origin (see the Upgrade example).
+//	var lastPong atomic.Int64 // Unix nanoseconds
+//	c, err := wsproto.Upgrade(w, r, &wsproto.UpgradeOptions{
+//		WriteTimeout: 10 * time.Second,
+//		OnPong:       func([]byte) { lastPong.Store(time.Now().UnixNano()) },
+//	})
+//	if err != nil {
+//		return
+//	}
+//	lastPong.Store(time.Now().UnixNano())
+//	go func() {
+//		t := time.NewTicker(30 * time.Second)
+//		defer t.Stop()
+//		for {
+//			select {
+//			case <-c.Done():
+//				return
+//			case <-t.C:
+//			}
+//			if time.Since(time.Unix(0, lastPong.Load())) > time.Minute {
+//				c.CloseNow() // two pings went unanswered
+//				return
+//			}
+//			c.Ping(context.Background(), nil) // bounded by WriteTimeout
+//		}
+//	}()
+//	// Then read in a loop, as above: the reads deliver the pongs.
 //
 // # Messages
 //
