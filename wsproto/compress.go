@@ -28,9 +28,9 @@ type CompressionOptions struct {
 	Threshold int
 	// ContextTakeover lets this endpoint's messages refer to the ones it
 	// sent before (RFC 7692 section 7.1.1): short, similar messages such
-	// as a chat's compress about ten times better. It costs the
-	// compressor kept for the connection's whole life once it has sent a
-	// compressed message: about 0.8 MB (1.2 MB at level 1). Without it,
+	// as a chat's compress far better. It costs the compressor, which is
+	// large, kept for the connection's whole life once it has sent a
+	// compressed message (docs/PERFORMANCE.md has the sizes). Without it,
 	// the default, each message is a new deflate stream, compressors are
 	// borrowed from a pool for one message at a time, and this endpoint
 	// says so in the handshake (a server answers with
@@ -46,15 +46,13 @@ type CompressionOptions struct {
 }
 
 // DefaultCompressionThreshold is the size under which a message is sent
-// uncompressed unless CompressionOptions.Threshold says otherwise. Under
-// 128 bytes a message needs only a 2-byte frame header, and compressed on
-// its own (without context takeover) it saves little or nothing: measured
-// on chat JSON at level 1, 32 bytes grow to 38, 64 come out as 62, 100 as
-// 85, for a few microseconds of CPU per message; the Huffman tables of a
-// deflate block take room of their own. With context takeover, short
-// messages that resemble earlier ones do shrink (100 bytes to under 10),
-// so a connection that sends many of them and cares more for bandwidth
-// than CPU may set a lower Threshold.
+// uncompressed unless CompressionOptions.Threshold says otherwise. A
+// message that short has a small frame header. Compressed on its own
+// (without context takeover), it saves little or nothing, and may even
+// grow: a deflate block carries its own Huffman tables. The CPU time would
+// be spent for nothing. With context takeover, short messages that
+// resemble earlier ones do shrink, so a connection that sends many of them
+// and cares more for bandwidth than CPU may set a lower Threshold.
 const DefaultCompressionThreshold = 128
 
 // compressionConfig is what was agreed in the handshake.

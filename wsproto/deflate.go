@@ -13,42 +13,38 @@ import (
 // An inflater and a deflater each serve one direction of one connection;
 // neither is safe for concurrent use.
 //
-// Memory, measured with Go 1.26 on amd64:
+// Memory:
 //
-//   - A flate.Writer costs 1.2 MB at BestSpeed and 0.8 MB at levels 2-9
-//     (0.73 MB even for HuffmanOnly): its hash tables are arrays inside it.
-//     Without context takeover a deflater borrows one from a pool for each
-//     message, so an idle connection holds none. With context takeover the
-//     writer is the context: the deflater keeps it for the connection's
-//     life after its first message.
-//   - A flate reader costs 40 KiB, plus about 8 KiB of Huffman tables while
-//     it decodes. An inflater borrows one from a pool for each message in
-//     both modes; with context takeover it keeps only the last 32 KiB of
-//     output, given to the reader as its dictionary at the next message.
+//   - A flate.Writer is large at every level, even HuffmanOnly: its hash
+//     tables are arrays inside it. Without context takeover a deflater
+//     borrows one from a pool for each message, so an idle connection
+//     holds none. With context takeover the writer is the context: the
+//     deflater keeps it for the connection's life after its first message.
+//   - A flate reader is far smaller. An inflater borrows one from a pool
+//     for each message in both modes; with context takeover it keeps only
+//     the last 32 KiB of output (the LZ77 window), given to the reader as
+//     its dictionary at the next message.
 //
 // So an idle connection costs nothing for compression without context
-// takeover, 32 KiB per direction it inflates with context takeover, and
-// 0.8 MB (level 2, the default there) per direction it deflates with
-// context takeover. That is why CompressionOptions leaves context
-// takeover off for an endpoint's own messages unless asked
-// (server_no_context_takeover in a server's answer), keeping the 32 KiB
-// of the inflater only.
+// takeover. With it, it keeps a window for each direction it inflates, and
+// a whole writer for each direction it deflates. That is why
+// CompressionOptions leaves context takeover off for an endpoint's own
+// messages unless asked (server_no_context_takeover in a server's answer),
+// keeping the inflater's window only. docs/PERFORMANCE.md has the sizes.
 
 // defaultDeflateLevel is the compression level to use unless told
-// otherwise, measured on chat-like JSON (BenchmarkDeflate, a 300-byte
-// message and a 64 KiB document, compress and decompress):
+// otherwise. The choice was measured on chat-like JSON, short messages
+// and long documents (BenchmarkDeflate):
 //
-//   - Without context takeover, BestSpeed: each message is a new stream,
-//     so every level compresses a short message alike (300 B: ratio 1.29),
-//     and BestSpeed is fastest (11 µs against 16 µs at level 2 and 6,
-//     whose Reset clears 640 KiB of hash tables; 64 KiB: 64 µs, ratio 25,
-//     against 144 µs, ratio 27 at level 6).
-//   - With context takeover, level 2: BestSpeed's fast matcher finds little
-//     in earlier messages (300 B: ratio 5.3, 5.2 µs), where level 2 does
-//     (ratio 17.8, 3.1 µs; level 6: 18.0, 3.8 µs), and on 64 KiB level 2
-//     is nearly as fast (71 µs, ratio 28, against 67 µs, ratio 27; level 6:
-//     126 µs, ratio 35). Its writer, kept for the connection's life, is
-//     also the smaller: 0.8 MB against 1.2 MB.
+//   - Without context takeover, BestSpeed. Each message is a new stream,
+//     so every level compresses a short message about alike, and
+//     BestSpeed is the fastest: the other levels' Reset clears large hash
+//     tables. On long documents it gives up little of the ratio.
+//   - With context takeover, level 2. BestSpeed's fast matcher finds
+//     little in earlier messages, where level 2 finds much, and level 2
+//     is about as fast. Higher levels compress long documents better, but
+//     cost far more time. Level 2's writer, kept for the connection's
+//     life, is also smaller than BestSpeed's.
 func defaultDeflateLevel(noContextTakeover bool) int {
 	if noContextTakeover {
 		return flate.BestSpeed

@@ -84,10 +84,11 @@
 //
 // To pass large messages on (an echo, a proxy), stream them: Reader into
 // Writer with io.CopyBuffer and a 32 KiB buffer sends each piece on as it
-// arrives. Echoing 1 MiB messages over loopback on one connection, that
-// gave 1.16-1.21x the round trips of ReadAppend then Write, at 0.66-0.71
-// of the CPU time; at 64 KiB and below ReadAppend is as fast or faster
-// (docs/BENCH.md).
+// arrives, as the Writer example does. For large messages this beats
+// reading each one whole, then writing it, both in round trips and in
+// CPU: sending overlaps arriving, and the message is never held whole.
+// For messages of 64 KiB and less, ReadAppend then Write is as fast or
+// faster (docs/BENCH.md).
 //
 // Control frames are handled inside Read and Reader: a ping is answered
 // with a pong carrying the same payload, a pong is passed to the OnPong
@@ -124,19 +125,19 @@
 // takeover, announced in the handshake): compressors are borrowed from a
 // pool for one message at a time, and an idle connection holds nothing for
 // compressing. ContextTakeover lets each message refer to the ones before
-// it: short, similar messages such as a chat's then compress about ten
-// times better (a 300-byte JSON message: 17 times smaller against 1.3),
-// but the compressor is kept for the connection's life once it has sent a
-// compressed message: 0.8 MB (1.2 MB at level 1). That is why it is not
-// the default: ten thousand connections would hold 8 GB. To decompress a
+// it: short, similar messages such as a chat's then compress far better.
+// But the compressor, which is large, is then kept for the connection's
+// life once it has sent a compressed message. That is why it is not the
+// default: the memory would grow with the number of connections, not of
+// messages in flight (docs/PERFORMANCE.md has the sizes). To decompress a
 // peer that uses context takeover (browsers do), an endpoint keeps its
 // last 32 KiB of output; PeerNoContextTakeover asks the peer not to, and
 // saves those 32 KiB. Pooled state is held only while a message is being
-// compressed (a compressor, without context takeover) or decompressed
-// (about 50 KiB, in both modes), so its peak follows the number of
-// messages in flight, not of connections. In steady state Write and
-// ReadAppend allocate nothing per compressed message, but for small
-// tables compress/flate's decoder makes for some blocks of large messages.
+// compressed (a compressor, without context takeover) or decompressed (in
+// both modes), so its peak follows the number of messages in flight, not
+// of connections. In steady state Write and ReadAppend allocate nothing
+// per compressed message, except small tables that compress/flate's
+// decoder makes for some blocks of large messages.
 //
 // The read limit applies to the decompressed size: a message that
 // inflates past it fails with 1009 as soon as its output does, having
@@ -204,10 +205,10 @@
 // A connection holds no read buffer while it waits for the network: its
 // 4 KiB buffer goes back to a pool whenever it is empty and the socket has
 // nothing to read, and write buffers are pooled too. What an idle
-// connection costs is the goroutine waiting in Read, its Conn (under 1 KB)
-// and the socket. A handler may return from net/http after Upgrade and serve
-// the connection from a goroutine of its own: net/http then frees what it
-// held for the request (about 6 KiB).
+// connection costs is the goroutine waiting in Read, its Conn and the
+// socket. A handler may return from net/http after Upgrade and serve the
+// connection from a goroutine of its own: net/http then frees what it held
+// for the request.
 //
 // # Closing
 //

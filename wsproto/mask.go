@@ -12,26 +12,16 @@ import (
 // and maskWords, 64 bytes per loop in Go, elsewhere or with the purego
 // build tag.
 //
-// Measured on amd64 (AMD EPYC, AVX2, 2 shared cores), ns/op, medians of 9
-// interleaved runs of one binary holding the three versions: "before" is
-// the previous all-Go version (64-bit words, 32 bytes per loop), gobwas is
-// gobwas/ws v1.5.0 ws.Cipher (AVX2 assembly).
+// Masking touches every byte of every payload, so it is worth assembly.
+// The vector kernels are much faster than any Go loop on long inputs, and
+// on a par with gobwas/ws's own assembly (docs/PERFORMANCE.md). Pure Go
+// was tried first: crypto/subtle.XORBytes against a long key stream makes
+// two loads per store, and loses to maskWords, the fastest Go loop found.
 //
-//	size     before   after   gobwas
-//	16 B        2.1     2.6      4.7   (after: the call to maskLong costs a frame)
-//	1 KiB      25.3    10.6     11.2
-//	64 KiB     1580     381      384   (both at the L2 bandwidth)
-//
-// On an Intel Xeon (2 shared cores), the AVX2 kernel first cost about
-// 200 ns a call whatever the length: three MOVD (legacy SSE encoding) among
-// VEX instructions made the CPU switch between SSE and AVX state each time,
-// a penalty AMD CPUs do not have. With VMOVD instead (TestAVX2KernelVEXOnly
-// keeps it so): 16 B 3.2 ns, 1 KiB 205 -> 10.3 ns, 64 KiB 1239 -> 1009 ns;
-// gobwas on the same machine 4.5, 13.3 and 1017.
-//
-// Pure Go was tried first and cannot get near: crypto/subtle.XORBytes
-// against a 512-byte key stream (SSE2, but two loads per store) took 57 ns
-// at 1 KiB, 64 bytes of words per loop 24 ns. maskWords is the latter.
+// The AVX2 kernel uses VEX-encoded instructions only. A legacy SSE
+// instruction among them (MOVD, say) makes Intel CPUs switch between SSE
+// and AVX state at every call, which made even short inputs slow; AMD
+// CPUs do not pay for it. TestAVX2KernelVEXOnly keeps it so.
 
 // maskBytes XORs b in place with the masking key, starting at byte pos of
 // the key (RFC 6455 section 5.3: octet i is XORed with key[i mod 4]), and
@@ -75,9 +65,8 @@ func maskBytes(key [4]byte, pos int, b []byte) int {
 	return end
 }
 
-// maskLongMin is the length from which maskBytes calls maskLong: on amd64,
-// the vector kernels' call and set-up cost more than they save below it
-// (crossover measured between 64 and 128 bytes).
+// maskLongMin is the length from which maskBytes calls maskLong. Below it,
+// on amd64, the vector kernels' call and set-up cost more than they save.
 const maskLongMin = 128
 
 // maskWords XORs b with k repeated, low byte first:

@@ -11,17 +11,18 @@ package wsproto
 import "syscall"
 
 // A reader that waits in the middle of a large frame payload is woken, by
-// default, by every segment that arrives: at 1 MiB over loopback, a read
-// of 130-260 KiB, then an empty one (EAGAIN) and a wait, several times per
-// message. SO_RCVLOWAT (socket(7)) tells Linux to report the socket
-// readable only once that many bytes are queued, or at EOF, an error or
-// under memory pressure, so the reader sleeps until a worthwhile read is
-// possible. It is only raised for bytes the peer must send next (the rest
-// of the current frame's payload, where no control frame can come), so
-// waiting for them delays nothing; it is set back to 1 before any other
-// wait. Reads themselves are not affected: a non-blocking read returns
-// what is there. Measured (bench, wsraise echo, 1 MiB, interleaved A/B
-// of two builds): +7% round trips at 1 connection, +8% at 100.
+// default, by every segment that arrives: a read of part of the payload,
+// then an empty one (EAGAIN) and a wait, several times per message.
+// SO_RCVLOWAT (socket(7)) tells Linux to report the socket readable only
+// once that many bytes are queued, or at EOF, an error or under memory
+// pressure. So the reader sleeps until a worthwhile read is possible.
+//
+// It is only raised for bytes the peer must send next: the rest of the
+// current frame's payload, where no control frame can come. So waiting for
+// them delays nothing. It is set back to 1 before any other wait. Reads
+// themselves are not affected: a non-blocking read returns what is there.
+// Fewer wake-ups give more round trips on large messages
+// (docs/PERFORMANCE.md).
 
 const (
 	lowatFrom = 64 << 10  // payload still to come from which the threshold is raised, to this
