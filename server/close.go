@@ -22,7 +22,7 @@ import (
 // or does not answer within Options.CloseTimeout, Close returns a
 // *Disconnect (1006), which a handler may return as it is.
 func (ws *WebSocket) Close(code wsproto.StatusCode, reason string) error {
-	return ws.close(nil, code, reason)
+	return ws.close(context.Background(), code, reason)
 }
 
 // CloseContext is Close, bounded by ctx as well: if ctx ends before the
@@ -71,7 +71,7 @@ func (ws *WebSocket) close(ctx context.Context, code wsproto.StatusCode, reason 
 	ws.closing.Store(true)
 	ws.mu.Unlock()
 	ws.stopKeepalive()
-	if ctx != nil {
+	if ctx.Done() != nil {
 		stop := context.AfterFunc(ctx, func() { c.CloseNow() })
 		defer stop()
 	}
@@ -82,7 +82,7 @@ func (ws *WebSocket) close(ctx context.Context, code wsproto.StatusCode, reason 
 		return codeErr
 	case err == nil, errors.Is(err, wsproto.ErrClosed):
 		return nil // done, or the peer was first: nothing to do
-	case ctx != nil && ctx.Err() != nil:
+	case ctx.Err() != nil:
 		return ctx.Err()
 	}
 	// The peer did not answer the close frame (it left, or timed out):

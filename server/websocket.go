@@ -5,7 +5,6 @@ import (
 	"net/http"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"wsraise/wsproto"
 )
@@ -200,16 +199,3 @@ func (ws *WebSocket) ioContext(ctx context.Context) context.Context {
 	}
 	return ctx
 }
-
-// isClosed reports whether a channel that is only ever closed is.
-func isClosed(c <-chan struct{}) bool {
-	select {
-	case <-c:
-		return true
-	default:
-		return false
-	}
-}
-
-// sinceNano is the time since a unix-nanosecond timestamp.
-func sinceNano(ns int64) time.Duration { return time.Since(time.Unix(0, ns)) }
