@@ -260,10 +260,10 @@ func (ws *WebSocket) stopReading() {
 
 // readMessage reads the next message whole: appended to dst with
 // appendTo, or else into a buffer from the pool. The buffer is first of
-// the size of the last message, but at most firstGuess, and grows by
-// doubling only as the message's bytes arrive, so a peer that starts a
-// message and stalls makes the server hold no more than twice what it
-// sent. Every byte of growth is taken from the app's budget
+// the size of the last message, but at most firstGuess, and grows only as
+// the message's bytes arrive: to the last message's size, or by doubling.
+// A peer that starts a message and stalls makes the server hold no more
+// than twice what it sent, or the size of its last message. Every byte of growth is taken from the app's budget
 // (Options.MaxBufferedBytes) and given back once the message is the
 // handler's: at once for dst, when the pooled buffer is handed over
 // (release) otherwise. The caller holds the read.
@@ -304,8 +304,14 @@ func (ws *WebSocket) readMessage(ctx context.Context, appendTo bool, dst []byte)
 				probe = n
 			}
 			// The room this message gets next: twice what has come, or a
-			// first guess.
-			want := max(2*(len(b)-start), min(r.hint, firstGuess), 1<<minBufferShift)
+			// first guess; once it is past the first guess, the size of
+			// the last message if that is more (a peer that sends large
+			// messages gets one step, not a copy per doubling).
+			have := len(b) - start
+			want := max(2*have, min(r.hint, firstGuess), 1<<minBufferShift)
+			if have > 0 && r.hint > want {
+				want = r.hint
+			}
 			held := int64(start + want - base) // memory the message holds
 			if c := bufferClass(want); !appendTo && c >= 0 {
 				held = 1 << (c + minBufferShift) // getBuffer's size
