@@ -1105,3 +1105,37 @@ func TestHostileStalledMessagesShareMaxBufferedBytes(t *testing.T) {
 	runtime.KeepAlive([][]byte{msg, firstPart, lastPart, whole}) // in the baseline, and after
 	expectServed(t, srv)
 }
+
+// TestHostileInflatingCountsAgainstMaxBufferedBytes: a message in progress
+// on a connection with permessage-deflate holds a flate reader and its
+// window besides its buffer, and the budget counts it. With room for one
+// such message, a second stalled compressed message is refused with 1013;
+// once the first ends, a new one goes through.
+func TestHostileInflatingCountsAgainstMaxBufferedBytes(t *testing.T) {
+	const busy = "server busy: try again later"
+	msg := []byte(strings.Repeat("stalled ", 64))
+	first, rest := deflateParts(t, msg, 16)
+	opts := server.Options{
+		Compression: &wsproto.CompressionOptions{},
+		// One message's inflater (48 KiB) and its first buffers, not two.
+		MaxBufferedBytes: 80 << 10,
+		CloseTimeout:     500 * time.Millisecond,
+	}
+	_, srv, _ := serve(t, opts, lengthHandler)
+	a := dialDeflate(t, srv)
+	a.writeFrameFin(false, opBin|rsv1Bit, first, true)
+	a.write(opPing, []byte("sync"))
+	if op, _, err := a.readFrame(wstest.Timeout); err != nil || op != opPong {
+		t.Fatalf("first connection: frame %#x, %v; want a pong (its message held)", op, err)
+	}
+	b := dialDeflate(t, srv)
+	b.writeFrameFin(false, opBin|rsv1Bit, first, true)
+	if p := b.expectCloseFrame(); !bytes.Equal(p, closePayload(1013, busy)) {
+		t.Fatalf("second connection: close %q, want 1013 %q", p, busy)
+	}
+	a.writeFrameFin(true, opCont, rest, true)
+	a.expectText(strconv.Itoa(len(msg)))
+	c := dialDeflate(t, srv) // the first message's share is back
+	c.write(opBin|rsv1Bit, append(bytes.Clone(first), rest...))
+	c.expectText(strconv.Itoa(len(msg)))
+}

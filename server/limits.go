@@ -36,6 +36,13 @@ func (b *budget) take(n int64) bool {
 // give returns n bytes.
 func (b *budget) give(n int64) { b.used.Add(-n) }
 
+// inflateCost is what a message in progress on a connection with
+// permessage-deflate takes from the budget besides its buffer: a flate
+// reader's state, with its 32 KiB window (RFC 7692 section 7.1.2: up to
+// 2^15 bytes of history), held from the message's first frame to its
+// end.
+const inflateCost = 48 << 10
+
 // errBudget is why a message was refused: it would have taken the app
 // past Options.MaxBufferedBytes.
 var errBudget = errors.New("server: the app's MaxBufferedBytes are in use; message refused")

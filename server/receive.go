@@ -268,9 +268,18 @@ func (ws *WebSocket) stopReading() {
 // handler's: at once for dst, when the pooled buffer is handed over
 // (release) otherwise. The caller holds the read.
 func (ws *WebSocket) readMessage(ctx context.Context, appendTo bool, dst []byte) (message, error) {
-	typ, rd, err := ws.conn.Load().Reader(ws.ioContext(ctx))
+	c := ws.conn.Load()
+	typ, rd, err := c.Reader(ws.ioContext(ctx))
 	if err != nil {
 		return message{}, err
+	}
+	if c.Compressed() {
+		// The message may be compressed (the reader does not say), and
+		// inflating it holds a flate reader and its window until its end.
+		if !ws.app.budget.take(inflateCost) {
+			return message{}, errBudget
+		}
+		defer ws.app.budget.give(inflateCost)
 	}
 	r := &ws.rd
 	m := message{typ: typ}
