@@ -3,7 +3,7 @@ package wsraise
 // Conformance of permessage-deflate (RFC 7692) over loopback TCP, in the
 // spirit of Autobahn sections 12 (payloads of every kind and size through
 // the default parameters) and 13 (every parameter combination). A raw
-// peer, built on wire_test.go's frames, compresses and decompresses with
+// peer, built on internal/rawpeer, compresses and decompresses with
 // compress/flate itself, not with wsproto's deflate.go, and drives the
 // wsraise server; a raw server does the same to the wsraise client.
 //
@@ -12,16 +12,12 @@ package wsraise
 // lists every case; the Counts logs give the number per section.
 
 import (
-	"bufio"
 	"bytes"
 	"compress/flate"
 	"context"
-	"crypto/rand"
-	"encoding/base64"
 	"fmt"
 	"io"
 	mrand "math/rand/v2"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -30,11 +26,9 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"wsraise/internal/rawpeer"
 	"wsraise/wsproto"
 )
-
-// rsv1 is RSV1 in frame.rsv (bits RSV1 RSV2 RSV3 as 4 2 1).
-const rsv1 = 4
 
 // deflateParams is what a handshake agreed, parsed here on its own.
 type deflateParams struct {
@@ -72,7 +66,7 @@ func parseAgreed(t testing.TB, h []string) deflateParams {
 // deflatePeer is a raw peer with permessage-deflate: its own compressor
 // and decompressor, with or without context takeover as agreed.
 type deflatePeer struct {
-	*peer
+	*rawpeer.Peer
 	ownTakeover, peerTakeover bool
 	level                     int
 	fw                        *flate.Writer
@@ -80,9 +74,9 @@ type deflatePeer struct {
 	dict                      []byte // the last 32 KiB the other side compressed
 }
 
-func newDeflatePeer(p *peer, params deflateParams) *deflatePeer {
-	d := &deflatePeer{peer: p, level: flate.DefaultCompression}
-	if p.client {
+func newDeflatePeer(p *rawpeer.Peer, params deflateParams) *deflatePeer {
+	d := &deflatePeer{Peer: p, level: flate.DefaultCompression}
+	if p.Client {
 		d.ownTakeover, d.peerTakeover = !params.clientNoTakeover, !params.serverNoTakeover
 	} else {
 		d.ownTakeover, d.peerTakeover = !params.serverNoTakeover, !params.clientNoTakeover
@@ -92,7 +86,7 @@ func newDeflatePeer(p *peer, params deflateParams) *deflatePeer {
 
 // compress is section 7.2.1: compress, sync flush, drop 00 00 ff ff.
 func (d *deflatePeer) compress(msg []byte) []byte {
-	d.t.Helper()
+	d.T.Helper()
 	if d.fw == nil || !d.ownTakeover {
 		d.fw, _ = flate.NewWriter(&d.wbuf, d.level)
 	}
@@ -101,7 +95,7 @@ func (d *deflatePeer) compress(msg []byte) []byte {
 	d.fw.Flush()
 	out, ok := bytes.CutSuffix(d.wbuf.Bytes(), []byte{0, 0, 0xff, 0xff})
 	if !ok {
-		d.t.Fatal("compress/flate's flush did not end with 00 00 ff ff")
+		d.T.Fatal("compress/flate's flush did not end with 00 00 ff ff")
 	}
 	return bytes.Clone(out)
 }
@@ -109,7 +103,7 @@ func (d *deflatePeer) compress(msg []byte) []byte {
 // decompress is section 7.2.2: append 00 00 ff ff and inflate, with the
 // window of earlier messages under context takeover.
 func (d *deflatePeer) decompress(payload []byte) []byte {
-	d.t.Helper()
+	d.T.Helper()
 	src := io.MultiReader(bytes.NewReader(payload), bytes.NewReader([]byte{0, 0, 0xff, 0xff, 1, 0, 0, 0xff, 0xff}))
 	var dict []byte
 	if d.peerTakeover {
@@ -117,7 +111,7 @@ func (d *deflatePeer) decompress(payload []byte) []byte {
 	}
 	out, err := io.ReadAll(flate.NewReaderDict(src, dict))
 	if err != nil {
-		d.t.Fatalf("inflating a %d-byte message: %v", len(payload), err)
+		d.T.Fatalf("inflating a %d-byte message: %v", len(payload), err)
 	}
 	if d.peerTakeover {
 		d.dict = append(d.dict, out...)
@@ -128,31 +122,27 @@ func (d *deflatePeer) decompress(payload []byte) []byte {
 
 // compressedFrames compresses msg and splits it into frames of at most
 // frag compressed bytes (0: one frame), RSV1 on the first only (section 6).
-func (d *deflatePeer) compressedFrames(op byte, msg []byte, frag int) []frame {
+func (d *deflatePeer) compressedFrames(op byte, msg []byte, frag int) []rawpeer.Frame {
 	c := d.compress(msg)
 	if frag <= 0 {
 		frag = len(c) + 1
 	}
 	fs := fragments(op, c, frag)
-	fs[0].rsv = rsv1
+	fs[0].RSV = rawpeer.RSV1
 	return fs
 }
 
 // nextFrame reads a frame and checks what RFC 6455 and RFC 7692 require
 // of every frame wsraise sends: masking by role, RSV1 only on the first
 // frame of a data message and only when agreed, no RSV2 or RSV3.
-func (d *deflatePeer) nextFrame(first, agreed bool) frame {
-	d.t.Helper()
-	d.nc.SetReadDeadline(time.Now().Add(wait))
-	f, err := readFrame(d.br)
+func (d *deflatePeer) nextFrame(first, agreed bool) rawpeer.Frame {
+	d.T.Helper()
+	f, err := d.ReadFrame(rawpeer.Wait)
 	if err != nil {
-		d.t.Fatalf("want a frame, got %v", err)
+		d.T.Fatalf("want a frame, got %v", err)
 	}
-	if f.masked == d.client {
-		d.t.Fatalf("frame masked=%v", f.masked)
-	}
-	if f.rsv&^rsv1 != 0 || f.rsv != 0 && (!first || !agreed || f.op >= opClose) {
-		d.t.Fatalf("frame op %#x with RSV bits %03b (first %v, agreed %v)", f.op, f.rsv, first, agreed)
+	if f.RSV&^rawpeer.RSV1 != 0 || f.RSV != 0 && (!first || !agreed || f.Op >= rawpeer.OpClose) {
+		d.T.Fatalf("frame op %#x with RSV bits %03b (first %v, agreed %v)", f.Op, f.RSV, first, agreed)
 	}
 	return f
 }
@@ -161,34 +151,34 @@ func (d *deflatePeer) nextFrame(first, agreed bool) frame {
 // compressed, and checks it against want. wantCompressed: 1 compressed, 0
 // not, -1 either.
 func (d *deflatePeer) expectMessage(op byte, want []byte, agreed bool, wantCompressed int) {
-	d.t.Helper()
+	d.T.Helper()
 	f := d.nextFrame(true, agreed)
-	for f.op == opPong {
+	for f.Op == rawpeer.OpPong {
 		f = d.nextFrame(true, agreed)
 	}
-	if f.op != op {
-		d.t.Fatalf("want opcode %#x, got %#x %q", op, f.op, trunc(f.payload))
+	if f.Op != op {
+		d.T.Fatalf("want opcode %#x, got %#x %.40q", op, f.Op, f.Payload)
 	}
-	compressed := f.rsv&rsv1 != 0
+	compressed := f.RSV&rawpeer.RSV1 != 0
 	if wantCompressed >= 0 && compressed != (wantCompressed == 1) {
-		d.t.Fatalf("message of %d bytes: compressed %v", len(want), compressed)
+		d.T.Fatalf("message of %d bytes: compressed %v", len(want), compressed)
 	}
-	got := f.payload
-	for !f.fin {
+	got := f.Payload
+	for !f.Fin {
 		f = d.nextFrame(false, agreed)
-		if f.op != opCont {
-			d.t.Fatalf("want a continuation, got %#x", f.op)
+		if f.Op != rawpeer.OpCont {
+			d.T.Fatalf("want a continuation, got %#x", f.Op)
 		}
-		got = append(got, f.payload...)
+		got = append(got, f.Payload...)
 	}
 	if compressed {
 		got = d.decompress(got)
 	}
-	if op == opText && !utf8.Valid(got) {
-		d.t.Fatal("text message is not valid UTF-8")
+	if op == rawpeer.OpText && !utf8.Valid(got) {
+		d.T.Fatal("text message is not valid UTF-8")
 	}
 	if !bytes.Equal(got, want) {
-		d.t.Fatalf("message differs: got %d bytes %q, want %d bytes %q", len(got), trunc(got), len(want), trunc(want))
+		d.T.Fatalf("message differs: got %d bytes %.40q, want %d bytes %.40q", len(got), got, len(want), want)
 	}
 }
 
@@ -197,30 +187,12 @@ func (d *deflatePeer) expectMessage(op byte, want []byte, agreed bool, wantCompr
 // what the server agreed.
 func dialRawDeflate(t testing.TB, addr, path, offer string) (*deflatePeer, deflateParams) {
 	t.Helper()
-	nc, err := net.DialTimeout("tcp", addr, wait)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { nc.Close() })
-	var k [16]byte
-	rand.Read(k[:])
-	key := base64.StdEncoding.EncodeToString(k[:])
-	req := "GET " + path + " HTTP/1.1\r\nHost: " + addr + "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
-		"Sec-WebSocket-Key: " + key + "\r\nSec-WebSocket-Version: 13\r\n"
+	extra := ""
 	if offer != "" {
-		req += "Sec-WebSocket-Extensions: " + offer + "\r\n"
+		extra = "Sec-WebSocket-Extensions: " + offer + "\r\n"
 	}
-	p := &peer{t: t, nc: nc, br: bufio.NewReader(nc), client: true, keys: map[[4]byte]int{}}
-	p.write([]byte(req + "\r\n"))
-	nc.SetReadDeadline(time.Now().Add(wait))
-	resp, err := http.ReadResponse(p.br, nil)
-	if err != nil || resp.StatusCode != http.StatusSwitchingProtocols {
-		t.Fatalf("handshake: %v %v", resp, err)
-	}
-	if resp.Header.Get("Sec-WebSocket-Accept") != acceptKey(key) {
-		t.Fatal("bad Sec-WebSocket-Accept")
-	}
-	params := parseAgreed(t, resp.Header["Sec-Websocket-Extensions"])
+	p := rawpeer.Dial(t, addr, path, extra)
+	params := parseAgreed(t, p.Response.Header["Sec-Websocket-Extensions"])
 	return newDeflatePeer(p, params), params
 }
 
@@ -321,16 +293,16 @@ func messagesFor(size int) int { return max(4, min(100, (256<<10)/size)) }
 // client, compressed, every third one in fragments and every fifth one
 // uncompressed, reading each echo while the next ones go out.
 func exchange(d *deflatePeer, params deflateParams, kind string, size, n int, threshold int) {
-	d.t.Helper()
-	op := byte(opText)
+	d.T.Helper()
+	op := byte(rawpeer.OpText)
 	if kind == "binary" || kind == "random" {
-		op = opBinary
+		op = rawpeer.OpBinary
 	}
 	msgs := make([][]byte, n)
 	var wire []byte
 	for i := range msgs {
 		msgs[i] = payload(kind, size, i)
-		var fs []frame
+		var fs []rawpeer.Frame
 		switch {
 		case !params.agreed || i%5 == 4:
 			fs = fragments(op, msgs[i], max(1, size/2))
@@ -339,12 +311,12 @@ func exchange(d *deflatePeer, params deflateParams, kind string, size, n int, th
 		default:
 			fs = d.compressedFrames(op, msgs[i], 0)
 		}
-		wire = append(wire, d.encode(fs...)...)
+		wire = append(wire, d.Encode(fs...)...)
 	}
 	errc := make(chan error, 1)
 	go func() {
-		d.nc.SetWriteDeadline(time.Now().Add(wait))
-		_, err := d.nc.Write(wire)
+		d.Conn.SetWriteDeadline(time.Now().Add(rawpeer.Wait))
+		_, err := d.Conn.Write(wire)
 		errc <- err
 	}()
 	for _, m := range msgs {
@@ -355,9 +327,9 @@ func exchange(d *deflatePeer, params deflateParams, kind string, size, n int, th
 		d.expectMessage(op, m, params.agreed, want)
 	}
 	if err := <-errc; err != nil {
-		d.t.Fatal(err)
+		d.T.Fatal(err)
 	}
-	d.closeNormally()
+	d.CloseNormally()
 }
 
 type compressCase struct {
@@ -424,55 +396,55 @@ func compressionServerCases() []compressCase {
 		}
 	}
 	// The rules of section 6 and the limits, on the wire.
-	bad := func(id, section, name, path string, frames func(d *deflatePeer) []frame, code uint16) {
+	bad := func(id, section, name, path string, frames func(d *deflatePeer) []rawpeer.Frame, code uint16) {
 		cs = append(cs, compressCase{id: id, section: section, name: name, run: func(t *testing.T, addr string) {
 			d, _ := dialRawDeflate(t, addr, path, "permessage-deflate")
-			d.send(frames(d)...)
-			d.expectClose(code)
+			d.Send(frames(d)...)
+			d.ExpectClose(code)
 		}})
 	}
 	hello := []byte(strings.Repeat("Hello, compressed world. ", 20))
-	bad("12.100.1", "6.1", "RSV1 on a continuation frame fails 1002", "/deflate", func(d *deflatePeer) []frame {
-		fs := d.compressedFrames(opText, hello, 10)
-		fs[1].rsv = rsv1
+	bad("12.100.1", "6.1", "RSV1 on a continuation frame fails 1002", "/deflate", func(d *deflatePeer) []rawpeer.Frame {
+		fs := d.compressedFrames(rawpeer.OpText, hello, 10)
+		fs[1].RSV = rawpeer.RSV1
 		return fs
 	}, 1002)
-	bad("12.100.2", "6.1", "RSV1 on a ping fails 1002", "/deflate", func(d *deflatePeer) []frame {
-		return []frame{ping([]byte("x")).with(func(f *frame) { f.rsv = rsv1 })}
+	bad("12.100.2", "6.1", "RSV1 on a ping fails 1002", "/deflate", func(d *deflatePeer) []rawpeer.Frame {
+		return []rawpeer.Frame{rawpeer.Frame{Fin: true, RSV: rawpeer.RSV1, Op: rawpeer.OpPing, Payload: []byte("x")}}
 	}, 1002)
-	bad("12.100.3", "6.1", "RSV1 on a ping between compressed fragments fails 1002", "/stream", func(d *deflatePeer) []frame {
-		fs := d.compressedFrames(opText, hello, 10)
-		return []frame{fs[0], ping(nil).with(func(f *frame) { f.rsv = rsv1 }), fs[1]}
+	bad("12.100.3", "6.1", "RSV1 on a ping between compressed fragments fails 1002", "/stream", func(d *deflatePeer) []rawpeer.Frame {
+		fs := d.compressedFrames(rawpeer.OpText, hello, 10)
+		return []rawpeer.Frame{fs[0], rawpeer.Frame{Fin: true, RSV: rawpeer.RSV1, Op: rawpeer.OpPing}, fs[1]}
 	}, 1002)
-	bad("12.100.4", "7.2.2", "data that does not inflate fails 1007", "/deflate", func(d *deflatePeer) []frame {
-		return []frame{binaryFrame([]byte{0xf2, 0x48, 0xff, 0xff, 0xff, 0x07}).with(func(f *frame) { f.rsv = rsv1 })}
+	bad("12.100.4", "7.2.2", "data that does not inflate fails 1007", "/deflate", func(d *deflatePeer) []rawpeer.Frame {
+		return []rawpeer.Frame{rawpeer.Frame{Fin: true, RSV: rawpeer.RSV1, Op: rawpeer.OpBinary, Payload: []byte{0xf2, 0x48, 0xff, 0xff, 0xff, 0x07}}}
 	}, 1007)
-	bad("12.100.5", "RFC 6455 8.1", "text invalid once inflated fails 1007", "/stream", func(d *deflatePeer) []frame {
-		return d.compressedFrames(opText, []byte("valid, then \xed\xa0\x80"), 0)
+	bad("12.100.5", "RFC 6455 8.1", "text invalid once inflated fails 1007", "/stream", func(d *deflatePeer) []rawpeer.Frame {
+		return d.compressedFrames(rawpeer.OpText, []byte("valid, then \xed\xa0\x80"), 0)
 	}, 1007)
-	bad("12.100.6", "RFC 6455 10.4", "10 MiB of zeros in 10 KiB, read limit 64 KiB: 1009", "/limit", func(d *deflatePeer) []frame {
+	bad("12.100.6", "RFC 6455 10.4", "10 MiB of zeros in 10 KiB, read limit 64 KiB: 1009", "/limit", func(d *deflatePeer) []rawpeer.Frame {
 		d.level = flate.BestCompression
-		return d.compressedFrames(opBinary, make([]byte, 10<<20), 0)
+		return d.compressedFrames(rawpeer.OpBinary, make([]byte, 10<<20), 0)
 	}, 1009)
-	bad("12.100.7", "RFC 6455 5.2", "RSV1 without the extension fails 1002", "/plain", func(d *deflatePeer) []frame {
-		return d.compressedFrames(opText, hello, 0)
+	bad("12.100.7", "RFC 6455 5.2", "RSV1 without the extension fails 1002", "/plain", func(d *deflatePeer) []rawpeer.Frame {
+		return d.compressedFrames(rawpeer.OpText, hello, 0)
 	}, 1002)
 	cs = append(cs, compressCase{id: "12.100.8", section: "6.1", name: "pings between compressed fragments are answered first", run: func(t *testing.T, addr string) {
 		d, params := dialRawDeflate(t, addr, "/deflate", "permessage-deflate")
-		fs := d.compressedFrames(opText, hello, 7)
-		var wire []frame
+		fs := d.compressedFrames(rawpeer.OpText, hello, 7)
+		var wire []rawpeer.Frame
 		for i, f := range fs {
 			wire = append(wire, f)
-			if !f.fin {
-				wire = append(wire, ping([]byte{byte(i)}))
+			if !f.Fin {
+				wire = append(wire, rawpeer.Ping([]byte{byte(i)}))
 			}
 		}
-		d.send(wire...)
+		d.Send(wire...)
 		for i := range len(fs) - 1 {
-			d.expectPong([]byte{byte(i)})
+			d.ExpectPong([]byte{byte(i)})
 		}
-		d.expectMessage(opText, hello, params.agreed, 1)
-		d.closeNormally()
+		d.expectMessage(rawpeer.OpText, hello, params.agreed, 1)
+		d.CloseNormally()
 	}})
 	return cs
 }
@@ -537,13 +509,11 @@ func TestCompressionClient(t *testing.T) {
 		"permessage-deflate, permessage-deflate",
 		"x-webkit-deflate-frame",
 	} {
-		s := newRawServer(t, func(r *http.Request) string {
-			return "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
-				"Sec-WebSocket-Accept: " + acceptKey(r.Header.Get("Sec-WebSocket-Key")) + "\r\n" +
-				"Sec-WebSocket-Extensions: " + response + "\r\n\r\n"
+		s := rawpeer.Listen(t, func(r *http.Request) string {
+			return rawpeer.Response(r, "Sec-WebSocket-Extensions: "+response+"\r\n")
 		})
-		ctx, cancel := context.WithTimeout(context.Background(), wait)
-		c, _, err := wsproto.Dial(ctx, s.url(), &wsproto.DialOptions{Compression: &wsproto.CompressionOptions{ContextTakeover: true}})
+		ctx, cancel := context.WithTimeout(context.Background(), rawpeer.Wait)
+		c, _, err := wsproto.Dial(ctx, s.URL("/"), &wsproto.DialOptions{Compression: &wsproto.CompressionOptions{ContextTakeover: true}})
 		cancel()
 		if err == nil {
 			c.CloseNow()
@@ -551,32 +521,30 @@ func TestCompressionClient(t *testing.T) {
 		} else if !strings.Contains(err.Error(), "Sec-WebSocket-Extensions") {
 			t.Errorf("response %q: error %q does not name the header", response, err)
 		}
-		p := s.accept()
-		p.nc.Close()
+		p := s.Accept()
+		p.Conn.Close()
 	}
 }
 
 func runClientCase(t *testing.T, opts wsproto.CompressionOptions, offer, response string, want deflateParams, size int) {
 	var offered []string
 	var mu sync.Mutex
-	s := newRawServer(t, func(r *http.Request) string {
+	s := rawpeer.Listen(t, func(r *http.Request) string {
 		mu.Lock()
 		offered = r.Header["Sec-Websocket-Extensions"]
 		mu.Unlock()
-		resp := "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
-			"Sec-WebSocket-Accept: " + acceptKey(r.Header.Get("Sec-WebSocket-Key")) + "\r\n"
-		if response != "" {
-			resp += "Sec-WebSocket-Extensions: " + response + "\r\n"
+		if response == "" {
+			return rawpeer.Response(r, "")
 		}
-		return resp + "\r\n"
+		return rawpeer.Response(r, "Sec-WebSocket-Extensions: "+response+"\r\n")
 	})
 	ctx := context.Background()
-	c, _, err := wsproto.Dial(ctx, s.url(), &wsproto.DialOptions{Compression: &opts, CloseTimeout: 2 * time.Second})
+	c, _, err := wsproto.Dial(ctx, s.URL("/"), &wsproto.DialOptions{Compression: &opts, CloseTimeout: 2 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer c.CloseNow()
-	p := s.accept()
+	p := s.Accept()
 	mu.Lock()
 	if len(offered) != 1 || offered[0] != offer {
 		t.Fatalf("offered %q, want %q", offered, offer)
@@ -611,9 +579,9 @@ func runClientCase(t *testing.T, opts wsproto.CompressionOptions, offer, respons
 	for i := range n {
 		msg := payload("json", size, i)
 		if want.agreed && i%4 != 3 {
-			d.send(d.compressedFrames(opText, msg, []int{0, size / 3, 0}[i%3])...)
+			d.Send(d.compressedFrames(rawpeer.OpText, msg, []int{0, size / 3, 0}[i%3])...)
 		} else {
-			d.send(text(string(msg)))
+			d.Send(rawpeer.Text(string(msg)))
 		}
 		// The echo is compressed from the threshold up; by Writer, it is
 		// compressed once the message passes the threshold.
@@ -621,14 +589,14 @@ func runClientCase(t *testing.T, opts wsproto.CompressionOptions, offer, respons
 		if want.agreed && size >= 128 {
 			wantCompressed = 1
 		}
-		d.expectMessage(opText, msg, want.agreed, wantCompressed)
+		d.expectMessage(rawpeer.OpText, msg, want.agreed, wantCompressed)
 	}
-	d.send(closeFrame(1000, ""))
-	d.readClose()
-	p.nc.Close()
+	d.Send(rawpeer.Close(1000, ""))
+	d.ReadClose()
+	p.Conn.Close()
 	select {
 	case <-c.Done():
-	case <-time.After(wait):
+	case <-time.After(rawpeer.Wait):
 		t.Fatal("client connection did not end")
 	}
 	wg.Wait()

@@ -27,6 +27,7 @@ import (
 	"testing"
 	"time"
 
+	"wsraise/internal/rawpeer"
 	"wsraise/server"
 	"wsraise/wsproto"
 )
@@ -44,10 +45,10 @@ func TestFaults(t *testing.T) {
 			// handler a *Disconnect with 1006, not a send blocked forever.
 			name: "client stops reading: write timeout cuts it (1006)",
 			run: func(t *testing.T, f *fixture) {
-				p := dialRaw(t, f.addr, "/flood", nil)
+				p := rawpeer.Dial(t, f.addr, "/flood", "")
 				f.expectDisconnect(t, "/flood", wsproto.StatusAbnormalClosure)
 				f.expectEnd(t, "/flood", "none", 1006)
-				if n := drainToEnd(t, p.br, p.nc, fEnd); n < 64<<10 {
+				if n := drainToEnd(t, p, fEnd); n < 64<<10 {
 					t.Fatalf("only %d bytes before the end: the socket buffers were not full", n)
 				}
 			},
@@ -55,10 +56,10 @@ func TestFaults(t *testing.T) {
 		{
 			name: "client vanishes mid-frame (FIN): 1006",
 			run: func(t *testing.T, f *fixture) {
-				p := dialRaw(t, f.addr, "/recv", nil)
-				b := maskedFrame(true, opText, bytes.Repeat([]byte("x"), 1000))
-				p.write(b[:500])
-				p.nc.Close()
+				p := rawpeer.Dial(t, f.addr, "/recv", "")
+				b := rawpeer.Frame{Fin: true, Op: rawpeer.OpText, Payload: bytes.Repeat([]byte("x"), 1000)}.Mask().Encode()
+				p.Write(b[:500])
+				p.Conn.Close()
 				f.expectDisconnect(t, "/recv", wsproto.StatusAbnormalClosure)
 				f.expectEnd(t, "/recv", "none", 1006)
 			},
@@ -66,10 +67,10 @@ func TestFaults(t *testing.T) {
 		{
 			name: "client vanishes mid-header (RST): 1006",
 			run: func(t *testing.T, f *fixture) {
-				p := dialRaw(t, f.addr, "/recv", nil)
-				p.write(rawHeader(true, opBinary, 70000)[:5])
-				p.nc.(*net.TCPConn).SetLinger(0) // close sends RST
-				p.nc.Close()
+				p := rawpeer.Dial(t, f.addr, "/recv", "")
+				p.Write(rawpeer.Frame{Fin: true, Op: rawpeer.OpBinary, Length: 70000}.Mask().Encode()[:5])
+				p.Conn.(*net.TCPConn).SetLinger(0) // close sends RST
+				p.Conn.Close()
 				f.expectDisconnect(t, "/recv", wsproto.StatusAbnormalClosure)
 				f.expectEnd(t, "/recv", "none", 1006)
 			},
@@ -79,12 +80,12 @@ func TestFaults(t *testing.T) {
 			// abnormally: the server closes TCP at once, sending nothing.
 			name: "client half-closes TCP without a close frame: 1006",
 			run: func(t *testing.T, f *fixture) {
-				p := dialRaw(t, f.addr, "/recv", nil)
-				p.send(text("last words"))
-				p.nc.(*net.TCPConn).CloseWrite()
+				p := rawpeer.Dial(t, f.addr, "/recv", "")
+				p.Send(rawpeer.Text("last words"))
+				p.Conn.(*net.TCPConn).CloseWrite()
 				f.expectDisconnect(t, "/recv", wsproto.StatusAbnormalClosure)
 				f.expectEnd(t, "/recv", "none", 1006)
-				drainToEnd(t, p.br, p.nc, fEnd)
+				drainToEnd(t, p, fEnd)
 			},
 		},
 		{
@@ -93,18 +94,18 @@ func TestFaults(t *testing.T) {
 			name: "client never answers pings: keepalive closes 1011",
 			opts: server.Options{PingInterval: 100 * time.Millisecond, PongTimeout: 200 * time.Millisecond},
 			run: func(t *testing.T, f *fixture) {
-				p := dialRaw(t, f.addr, "/recv", nil)
+				p := rawpeer.Dial(t, f.addr, "/recv", "")
 				pings := 0
 				for {
-					fr := p.next()
-					if fr.op == opPing {
+					fr := p.Next()
+					if fr.Op == rawpeer.OpPing {
 						pings++
 						continue
 					}
-					if fr.op != opClose || len(fr.payload) < 2 {
-						t.Fatalf("frame %#x %q, want pings then a close", fr.op, fr.payload)
+					if fr.Op != rawpeer.OpClose || len(fr.Payload) < 2 {
+						t.Fatalf("frame %#x %q, want pings then a close", fr.Op, fr.Payload)
 					}
-					code, reason := binary.BigEndian.Uint16(fr.payload), string(fr.payload[2:])
+					code, reason := binary.BigEndian.Uint16(fr.Payload), string(fr.Payload[2:])
 					if code != 1011 || reason != "keepalive ping timeout" {
 						t.Fatalf("close %d %q, want 1011 keepalive ping timeout", code, reason)
 					}
@@ -113,7 +114,7 @@ func TestFaults(t *testing.T) {
 				if pings == 0 {
 					t.Fatal("closed without a ping first")
 				}
-				p.answerClose(1011)
+				p.AnswerClose(1011)
 				f.expectDisconnect(t, "/recv", wsproto.StatusInternalError)
 				r := f.expectEnd(t, "/recv", "server", 1011)
 				if r.attrs["reason"] != "keepalive ping timeout" {
@@ -129,8 +130,8 @@ func TestFaults(t *testing.T) {
 			name: "handshake dribbled a byte at a time: ReadHeaderTimeout cuts it",
 			run: func(t *testing.T, f *fixture) {
 				start := time.Now() // the server's header timer starts after this
-				nc := dialTCP(t, f.addr)
-				req := handshake(f.addr, "/recv", "")
+				nc := rawpeer.DialTCP(t, f.addr)
+				req := rawpeer.Request(f.addr, "/recv", rawpeer.SampleKey, "")
 				ended := make(chan error, 1)
 				go func() {
 					var b [1]byte
@@ -173,22 +174,22 @@ func TestFaults(t *testing.T) {
 			// what it sends after its close is ignored.
 			name: "client sends a close and keeps sending",
 			run: func(t *testing.T, f *fixture) {
-				p := dialRaw(t, f.addr, "/recv", nil)
-				p.send(closeFrame(1000, "bye"))
+				p := rawpeer.Dial(t, f.addr, "/recv", "")
+				p.Send(rawpeer.Close(1000, "bye"))
 				for i := range 200 {
-					p.nc.SetWriteDeadline(time.Now().Add(wait))
-					if _, err := p.nc.Write(p.encode(text("after close"))); err != nil {
+					p.Conn.SetWriteDeadline(time.Now().Add(rawpeer.Wait))
+					if _, err := p.Conn.Write(p.Encode(rawpeer.Text("after close"))); err != nil {
 						break
 					}
 					if i%20 == 0 {
 						time.Sleep(5 * time.Millisecond)
 					}
 				}
-				code, _ := p.readClose()
+				code, _ := p.ReadClose()
 				if code != 1000 {
 					t.Fatalf("close echo %d, want 1000", code)
 				}
-				drainToEnd(t, p.br, p.nc, fEnd)
+				drainToEnd(t, p, fEnd)
 				f.expectDisconnect(t, "/recv", wsproto.StatusNormalClosure)
 				r := f.expectEnd(t, "/recv", "client", 1000)
 				if r.attrs["reason"] != "bye" {
@@ -202,12 +203,12 @@ func TestFaults(t *testing.T) {
 			name: "client ignores the server's close and keeps sending",
 			run: func(t *testing.T, f *fixture) {
 				start := time.Now() // the server's close timer starts after this
-				p := dialRaw(t, f.addr, "/raise", nil)
-				batch := bytes.Repeat(maskedFrame(true, opBinary, make([]byte, 100)), 10)
+				p := rawpeer.Dial(t, f.addr, "/raise", "")
+				batch := bytes.Repeat(rawpeer.Binary(make([]byte, 100)).Mask().Encode(), 10)
 				var werr error
 				for range 2000 {
-					p.nc.SetWriteDeadline(time.Now().Add(wait))
-					if _, werr = p.nc.Write(batch); werr != nil {
+					p.Conn.SetWriteDeadline(time.Now().Add(rawpeer.Wait))
+					if _, werr = p.Conn.Write(batch); werr != nil {
 						break
 					}
 					time.Sleep(time.Millisecond)
@@ -218,7 +219,7 @@ func TestFaults(t *testing.T) {
 				if d := time.Since(start); d < fCloseTimeout {
 					t.Fatalf("TCP closed after %v, before the close timeout", d)
 				}
-				code, reason := p.readClose()
+				code, reason := p.ReadClose()
 				if code != 1008 || reason != "policy" {
 					t.Fatalf("close %d %q, want 1008 policy", code, reason)
 				}
@@ -252,35 +253,41 @@ func TestHostile(t *testing.T) {
 			code  uint16
 		}{
 			// Section 5.2: "the most significant bit MUST be 0".
-			{"single frame of 2^63 bytes", func() []byte { return rawHeader(true, opBinary, 1<<63) }, 1002},
-			{"single frame of 2^64-1 bytes", func() []byte { return rawHeader(true, opBinary, 1<<64-1) }, 1002},
+			{"single frame of 2^63 bytes", func() []byte { return rawpeer.Frame{Fin: true, Op: rawpeer.OpBinary, Length: 1 << 63}.Mask().Encode() }, 1002},
+			{"single frame of 2^64-1 bytes", func() []byte {
+				return rawpeer.Frame{Fin: true, Op: rawpeer.OpBinary, Length: 1<<64 - 1}.Mask().Encode()
+			}, 1002},
 			// Section 10.4: over the read limit (16 MiB), 1009 before any
 			// payload is read or room is made for it.
-			{"single frame of 2^63-1 bytes", func() []byte { return rawHeader(true, opBinary, 1<<63-1) }, 1009},
-			{"text frame of 2^62 bytes", func() []byte { return rawHeader(true, opText, 1<<62) }, 1009},
-			{"frame of 16 MiB + 1", func() []byte { return rawHeader(true, opBinary, 16<<20+1) }, 1009},
+			{"single frame of 2^63-1 bytes", func() []byte {
+				return rawpeer.Frame{Fin: true, Op: rawpeer.OpBinary, Length: 1<<63 - 1}.Mask().Encode()
+			}, 1009},
+			{"text frame of 2^62 bytes", func() []byte { return rawpeer.Frame{Fin: true, Op: rawpeer.OpText, Length: 1 << 62}.Mask().Encode() }, 1009},
+			{"frame of 16 MiB + 1", func() []byte {
+				return rawpeer.Frame{Fin: true, Op: rawpeer.OpBinary, Length: 16<<20 + 1}.Mask().Encode()
+			}, 1009},
 			{"fragments adding up to 16 MiB + 1", func() []byte {
-				b := append(rawHeader(false, opBinary, 64<<10), make([]byte, 64<<10)...)
-				return append(b, rawHeader(true, opCont, 16<<20-64<<10+1)...)
+				b := append(rawpeer.Frame{Op: rawpeer.OpBinary, Length: 64 << 10}.Mask().Encode(), make([]byte, 64<<10)...)
+				return append(b, rawpeer.Frame{Fin: true, Op: rawpeer.OpCont, Length: 16<<20 - 64<<10 + 1}.Mask().Encode()...)
 			}, 1009},
 			{"continuation of 2^63-1 after 10 bytes", func() []byte {
-				b := append(rawHeader(false, opBinary, 10), make([]byte, 10)...)
-				return append(b, rawHeader(true, opCont, 1<<63-1)...)
+				b := append(rawpeer.Frame{Op: rawpeer.OpBinary, Length: 10}.Mask().Encode(), make([]byte, 10)...)
+				return append(b, rawpeer.Frame{Fin: true, Op: rawpeer.OpCont, Length: 1<<63 - 1}.Mask().Encode()...)
 			}, 1009},
 			// Section 5.5: control frames have at most 125 bytes.
-			{"ping of 2^63-1 bytes", func() []byte { return rawHeader(true, opPing, 1<<63-1) }, 1002},
-			{"close of 65535 bytes", func() []byte { return rawHeader(true, opClose, 65535) }, 1002},
+			{"ping of 2^63-1 bytes", func() []byte { return rawpeer.Frame{Fin: true, Op: rawpeer.OpPing, Length: 1<<63 - 1}.Mask().Encode() }, 1002},
+			{"close of 65535 bytes", func() []byte { return rawpeer.Frame{Fin: true, Op: rawpeer.OpClose, Length: 65535}.Mask().Encode() }, 1002},
 		}
 		for _, c := range cases {
 			t.Run(c.name, func(t *testing.T) {
 				b := c.bytes()
 				var code uint16
 				alloc := allocDuring(func() {
-					p := dialRaw(t, f.addr, "/count", nil)
-					p.write(b)
-					code, _ = p.readClose()
-					p.answerClose(code)
-					p.nc.Close()
+					p := rawpeer.Dial(t, f.addr, "/count", "")
+					p.Write(b)
+					code, _ = p.ReadClose()
+					p.AnswerClose(code)
+					p.Conn.Close()
 					f.expectEnd(t, "/count", "server", int(c.code))
 				})
 				if code != c.code {
@@ -306,22 +313,22 @@ func TestHostile(t *testing.T) {
 				f := newFixture(t, server.Options{})
 				h := startHealthy(t, f.addr)
 				const perBatch = 1000
-				batch := bytes.Repeat(maskedFrame(false, opCont, make([]byte, size)), perBatch)
-				first := maskedFrame(false, opText, []byte("a"))
-				last := maskedFrame(true, opCont, nil)
-				p := dialRaw(t, f.addr, "/count", nil)
+				batch := bytes.Repeat(rawpeer.Frame{Op: rawpeer.OpCont, Payload: make([]byte, size)}.Mask().Encode(), perBatch)
+				first := rawpeer.Frame{Op: rawpeer.OpText, Payload: []byte("a")}.Mask().Encode()
+				last := rawpeer.Frame{Fin: true, Op: rawpeer.OpCont}.Mask().Encode()
+				p := rawpeer.Dial(t, f.addr, "/count", "")
 				want := strconv.Itoa(1 + size*(n/perBatch*perBatch))
 				start := time.Now()
 				alloc := allocDuring(func() {
-					p.write(first)
+					p.Write(first)
 					for range n / perBatch {
-						p.write(batch)
+						p.Write(batch)
 					}
-					p.write(last)
-					p.expectText(want)
+					p.Write(last)
+					p.ExpectText(want)
 				})
 				took := time.Since(start)
-				p.closeNormally()
+				p.CloseNormally()
 				f.expectEnd(t, "/count", "client", 1000)
 				h.finish()
 				bound := uint64(allocBound + 8*size*n)
@@ -342,16 +349,16 @@ func TestHostile(t *testing.T) {
 		var batch, pongs []byte
 		for i := range perBatch {
 			payload := bytes.Repeat([]byte{byte(i)}, 125)
-			batch = append(batch, maskedFrame(true, opPing, payload)...)
-			pongs = append(pongs, frame{fin: true, op: opPong, payload: payload, length: -1}.encode()...)
+			batch = append(batch, rawpeer.Ping(payload).Mask().Encode()...)
+			pongs = append(pongs, rawpeer.Pong(payload).Encode()...)
 		}
-		p := dialRaw(t, f.addr, "/recv", nil)
+		p := rawpeer.Dial(t, f.addr, "/recv", "")
 		got := make([]byte, len(pongs))
 		alloc := allocDuring(func() {
 			for i := range batches {
-				p.write(batch)
-				p.nc.SetReadDeadline(time.Now().Add(wait))
-				if _, err := io.ReadFull(p.br, got); err != nil {
+				p.Write(batch)
+				p.Conn.SetReadDeadline(time.Now().Add(rawpeer.Wait))
+				if _, err := io.ReadFull(p.R, got); err != nil {
 					t.Fatalf("batch %d: %v", i, err)
 				}
 				if !bytes.Equal(got, pongs) {
@@ -359,7 +366,7 @@ func TestHostile(t *testing.T) {
 				}
 			}
 		})
-		p.closeNormally()
+		p.CloseNormally()
 		f.expectEnd(t, "/recv", "client", 1000)
 		h.finish()
 		bound := uint64(allocBound)
@@ -387,16 +394,16 @@ func TestHostile(t *testing.T) {
 			h := startHealthy(t, f.addr)
 			var batch []byte
 			for range 100 {
-				batch = append(batch, maskedFrame(true, opPing, make([]byte, 125))...)
+				batch = append(batch, rawpeer.Ping(make([]byte, 125)).Mask().Encode()...)
 			}
-			p := dialRaw(t, f.addr, "/recv", nil)
-			p.nc.SetWriteDeadline(time.Now().Add(fEnd))
+			p := rawpeer.Dial(t, f.addr, "/recv", "")
+			p.Conn.SetWriteDeadline(time.Now().Add(fEnd))
 			var werr error
 			written := 0
 			alloc := allocDuring(func() {
 				for range 100_000 {
 					var n int
-					n, werr = p.nc.Write(batch)
+					n, werr = p.Conn.Write(batch)
 					written += n
 					if werr != nil {
 						break
@@ -449,13 +456,13 @@ func TestHostile(t *testing.T) {
 				name string
 				b    []byte
 			}{
-				{"2 MiB of 1 KiB lines", []byte(handshake(f.addr, "/echo", strings.Repeat(line, 2<<20/len(line))))},
-				{"one 2 MiB line", []byte(handshake(f.addr, "/echo", "X-Big: "+strings.Repeat("b", 2<<20)+"\r\n"))},
+				{"2 MiB of 1 KiB lines", []byte(rawpeer.Request(f.addr, "/echo", rawpeer.SampleKey, strings.Repeat(line, 2<<20/len(line))))},
+				{"one 2 MiB line", []byte(rawpeer.Request(f.addr, "/echo", rawpeer.SampleKey, "X-Big: "+strings.Repeat("b", 2<<20)+"\r\n"))},
 			} {
 				var status int
 				var err error
 				alloc := allocDuring(func() {
-					nc := dialTCP(t, f.addr)
+					nc := rawpeer.DialTCP(t, f.addr)
 					go func() {
 						nc.SetWriteDeadline(time.Now().Add(fEnd))
 						nc.Write(req.b) // fails once the server closes
@@ -535,22 +542,22 @@ func badUTF8Case(addr string, size, offset int, fragmented bool) error {
 	msg[offset] = 0xFF
 	var frames []byte
 	if !fragmented {
-		frames = maskedFrame(true, opText, msg)
+		frames = rawpeer.Frame{Fin: true, Op: rawpeer.OpText, Payload: msg}.Mask().Encode()
 	} else {
-		op := byte(opText)
+		op := byte(rawpeer.OpText)
 		for start := 0; start < size; start += 100 {
 			end := min(start+100, size)
-			frames = append(frames, maskedFrame(end == size, op, msg[start:end])...)
-			op = opCont
+			frames = append(frames, rawpeer.Frame{Fin: end == size, Op: op, Payload: msg[start:end]}.Mask().Encode()...)
+			op = rawpeer.OpCont
 		}
 	}
-	nc, err := net.DialTimeout("tcp", addr, wait)
+	nc, err := net.DialTimeout("tcp", addr, rawpeer.Wait)
 	if err != nil {
 		return err
 	}
 	defer nc.Close()
-	nc.SetDeadline(time.Now().Add(wait))
-	if _, err := io.WriteString(nc, handshake(addr, "/recv", "")); err != nil {
+	nc.SetDeadline(time.Now().Add(rawpeer.Wait))
+	if _, err := io.WriteString(nc, rawpeer.Request(addr, "/recv", rawpeer.SampleKey, "")); err != nil {
 		return err
 	}
 	br := bufio.NewReader(nc)
@@ -564,14 +571,14 @@ func badUTF8Case(addr string, size, offset int, fragmented bool) error {
 	if _, err := nc.Write(frames); err != nil {
 		return err
 	}
-	fr, err := readFrame(br)
+	fr, err := rawpeer.ReadFrame(br)
 	if err != nil {
 		return err
 	}
-	if fr.op != opClose || len(fr.payload) < 2 || binary.BigEndian.Uint16(fr.payload) != 1007 {
-		return fmt.Errorf("frame %#x %q, want a close with 1007", fr.op, fr.payload)
+	if fr.Op != rawpeer.OpClose || len(fr.Payload) < 2 || binary.BigEndian.Uint16(fr.Payload) != 1007 {
+		return fmt.Errorf("frame %#x %q, want a close with 1007", fr.Op, fr.Payload)
 	}
-	nc.Write(maskedFrame(true, opClose, fr.payload[:2]))
+	nc.Write(rawpeer.Frame{Fin: true, Op: rawpeer.OpClose, Payload: fr.Payload[:2]}.Mask().Encode())
 	if _, err := br.ReadByte(); !isEnd(err) {
 		return fmt.Errorf("after the close: %v, want the end of the connection", err)
 	}
@@ -597,12 +604,12 @@ func TestHostilePreAccept(t *testing.T) {
 		{"headers never ended", "GET /echo HTTP/1.1\r\nHost: " + a + "\r\nUpgrade: websocket\r\n", 0, true},
 		{"not an upgrade", "GET /echo HTTP/1.1\r\nHost: " + a + "\r\n\r\n", http.StatusUpgradeRequired, false},
 		{"POST", "POST /echo HTTP/1.1\r\nHost: " + a + "\r\nContent-Length: 0\r\n\r\n", http.StatusMethodNotAllowed, false},
-		{"HTTP/1.0", strings.Replace(handshake(a, "/echo", ""), "HTTP/1.1", "HTTP/1.0", 1), http.StatusUpgradeRequired, false},
-		{"version 8", strings.Replace(handshake(a, "/echo", ""), "Version: 13", "Version: 8", 1), http.StatusUpgradeRequired, false},
-		{"bad key", strings.Replace(handshake(a, "/echo", ""), "dGhlIHNhbXBsZSBub25jZQ==", "short", 1), http.StatusBadRequest, false},
-		{"two keys", handshake(a, "/echo", "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"), http.StatusBadRequest, false},
-		{"cross origin", handshake(a, "/echo", "Origin: https://evil.example\r\n"), http.StatusForbidden, false},
-		{"unknown path", handshake(a, "/nowhere", ""), http.StatusNotFound, false},
+		{"HTTP/1.0", strings.Replace(rawpeer.Request(a, "/echo", rawpeer.SampleKey, ""), "HTTP/1.1", "HTTP/1.0", 1), http.StatusUpgradeRequired, false},
+		{"version 8", strings.Replace(rawpeer.Request(a, "/echo", rawpeer.SampleKey, ""), "Version: 13", "Version: 8", 1), http.StatusUpgradeRequired, false},
+		{"bad key", strings.Replace(rawpeer.Request(a, "/echo", rawpeer.SampleKey, ""), rawpeer.SampleKey, "short", 1), http.StatusBadRequest, false},
+		{"two keys", rawpeer.Request(a, "/echo", rawpeer.SampleKey, "Sec-WebSocket-Key: "+rawpeer.SampleKey+"\r\n"), http.StatusBadRequest, false},
+		{"cross origin", rawpeer.Request(a, "/echo", rawpeer.SampleKey, "Origin: https://evil.example\r\n"), http.StatusForbidden, false},
+		{"unknown path", rawpeer.Request(a, "/nowhere", rawpeer.SampleKey, ""), http.StatusNotFound, false},
 		{"no Host", "GET /echo HTTP/1.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n", http.StatusBadRequest, false},
 	}
 	const perKind, concurrent = 20, 24
@@ -642,12 +649,12 @@ func TestHostilePreAccept(t *testing.T) {
 // closed without an answer; if cut, not before the header timeout.
 func badHandshake(addr, req string, status int, cut bool) error {
 	sent := time.Now() // the server's header timer starts after this
-	nc, err := net.DialTimeout("tcp", addr, wait)
+	nc, err := net.DialTimeout("tcp", addr, rawpeer.Wait)
 	if err != nil {
 		return err
 	}
 	defer nc.Close()
-	nc.SetWriteDeadline(time.Now().Add(wait))
+	nc.SetWriteDeadline(time.Now().Add(rawpeer.Wait))
 	if _, err := io.WriteString(nc, req); err != nil {
 		return err
 	}
@@ -691,10 +698,10 @@ func TestSecurity(t *testing.T) {
 				if origin != "" {
 					extra = "Origin: " + origin + "\r\n"
 				}
-				nc := dialTCP(t, f.addr)
-				nc.SetWriteDeadline(time.Now().Add(wait))
-				io.WriteString(nc, handshake(f.addr, "/recv", extra))
-				status, body, err := httpStatus(nc, wait)
+				nc := rawpeer.DialTCP(t, f.addr)
+				nc.SetWriteDeadline(time.Now().Add(rawpeer.Wait))
+				io.WriteString(nc, rawpeer.Request(f.addr, "/recv", rawpeer.SampleKey, extra))
+				status, body, err := httpStatus(nc, rawpeer.Wait)
 				if status != c.status {
 					t.Fatalf("status %d %q (%v), want %d", status, body, err, c.status)
 				}
@@ -753,7 +760,7 @@ func TestSecurity(t *testing.T) {
 // reason the server sent.
 func closeOf(t testing.TB, c *wsproto.Conn) (wsproto.StatusCode, string) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), wait)
+	ctx, cancel := context.WithTimeout(context.Background(), rawpeer.Wait)
 	defer cancel()
 	for range 100 {
 		_, _, err := c.Read(ctx)

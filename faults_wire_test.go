@@ -2,14 +2,12 @@ package wsraise
 
 // Helpers for faults_test.go: a server app with routes made for faults,
 // its log and its handlers' errors sorted by route, a healthy client that
-// keeps doing echo round trips next to the faulty one, raw TCP and raw
-// frame helpers, and an allocation meter.
+// keeps doing echo round trips next to the faulty one, helpers for the
+// raw peer's TCP connections, and an allocation meter.
 
 import (
 	"bufio"
 	"context"
-	"crypto/rand"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -24,6 +22,7 @@ import (
 	"testing"
 	"time"
 
+	"wsraise/internal/rawpeer"
 	"wsraise/server"
 	"wsraise/wsproto"
 )
@@ -265,7 +264,7 @@ func (f *fixture) expectDisconnect(t testing.TB, route string, code wsproto.Stat
 // dial connects a wsraise client to path.
 func (f *fixture) dial(t testing.TB, path string) (*wsproto.Conn, error) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), wait)
+	ctx, cancel := context.WithTimeout(context.Background(), rawpeer.Wait)
 	defer cancel()
 	c, _, err := wsproto.Dial(ctx, "ws://"+f.addr+path, &wsproto.DialOptions{CloseTimeout: time.Second})
 	if err == nil {
@@ -287,7 +286,7 @@ type healthy struct {
 
 func startHealthy(t testing.TB, addr string) *healthy {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), wait)
+	ctx, cancel := context.WithTimeout(context.Background(), rawpeer.Wait)
 	defer cancel()
 	c, _, err := wsproto.Dial(ctx, "ws://"+addr+"/echo", &wsproto.DialOptions{CloseTimeout: time.Second})
 	if err != nil {
@@ -305,7 +304,7 @@ func startHealthy(t testing.TB, addr string) *healthy {
 }
 
 func (h *healthy) roundTrip(i int) error {
-	ctx, cancel := context.WithTimeout(context.Background(), wait)
+	ctx, cancel := context.WithTimeout(context.Background(), rawpeer.Wait)
 	defer cancel()
 	msg := "healthy " + strconv.Itoa(i)
 	if err := h.c.Write(ctx, wsproto.MessageText, []byte(msg)); err != nil {
@@ -365,50 +364,6 @@ func allocDuring(f func()) uint64 {
 	return after.TotalAlloc - before.TotalAlloc
 }
 
-// rawHeader encodes a masked client frame header announcing length bytes,
-// any uint64 (the frame type cannot announce 2^63 or more).
-func rawHeader(fin bool, op byte, length uint64) []byte {
-	b0 := op
-	if fin {
-		b0 |= 0x80
-	}
-	var b []byte
-	switch {
-	case length <= 125:
-		b = []byte{b0, 0x80 | byte(length)}
-	case length <= 0xFFFF:
-		b = binary.BigEndian.AppendUint16([]byte{b0, 0x80 | 126}, uint16(length))
-	default:
-		b = binary.BigEndian.AppendUint64([]byte{b0, 0x80 | 127}, length)
-	}
-	var key [4]byte
-	rand.Read(key[:])
-	return append(b, key[:]...)
-}
-
-// maskedFrame encodes a masked client frame with a fixed key, for batches
-// built once and written many times.
-func maskedFrame(fin bool, op byte, payload []byte) []byte {
-	return frame{fin: fin, op: op, masked: true, key: [4]byte{1, 2, 3, 4}, payload: payload, length: -1}.encode()
-}
-
-// dialTCP opens a plain TCP connection to addr, closed with the test.
-func dialTCP(t testing.TB, addr string) *net.TCPConn {
-	t.Helper()
-	nc, err := net.DialTimeout("tcp", addr, wait)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { nc.Close() })
-	return nc.(*net.TCPConn)
-}
-
-// handshake is a valid opening handshake request for path.
-func handshake(addr, path, extra string) string {
-	return "GET " + path + " HTTP/1.1\r\nHost: " + addr + "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
-		"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n" + extra + "\r\n"
-}
-
 // httpStatus reads an HTTP response from nc and returns its status and
 // body, or 0 and the error if none comes.
 func httpStatus(nc net.Conn, timeout time.Duration) (int, string, error) {
@@ -431,22 +386,22 @@ func isEnd(err error) bool {
 // drainToEnd reads frames until the stream ends, failing if it does not
 // within timeout or if a close frame comes; it returns the bytes of
 // payload read.
-func drainToEnd(t testing.TB, br *bufio.Reader, nc net.Conn, timeout time.Duration) int {
+func drainToEnd(t testing.TB, p *rawpeer.Peer, timeout time.Duration) int {
 	t.Helper()
-	nc.SetReadDeadline(time.Now().Add(timeout))
+	p.Conn.SetReadDeadline(time.Now().Add(timeout))
 	n := 0
 	for range 1 << 16 {
-		f, err := readFrame(br)
+		f, err := rawpeer.ReadFrame(p.R)
 		if err != nil {
 			if !isEnd(err) {
 				t.Fatalf("after %d payload bytes: %v, want the end of the connection", n, err)
 			}
 			return n
 		}
-		if f.op == opClose {
-			t.Fatalf("close frame %q, want the connection cut (1006)", f.payload)
+		if f.Op == rawpeer.OpClose {
+			t.Fatalf("close frame %q, want the connection cut (1006)", f.Payload)
 		}
-		n += len(f.payload)
+		n += len(f.Payload)
 	}
 	t.Fatalf("the stream did not end after %d payload bytes", n)
 	return n

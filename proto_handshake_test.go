@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"wsraise/internal/rawpeer"
 )
 
 // TestConformanceHandshake checks the opening handshake over raw TCP
@@ -16,9 +18,9 @@ func TestConformanceHandshake(t *testing.T) {
 	srv := echoServer(t)
 	addr := strings.TrimPrefix(srv.URL, "http://")
 	t.Run("4.2.1 first frame in the request's write is kept", func(t *testing.T) {
-		p := dialRaw(t, addr, "/echo", text("early").encode())
-		p.expectText("early")
-		p.closeNormally()
+		p := rawpeer.Dial(t, addr, "/echo", "", rawpeer.Text("early"))
+		p.ExpectText("early")
+		p.CloseNormally()
 	})
 	base := "Host: " + addr + "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
 	for _, c := range []struct {
@@ -39,7 +41,7 @@ func TestConformanceHandshake(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer nc.Close()
-			nc.SetDeadline(time.Now().Add(wait))
+			nc.SetDeadline(time.Now().Add(rawpeer.Wait))
 			nc.Write([]byte(c.req))
 			resp, err := http.ReadResponse(bufio.NewReader(nc), nil)
 			if err != nil {

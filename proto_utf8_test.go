@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"testing"
 	"unicode/utf8"
+
+	"wsraise/internal/rawpeer"
 )
 
 // utf8Vector is one entry of the UTF-8 tables, after Markus Kuhn's
@@ -92,25 +94,25 @@ func utf8Cases() []conformanceCase {
 		if !v.valid {
 			want = "1007"
 		}
-		expect := func(p *peer) {
+		expect := func(p *rawpeer.Peer) {
 			if v.valid {
-				p.expectText(v.s)
-				p.closeNormally()
+				p.ExpectText(v.s)
+				p.CloseNormally()
 			} else {
-				p.expectClose(1007)
+				p.ExpectClose(1007)
 			}
 		}
 		cs = append(cs,
-			conformanceCase{id: fmt.Sprintf("6.%d.1", i+1), section: "8.1", name: v.name + ": " + want, run: func(p *peer) {
-				p.send(text(v.s))
+			conformanceCase{id: fmt.Sprintf("6.%d.1", i+1), section: "8.1", name: v.name + ": " + want, run: func(p *rawpeer.Peer) {
+				p.Send(rawpeer.Text(v.s))
 				expect(p)
 			}},
-			conformanceCase{id: fmt.Sprintf("6.%d.2", i+1), section: "8.1", name: v.name + ", one fragment per byte: " + want, run: func(p *peer) {
-				p.send(fragments(opText, []byte(v.s), 1)...)
+			conformanceCase{id: fmt.Sprintf("6.%d.2", i+1), section: "8.1", name: v.name + ", one fragment per byte: " + want, run: func(p *rawpeer.Peer) {
+				p.Send(fragments(rawpeer.OpText, []byte(v.s), 1)...)
 				expect(p)
 			}},
-			conformanceCase{id: fmt.Sprintf("6.%d.3", i+1), section: "8.1", name: v.name + ", byte by byte: " + want, run: func(p *peer) {
-				p.sendChopped(1, text(v.s))
+			conformanceCase{id: fmt.Sprintf("6.%d.3", i+1), section: "8.1", name: v.name + ", byte by byte: " + want, run: func(p *rawpeer.Peer) {
+				p.SendChopped(1, rawpeer.Text(v.s))
 				expect(p)
 			}},
 		)
@@ -119,28 +121,28 @@ func utf8Cases() []conformanceCase {
 	// cannot be UTF-8, before the rest of the message arrives.
 	invalidPrefix := "\xce\xba\xe1\xbd\xb9\xcf\x83\xce\xbc\xce\xb5\xf4\x90\x80\x80"
 	cs = append(cs,
-		conformanceCase{id: "6.100.1", section: "8.1", name: "invalid first fragment fails 1007 before the last arrives", run: func(p *peer) {
-			p.send(fragment(opText, false, invalidPrefix))
-			p.expectClose(1007)
+		conformanceCase{id: "6.100.1", section: "8.1", name: "invalid first fragment fails 1007 before the last arrives", run: func(p *rawpeer.Peer) {
+			p.Send(rawpeer.Fragment(rawpeer.OpText, false, invalidPrefix))
+			p.ExpectClose(1007)
 		}},
-		conformanceCase{id: "6.100.2", section: "8.1", name: "invalid code point split across fragments fails at the second", run: func(p *peer) {
-			p.send(fragment(opText, false, "\xce\xba\xe1\xbd\xb9\xcf\x83\xce\xbc\xce\xb5\xf4"), fragment(opCont, false, "\x90"))
-			p.expectClose(1007)
+		conformanceCase{id: "6.100.2", section: "8.1", name: "invalid code point split across fragments fails at the second", run: func(p *rawpeer.Peer) {
+			p.Send(rawpeer.Fragment(rawpeer.OpText, false, "\xce\xba\xe1\xbd\xb9\xcf\x83\xce\xbc\xce\xb5\xf4"), rawpeer.Fragment(rawpeer.OpCont, false, "\x90"))
+			p.ExpectClose(1007)
 		}},
-		conformanceCase{id: "6.100.3", section: "8.1", name: "invalid bytes early in a frame fail 1007 before the frame is complete", run: func(p *peer) {
-			f := text(invalidPrefix)
-			f.length = 1000 // announced; only the first bytes are sent
-			p.send(f)
-			p.expectClose(1007)
+		conformanceCase{id: "6.100.3", section: "8.1", name: "invalid bytes early in a frame fail 1007 before the frame is complete", run: func(p *rawpeer.Peer) {
+			f := rawpeer.Text(invalidPrefix)
+			f.Length = 1000 // announced; only the first bytes are sent
+			p.Send(f)
+			p.ExpectClose(1007)
 		}},
-		conformanceCase{id: "6.100.4", section: "8.1", name: "a frame ending inside a character is fine if the next completes it", run: func(p *peer) {
-			p.send(fragment(opText, false, "\xce"), fragment(opCont, false, "\xba\xe1"), fragment(opCont, true, "\xbd\xb9"))
-			p.expectText("\xce\xba\xe1\xbd\xb9")
-			p.closeNormally()
+		conformanceCase{id: "6.100.4", section: "8.1", name: "a frame ending inside a character is fine if the next completes it", run: func(p *rawpeer.Peer) {
+			p.Send(rawpeer.Fragment(rawpeer.OpText, false, "\xce"), rawpeer.Fragment(rawpeer.OpCont, false, "\xba\xe1"), rawpeer.Fragment(rawpeer.OpCont, true, "\xbd\xb9"))
+			p.ExpectText("\xce\xba\xe1\xbd\xb9")
+			p.CloseNormally()
 		}},
-		conformanceCase{id: "6.100.5", section: "8.1", name: "a message ending inside a character fails 1007", run: func(p *peer) {
-			p.send(fragment(opText, false, "κ"), fragment(opCont, true, "\xe1\xbd"))
-			p.expectClose(1007)
+		conformanceCase{id: "6.100.5", section: "8.1", name: "a message ending inside a character fails 1007", run: func(p *rawpeer.Peer) {
+			p.Send(rawpeer.Fragment(rawpeer.OpText, false, "κ"), rawpeer.Fragment(rawpeer.OpCont, true, "\xe1\xbd"))
+			p.ExpectClose(1007)
 		}},
 	)
 	return cs
