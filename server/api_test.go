@@ -25,6 +25,7 @@ import (
 	"testing"
 	"time"
 
+	"wsraise/internal/rawpeer"
 	"wsraise/server"
 	"wsraise/server/wstest"
 	"wsraise/wsproto"
@@ -225,8 +226,7 @@ func TestAPIHandshakeTimeout(t *testing.T) {
 	if err := nc.(*net.TCPConn).SetReadBuffer(128 << 10); err != nil {
 		t.Fatal(err)
 	}
-	req := "GET /ws HTTP/1.1\r\nHost: " + u.Host + "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
-		"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+	req := rawpeer.Request(u.Host, "/ws", rawpeer.SampleKey, "")
 	nc.SetDeadline(time.Now().Add(wstest.Timeout))
 	if _, err := io.WriteString(nc, req); err != nil {
 		t.Fatal(err)
@@ -353,11 +353,11 @@ func TestAPICloseStatus(t *testing.T) {
 	// unmasked frame and the server fails the connection with 1002.
 	errs := make(chan error, 1)
 	_, srv, rec := serve(t, server.Options{}, receiveOnce(errs))
-	c := rawDial(t, srv, "/ws", nil)
-	c.writeFrame(opText, []byte("hi"), false)
-	c.expectCloseFrame()
-	c.expectEOF()
-	c.nc.Close()
+	c := rawpeer.Dial(t, hostport(srv), "/ws", "")
+	c.Write(rawpeer.Text("hi").Encode())
+	c.SkipToClose()
+	c.ExpectEOF()
+	c.Conn.Close()
 	disc := within(t, errs, "the handler's Receive")
 	var protoErr *wsproto.CloseError
 	if !errors.As(disc, &protoErr) {

@@ -19,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"wsraise/internal/rawpeer"
 	"wsraise/server"
 	"wsraise/server/wstest"
 	"wsraise/wsproto"
@@ -263,31 +264,31 @@ func TestKeepalive(t *testing.T) {
 		errs := make(chan error, 1)
 		_, srv, rec := serve(t, server.Options{PingInterval: 20 * time.Millisecond, PongTimeout: 50 * time.Millisecond},
 			receiveOnce(errs))
-		c := rawDial(t, srv, "/ws", nil)
+		c := rawpeer.Dial(t, hostport(srv), "/ws", "")
 		pings := 0
 		var closeFrame []byte
 		for closeFrame == nil {
-			op, p, err := c.readFrame(wstest.Timeout)
+			f, err := c.ReadFrame(wstest.Timeout)
 			if err != nil {
 				t.Fatalf("waiting for the keepalive close: %v", err)
 			}
-			switch op {
-			case opPing:
+			switch f.Op {
+			case rawpeer.OpPing:
 				pings++
-			case opClose:
-				closeFrame = p
+			case rawpeer.OpClose:
+				closeFrame = f.Payload
 			default:
-				t.Fatalf("frame %#x", op)
+				t.Fatalf("frame %#x", f.Op)
 			}
 		}
 		if pings == 0 {
 			t.Error("closed without a ping")
 		}
-		if want := closePayload(1011, "keepalive ping timeout"); string(closeFrame) != string(want) {
+		if want := rawpeer.ClosePayload(1011, "keepalive ping timeout"); string(closeFrame) != string(want) {
 			t.Errorf("close frame % x (%q), want % x", closeFrame, closeFrame, want)
 		}
-		c.writeClose(1011, "")
-		c.expectEOF()
+		c.Send(rawpeer.Close(1011, ""))
+		c.ExpectEOF()
 		var d *server.Disconnect
 		if err := within(t, errs, "the handler"); !errors.As(err, &d) || d.Code != 1011 || d.ByPeer {
 			t.Errorf("handler's receive: %v, want a disconnect 1011 by the server", err)
@@ -308,25 +309,25 @@ func TestKeepalive(t *testing.T) {
 				}
 				return ws.Close(wsproto.StatusNormalClosure, "got "+msg)
 			})
-		c := rawDial(t, srv, "/ws", nil)
+		c := rawpeer.Dial(t, hostport(srv), "/ws", "")
 		// The second ping comes after the first pong was checked.
 		for pings := 0; pings < 2; {
-			op, p, err := c.readFrame(wstest.Timeout)
+			f, err := c.ReadFrame(wstest.Timeout)
 			if err != nil {
 				t.Fatalf("after %d pings: %v", pings, err)
 			}
-			if op != opPing {
-				t.Fatalf("after %d pings: frame %#x % x, want a ping", pings, op, p)
+			if f.Op != rawpeer.OpPing {
+				t.Fatalf("after %d pings: frame %#x % x, want a ping", pings, f.Op, f.Payload)
 			}
-			c.write(opPong, p)
+			c.Send(rawpeer.Pong(f.Payload))
 			pings++
 		}
-		c.write(opText, []byte("done"))
-		if got, want := c.expectCloseFrame(), closePayload(1000, "got done"); string(got) != string(want) {
+		c.Send(rawpeer.Text("done"))
+		if got, want := c.SkipToClose(), rawpeer.ClosePayload(1000, "got done"); string(got) != string(want) {
 			t.Errorf("close frame %q, want %q", got, want)
 		}
-		c.writeClose(1000, "")
-		c.expectEOF()
+		c.Send(rawpeer.Close(1000, ""))
+		c.ExpectEOF()
 		checkLog(t, rec.end(t), slog.LevelInfo, "server", 1000, "got done")
 	})
 }
@@ -470,13 +471,13 @@ func TestShutdown(t *testing.T) {
 			return err
 		})
 		stubborn := srv.Connect(t, "/stubborn")
-		silent := rawDial(t, srv, "/ws", nil) // never answers the close
+		silent := rawpeer.Dial(t, hostport(srv), "/ws", "") // never answers the close
 		within(t, accepted, "accept")
 		within(t, accepted, "accept")
 		start := time.Now()
 		done := shutdownAsync(app, 300*time.Millisecond)
 		stubborn.ExpectClose(wsproto.StatusGoingAway, "server shutting down")
-		if got, want := silent.expectCloseFrame(), closePayload(1001, "server shutting down"); string(got) != string(want) {
+		if got, want := silent.SkipToClose(), rawpeer.ClosePayload(1001, "server shutting down"); string(got) != string(want) {
 			t.Errorf("close frame %q", got)
 		}
 		if err := within(t, done, "Shutdown"); !errors.Is(err, context.DeadlineExceeded) {
@@ -486,7 +487,7 @@ func TestShutdown(t *testing.T) {
 			t.Errorf("Shutdown took %v with a 300ms context", d)
 		}
 		// What was left is closed at once: the silent client sees EOF.
-		silent.expectEOF()
+		silent.ExpectEOF()
 		e := rec.next(t)
 		checkLog(t, e, slog.LevelInfo, "server", 1001, "server shutting down")
 		close(release)

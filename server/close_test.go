@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"wsraise/internal/rawpeer"
 	"wsraise/server"
 	"wsraise/wsproto"
 )
@@ -49,10 +50,10 @@ func TestCloseContext(t *testing.T) {
 		got <- ws.CloseContext(ctx, wsproto.StatusNormalClosure, "bye")
 		return nil
 	})
-	c := rawDial(t, srv, "/ws", nil) // never answers the close
-	c.expectCloseFrame()
+	c := rawpeer.Dial(t, hostport(srv), "/ws", "") // never answers the close
+	c.SkipToClose()
 	if err := within(t, got, "CloseContext"); !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("CloseContext: %v, want context.DeadlineExceeded", err)
 	}
-	c.expectEOF()
+	c.ExpectEOF()
 }

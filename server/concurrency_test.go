@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"wsraise/internal/rawpeer"
 	"wsraise/server"
 	"wsraise/server/wstest"
 	"wsraise/wsproto"
@@ -239,12 +240,12 @@ func TestRaiseWhileSendBlocked(t *testing.T) {
 		}
 		return server.Raise(wsproto.StatusPolicyViolation, "stop")
 	})
-	c := rawDial(t, srv, "/ws", nil)
+	c := rawpeer.Dial(t, hostport(srv), "/ws", "")
 	// The first bytes of the big frame: the send is under way, and holds
 	// the connection's writer. Then read no more.
 	var h [2]byte
-	c.nc.SetReadDeadline(time.Now().Add(wstest.Timeout))
-	if _, err := c.br.Read(h[:1]); err != nil || h[0] != 0x82 {
+	c.Conn.SetReadDeadline(time.Now().Add(wstest.Timeout))
+	if _, err := c.R.Read(h[:1]); err != nil || h[0] != 0x82 {
 		t.Fatalf("first byte %#x, %v; want the header of a binary frame", h[0], err)
 	}
 	start := time.Now()

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"wsraise/internal/rawpeer"
 	"wsraise/server"
 	"wsraise/server/wstest"
 	"wsraise/wsproto"
@@ -120,15 +121,15 @@ func TestReceiveContextMidMessage(t *testing.T) {
 		}
 		return server.Raise(wsproto.StatusPolicyViolation, "got "+msg)
 	})
-	c := rawDial(t, srv, "/ws", nil)
-	c.writeFragment(opText, []byte("part one, "))
-	op, p, err := c.readFrame(wstest.Timeout)
-	if err != nil || op != opText || string(p) != "interrupted" {
-		t.Fatalf("frame %#x %q %v, want the text \"interrupted\"", op, p, err)
+	c := rawpeer.Dial(t, hostport(srv), "/ws", "")
+	c.Send(rawpeer.Fragment(rawpeer.OpText, false, "part one, "))
+	f, err := c.ReadFrame(wstest.Timeout)
+	if err != nil || f.Op != rawpeer.OpText || string(f.Payload) != "interrupted" {
+		t.Fatalf("frame %#x %q %v, want the text \"interrupted\"", f.Op, f.Payload, err)
 	}
-	c.write(opCont, []byte("the rest")) // ends the lost message
-	c.write(opText, []byte("next"))
-	if p := c.expectCloseFrame(); string(p) != string(closePayload(1008, "got next")) {
+	c.Send(rawpeer.Fragment(rawpeer.OpCont, true, "the rest")) // ends the lost message
+	c.Send(rawpeer.Text("next"))
+	if p := c.SkipToClose(); string(p) != string(rawpeer.ClosePayload(1008, "got next")) {
 		t.Fatalf("close %q, want 1008 \"got next\"", p)
 	}
 }

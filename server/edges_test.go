@@ -21,6 +21,7 @@ import (
 	"testing"
 	"time"
 
+	"wsraise/internal/rawpeer"
 	"wsraise/server"
 	"wsraise/server/wstest"
 	"wsraise/wsproto"
@@ -78,8 +79,7 @@ func TestAbortHandler(t *testing.T) {
 					t.Fatal(err)
 				}
 				defer nc.Close()
-				io.WriteString(nc, "GET /ws HTTP/1.1\r\nHost: "+u.Host+"\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"+
-					"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
+				io.WriteString(nc, rawpeer.Request(u.Host, "/ws", rawpeer.SampleKey, ""))
 				nc.SetReadDeadline(time.Now().Add(5 * time.Second))
 				b, err := io.ReadAll(nc)
 				if len(b) != 0 || (err != nil && !errors.Is(err, syscall.ECONNRESET)) {
@@ -91,8 +91,8 @@ func TestAbortHandler(t *testing.T) {
 				}
 				return
 			}
-			c := rawDial(t, srv, "/ws", nil)
-			c.expectEOF() // no close frame first
+			c := rawpeer.Dial(t, hostport(srv), "/ws", "")
+			c.ExpectEOF() // no close frame first
 			e := rec.end(t)
 			if e.level != slog.LevelInfo || e.int("code") != 1006 {
 				t.Errorf("log: %v %v, want info, 1006", e.level, e.attrs)
@@ -127,11 +127,11 @@ func TestGoexit(t *testing.T) {
 				checkRefusalLog(t, rec.end(t), slog.LevelError, http.StatusInternalServerError)
 				return
 			}
-			c := rawDial(t, srv, "/ws", nil)
-			if got, want := c.expectCloseFrame(), closePayload(1011, "Internal Error"); string(got) != string(want) {
+			c := rawpeer.Dial(t, hostport(srv), "/ws", "")
+			if got, want := c.SkipToClose(), rawpeer.ClosePayload(1011, "Internal Error"); string(got) != string(want) {
 				t.Errorf("close frame %q, want %q", got, want)
 			}
-			c.writeClose(1011, "")
+			c.Send(rawpeer.Close(1011, ""))
 			e := rec.end(t)
 			if e.level != slog.LevelError || !strings.Contains(e.str("error"), "Goexit") {
 				t.Errorf("log: %v %v, want an error record naming Goexit", e.level, e.attrs)
@@ -153,9 +153,9 @@ func TestHandlerPassesDisconnectOn(t *testing.T) {
 		return err
 	})
 	server.HandleException(app, func(ws *server.WebSocket, err error) error { return err })
-	c := rawDial(t, srv, "/ws", nil)
-	c.writeClose(1000, "bye")
-	if got := c.expectCloseFrame(); string(got) != string(closePayload(1000, "")) {
+	c := rawpeer.Dial(t, hostport(srv), "/ws", "")
+	c.Send(rawpeer.Close(1000, "bye"))
+	if got := c.SkipToClose(); string(got) != string(rawpeer.ClosePayload(1000, "")) {
 		t.Errorf("close reply %q", got)
 	}
 	checkLog(t, rec.end(t), slog.LevelInfo, "client", 1000, "bye")
@@ -231,12 +231,12 @@ func TestStateAfterPeerLeaves(t *testing.T) {
 				}
 				return err
 			})
-			c := rawDial(t, srv, "/ws", nil)
+			c := rawpeer.Dial(t, hostport(srv), "/ws", "")
 			if how == "close frame" {
-				c.writeClose(1000, "")
-				c.expectCloseFrame()
+				c.Send(rawpeer.Close(1000, ""))
+				c.SkipToClose()
 			} else {
-				c.nc.Close()
+				c.Conn.Close()
 			}
 			if s := within(t, states, "the handler"); s != "disconnected" {
 				t.Errorf("State after the peer left: %s", s)
@@ -407,9 +407,9 @@ func TestCloseUnansweredIsDisconnect(t *testing.T) {
 		closed <- err
 		return err
 	})
-	c := rawDial(t, srv, "/ws", nil)
-	c.expectCloseFrame()
-	c.nc.Close()
+	c := rawpeer.Dial(t, hostport(srv), "/ws", "")
+	c.SkipToClose()
+	c.Conn.Close()
 	var d *server.Disconnect
 	if err := within(t, closed, "Close"); !errors.As(err, &d) || d.Code != wsproto.StatusAbnormalClosure {
 		t.Fatalf("Close returned %v, want a *Disconnect with 1006", err)

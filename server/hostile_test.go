@@ -13,8 +13,6 @@ import (
 	"bytes"
 	"compress/flate"
 	"context"
-	"crypto/rand"
-	"encoding/base64"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -32,6 +30,7 @@ import (
 	"testing"
 	"time"
 
+	"wsraise/internal/rawpeer"
 	"wsraise/server"
 	"wsraise/server/wstest"
 	"wsraise/wsproto"
@@ -119,83 +118,31 @@ func hostport(srv *wstest.Server) string { return strings.TrimPrefix(srv.URL, "w
 // handshake sends an opening handshake for path to addr, with the given
 // Host and extra header lines, and returns the connection (ready for
 // frames if the server answered 101), the response and its body.
-func handshake(t testing.TB, addr, host, path string, header http.Header) (*rawConn, *http.Response, string) {
+func handshake(t testing.TB, addr, host, path, extra string) (*rawpeer.Peer, *http.Response, string) {
 	t.Helper()
-	nc, err := net.DialTimeout("tcp", addr, wstest.Timeout)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { nc.Close() })
-	var key [16]byte
-	rand.Read(key[:])
-	var req strings.Builder
-	fmt.Fprintf(&req, "GET %s HTTP/1.1\r\nHost: %s\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n", path, host)
-	fmt.Fprintf(&req, "Sec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\n", base64.StdEncoding.EncodeToString(key[:]))
-	for name, vs := range header {
-		for _, v := range vs {
-			fmt.Fprintf(&req, "%s: %s\r\n", name, v)
-		}
-	}
-	req.WriteString("\r\n")
-	nc.SetDeadline(time.Now().Add(wstest.Timeout))
-	defer nc.SetDeadline(time.Time{})
-	if _, err := io.WriteString(nc, req.String()); err != nil {
-		t.Fatal(err)
-	}
-	br := bufio.NewReader(nc)
-	resp, err := http.ReadResponse(br, nil)
-	if err != nil {
-		t.Fatalf("handshake with Host %q: %v", host, err)
-	}
+	c := rawpeer.Handshake(t, rawpeer.DialTCP(t, addr), rawpeer.Request(host, path, rawpeer.NewKey(), extra), nil)
 	var body []byte
-	if resp.StatusCode != http.StatusSwitchingProtocols {
-		body, _ = io.ReadAll(io.LimitReader(resp.Body, 4096))
+	if c.Response.StatusCode != http.StatusSwitchingProtocols {
+		c.Conn.SetReadDeadline(time.Now().Add(wstest.Timeout))
+		body, _ = io.ReadAll(io.LimitReader(c.Response.Body, 4096))
 	}
-	return &rawConn{t: t, nc: nc, br: br}, resp, string(body)
+	return c, c.Response, string(body)
 }
 
-// clientFrame returns the bytes of one masked client frame whose first
-// byte (FIN, RSV1-3, opcode) is first.
-func clientFrame(first byte, payload []byte) []byte {
-	b := []byte{first}
-	switch n := len(payload); {
-	case n < 126:
-		b = append(b, 0x80|byte(n))
-	case n < 1<<16:
-		b = append(b, 0x80|126)
-		b = binary.BigEndian.AppendUint16(b, uint16(n))
-	default:
-		b = append(b, 0x80|127)
-		b = binary.BigEndian.AppendUint64(b, uint64(n))
-	}
-	var key [4]byte
-	rand.Read(key[:])
-	b = append(b, key[:]...)
-	for i, c := range payload {
-		b = append(b, c^key[i%4])
-	}
-	return b
-}
-
-const (
-	finBit  = 0x80
-	rsv1Bit = 0x40 // permessage-deflate: the message is compressed
-)
-
-// expectText reads frames, skipping pongs, until a text message, which
+// awaitText reads frames, skipping pongs, until a text message, which
 // must be want.
-func (c *rawConn) expectText(want string) {
-	c.t.Helper()
+func awaitText(c *rawpeer.Peer, want string) {
+	c.T.Helper()
 	for {
-		op, p, err := c.readFrame(wstest.Timeout)
+		f, err := c.ReadFrame(wstest.Timeout)
 		if err != nil {
-			c.t.Fatalf("waiting for %q: %v", want, err)
+			c.T.Fatalf("waiting for %q: %v", want, err)
 		}
-		if op == opPong {
+		if f.Op == rawpeer.OpPong {
 			continue
 		}
-		if op != opText || string(p) != want {
-			c.t.Fatalf("frame %#x %q, want text %q", op, p, want)
+		if f.Op != rawpeer.OpText || string(f.Payload) != want {
+			c.T.Fatalf("frame %#x %q, want text %q", f.Op, f.Payload, want)
 		}
 		return
 	}
@@ -203,17 +150,17 @@ func (c *rawConn) expectText(want string) {
 
 // drainToEOF reads until the server ends the TCP connection, allowing
 // only pongs on the way.
-func (c *rawConn) drainToEOF() {
-	c.t.Helper()
+func drainToEOF(c *rawpeer.Peer) {
+	c.T.Helper()
 	for {
-		op, p, err := c.readFrame(wstest.Timeout)
+		f, err := c.ReadFrame(wstest.Timeout)
 		switch {
 		case isTimeout(err):
-			c.t.Fatalf("connection still open after %v", wstest.Timeout)
+			c.T.Fatalf("connection still open after %v", wstest.Timeout)
 		case err != nil:
 			return // EOF, or a reset
-		case op != opPong:
-			c.t.Fatalf("frame %#x %q after the close frame", op, p)
+		case f.Op != rawpeer.OpPong:
+			c.T.Fatalf("frame %#x %q after the close frame", f.Op, f.Payload)
 		}
 	}
 }
@@ -243,11 +190,11 @@ func deflateParts(t testing.TB, msg []byte, cut int) (first, second []byte) {
 }
 
 // deflateOffer is a client's permessage-deflate offer.
-var deflateOffer = http.Header{"Sec-WebSocket-Extensions": {"permessage-deflate; client_no_context_takeover"}}
+const deflateOffer = "Sec-WebSocket-Extensions: permessage-deflate; client_no_context_takeover\r\n"
 
 // dialDeflate opens a raw connection to srv's "/ws" with permessage-deflate
 // agreed.
-func dialDeflate(t testing.TB, srv *wstest.Server) *rawConn {
+func dialDeflate(t testing.TB, srv *wstest.Server) *rawpeer.Peer {
 	t.Helper()
 	c, resp, body := handshake(t, hostport(srv), hostport(srv), "/ws", deflateOffer)
 	if resp.StatusCode != http.StatusSwitchingProtocols {
@@ -641,22 +588,22 @@ func TestHostileCompressionAmplification(t *testing.T) {
 	t.Run("messages stalled after 3 MiB", func(t *testing.T) {
 		_, srv, rec := serve(t, opts, lengthHandler)
 		w := watchHeap(t)
-		var held []*rawConn
+		var held []*rawpeer.Peer
 		for i := range k {
 			c := dialDeflate(t, srv)
-			c.writeFrameFin(false, opBin|rsv1Bit, first, true)
-			c.write(opPing, []byte("sync"))
-			op, p, err := c.readFrame(wstest.Timeout)
+			c.Send(rawpeer.Frame{RSV: rawpeer.RSV1, Op: rawpeer.OpBinary, Payload: first})
+			c.Send(rawpeer.Ping([]byte("sync")))
+			f, err := c.ReadFrame(wstest.Timeout)
 			switch {
 			case err != nil:
 				t.Fatalf("connection %d: %v", i, err)
-			case op == opPong:
+			case f.Op == rawpeer.OpPong:
 				held = append(held, c)
-			case op == opClose && bytes.Equal(p, closePayload(1013, busy)):
-				c.writeClose(1013, "")
-				c.drainToEOF()
+			case f.Op == rawpeer.OpClose && bytes.Equal(f.Payload, rawpeer.ClosePayload(1013, busy)):
+				c.Send(rawpeer.Close(1013, ""))
+				drainToEOF(c)
 			default:
-				t.Fatalf("connection %d: frame %#x %q, want a pong or a close 1013", i, op, p)
+				t.Fatalf("connection %d: frame %#x %q, want a pong or a close 1013", i, f.Op, f.Payload)
 			}
 		}
 		refused := k - len(held)
@@ -664,10 +611,10 @@ func TestHostileCompressionAmplification(t *testing.T) {
 			t.Fatalf("%d messages held, want 1 to %d", len(held), budget/cut)
 		}
 		for _, c := range held {
-			c.writeFrameFin(true, opCont, rest, true)
-			c.expectText(strconv.Itoa(size))
-			c.writeClose(1000, "")
-			c.expectCloseFrame()
+			c.Send(rawpeer.Frame{Fin: true, Op: rawpeer.OpCont, Payload: rest})
+			awaitText(c, strconv.Itoa(size))
+			c.Send(rawpeer.Close(1000, ""))
+			c.SkipToClose()
 		}
 		peak := w.end()
 		// One end record per connection: the refused at warning level.
@@ -694,8 +641,8 @@ func TestHostileCompressionAmplification(t *testing.T) {
 		}
 		expectServed(t, srv)
 		c := dialDeflate(t, srv) // the budget is back: a whole message goes through
-		c.write(opBin|rsv1Bit, whole)
-		c.expectText(strconv.Itoa(size))
+		c.Send(rawpeer.Frame{Fin: true, RSV: rawpeer.RSV1, Op: rawpeer.OpBinary, Payload: whole})
+		awaitText(c, strconv.Itoa(size))
 	})
 
 	// K connections send a whole message at once: each is answered or
@@ -710,11 +657,11 @@ func TestHostileCompressionAmplification(t *testing.T) {
 	// stalled attack above is the test of the budget: 91 MiB without it.
 	t.Run("whole messages at once", func(t *testing.T) {
 		_, srv, _ := serve(t, opts, lengthHandler)
-		conns := make([]*rawConn, k)
+		conns := make([]*rawpeer.Peer, k)
 		for i := range conns {
 			conns[i] = dialDeflate(t, srv)
 		}
-		frame := clientFrame(finBit|opBin|rsv1Bit, whole)
+		frame := rawpeer.Frame{Fin: true, RSV: rawpeer.RSV1, Op: rawpeer.OpBinary, Payload: whole}.Mask().Encode()
 		w := watchHeap(t)
 		start := make(chan struct{})
 		results := make(chan string, k)
@@ -761,13 +708,13 @@ func TestHostileCompressionAmplification(t *testing.T) {
 		_, srv, rec := serve(t, server.Options{Compression: &wsproto.CompressionOptions{}, CloseTimeout: 500 * time.Millisecond}, lengthHandler)
 		w := watchHeap(t)
 		c := dialDeflate(t, srv)
-		c.write(opBin|rsv1Bit, payload)
-		p := c.expectCloseFrame()
+		c.Send(rawpeer.Frame{Fin: true, RSV: rawpeer.RSV1, Op: rawpeer.OpBinary, Payload: payload})
+		p := c.SkipToClose()
 		if len(p) < 2 || binary.BigEndian.Uint16(p) != 1009 {
 			t.Fatalf("close %q, want 1009", p)
 		}
-		c.writeClose(1009, "")
-		c.drainToEOF()
+		c.Send(rawpeer.Close(1009, ""))
+		drainToEOF(c)
 		e := rec.next(t)
 		if e.int("code") != 1009 {
 			t.Errorf("log record code %d, want 1009 (%v)", e.int("code"), e.attrs)
@@ -782,26 +729,26 @@ func TestHostileCompressionAmplification(t *testing.T) {
 // burst sends frame on c and reads the outcome: "served" if the answer
 // is want, "refused" for a close 1013, else what went wrong. It runs on a
 // goroutine of its own, so it reports instead of failing the test.
-func burst(c *rawConn, frame []byte, want string) string {
-	c.nc.SetWriteDeadline(time.Now().Add(wstest.Timeout))
-	if _, err := c.nc.Write(frame); err != nil {
+func burst(c *rawpeer.Peer, frame []byte, want string) string {
+	c.Conn.SetWriteDeadline(time.Now().Add(wstest.Timeout))
+	if _, err := c.Conn.Write(frame); err != nil {
 		return fmt.Sprintf("write: %v", err)
 	}
 	for {
-		op, p, err := c.readFrame(wstest.Timeout)
+		f, err := c.ReadFrame(wstest.Timeout)
 		switch {
 		case err != nil:
 			return fmt.Sprintf("read: %v", err)
-		case op == opPong:
+		case f.Op == rawpeer.OpPong:
 			continue
-		case op == opText && string(p) == want:
-			c.nc.Write(clientFrame(finBit|opClose, closePayload(1000, "")))
+		case f.Op == rawpeer.OpText && string(f.Payload) == want:
+			c.Conn.Write(rawpeer.Close(1000, "").Mask().Encode())
 			return "served"
-		case op == opClose && len(p) >= 2 && binary.BigEndian.Uint16(p) == 1013:
-			c.nc.Write(clientFrame(finBit|opClose, closePayload(1013, "")))
+		case f.Op == rawpeer.OpClose && len(f.Payload) >= 2 && binary.BigEndian.Uint16(f.Payload) == 1013:
+			c.Conn.Write(rawpeer.Close(1013, "").Mask().Encode())
 			return "refused"
 		default:
-			return fmt.Sprintf("frame %#x %q", op, p)
+			return fmt.Sprintf("frame %#x %q", f.Op, f.Payload)
 		}
 	}
 }
@@ -935,9 +882,9 @@ func TestHostileHostCheckRefusesRebinding(t *testing.T) {
 			})
 			_, port, _ := net.SplitHostPort(hostport(srv))
 			host := strings.ReplaceAll(tc.host, "%s", port)
-			var h http.Header
+			var h string
 			if tc.origin != "" {
-				h = http.Header{"Origin": {strings.ReplaceAll(tc.origin, "%s", port)}}
+				h = "Origin: " + strings.ReplaceAll(tc.origin, "%s", port) + "\r\n"
 			}
 			c, resp, body := handshake(t, hostport(srv), host, "/ws", h)
 			if resp.StatusCode != tc.want {
@@ -953,10 +900,10 @@ func TestHostileHostCheckRefusesRebinding(t *testing.T) {
 				}
 				return
 			}
-			c.write(opText, []byte("hello"))
-			c.expectText("5")
-			c.writeClose(1000, "")
-			c.expectCloseFrame()
+			c.Send(rawpeer.Text("hello"))
+			awaitText(c, "5")
+			c.Send(rawpeer.Close(1000, ""))
+			c.SkipToClose()
 			checkLog(t, rec.end(t), slog.LevelInfo, "client", 1000, "")
 		})
 	}
@@ -1035,16 +982,6 @@ func TestHostileOriginSchemeChecked(t *testing.T) {
 
 // ---- 7. MaxBufferedBytes, without compression ----
 
-// send writes bytes made beforehand (so that the client allocates nothing
-// while the heap is watched).
-func (c *rawConn) send(b []byte) {
-	c.t.Helper()
-	c.nc.SetWriteDeadline(time.Now().Add(wstest.Timeout))
-	if _, err := c.nc.Write(b); err != nil {
-		c.t.Fatalf("raw write: %v", err)
-	}
-}
-
 // Two clients each start a 768 KiB message under a 1 MiB budget and stall:
 // the first's buffer takes the budget, the second's first growth passes
 // it and closes that connection with 1013. The first completes when it
@@ -1057,49 +994,51 @@ func TestHostileStalledMessagesShareMaxBufferedBytes(t *testing.T) {
 		busy   = "server busy: try again later"
 	)
 	msg := bytes.Repeat([]byte("x"), size)
+	// Made beforehand, so that the client allocates nothing while the
+	// heap is watched.
 	var (
-		firstPart = clientFrame(opBin, msg[:sent]) // FIN clear: more to come
-		ping      = clientFrame(finBit|opPing, []byte("a"))
-		lastPart  = clientFrame(finBit|opCont, msg[sent:])
-		whole     = clientFrame(finBit|opBin, msg)
+		firstPart = rawpeer.Frame{Op: rawpeer.OpBinary, Payload: msg[:sent]}.Mask().Encode() // FIN clear: more to come
+		ping      = rawpeer.Ping([]byte("a")).Mask().Encode()
+		lastPart  = rawpeer.Frame{Fin: true, Op: rawpeer.OpCont, Payload: msg[sent:]}.Mask().Encode()
+		whole     = rawpeer.Binary(msg).Mask().Encode()
 	)
 	_, srv, rec := serve(t, server.Options{MaxBufferedBytes: budget, CloseTimeout: 500 * time.Millisecond}, lengthHandler)
 	w := watchHeap(t)
 
 	// The first sends 700 KiB as a first fragment, and a ping: the pong
 	// says the server has read the fragment, and holds it.
-	a := rawDial(t, srv, "/ws", nil)
-	a.send(firstPart)
-	a.send(ping)
-	if op, p, err := a.readFrame(wstest.Timeout); err != nil || op != opPong {
-		t.Fatalf("first client: frame %#x %q, %v; want the pong", op, p, err)
+	a := rawpeer.Dial(t, hostport(srv), "/ws", "")
+	a.Write(firstPart)
+	a.Write(ping)
+	if f, err := a.ReadFrame(wstest.Timeout); err != nil || f.Op != rawpeer.OpPong {
+		t.Fatalf("first client: frame %#x %q, %v; want the pong", f.Op, f.Payload, err)
 	}
 
 	// The second sends the header of a 768 KiB frame and 700 KiB of it.
-	b := rawDial(t, srv, "/ws", nil)
-	b.send(whole[:len(whole)-(size-sent)])
-	if got, want := b.expectCloseFrame(), closePayload(1013, busy); !bytes.Equal(got, want) {
+	b := rawpeer.Dial(t, hostport(srv), "/ws", "")
+	b.Write(whole[:len(whole)-(size-sent)])
+	if got, want := b.SkipToClose(), rawpeer.ClosePayload(1013, busy); !bytes.Equal(got, want) {
 		t.Fatalf("second client: close %q, want %q", got, want)
 	}
 	// It never answers (the server would read its close as payload): the
 	// close timeout ends it.
-	b.drainToEOF()
+	drainToEOF(b)
 	e := rec.next(t)
 	checkLog(t, e, slog.LevelWarn, "server", 1013, busy)
 	if !strings.Contains(e.str("note"), "MaxBufferedBytes") {
 		t.Errorf("note %q, want it to name MaxBufferedBytes", e.str("note"))
 	}
 
-	a.send(lastPart)
-	a.expectText(strconv.Itoa(size))
+	a.Write(lastPart)
+	awaitText(a, strconv.Itoa(size))
 
 	// The budget is back: a third client's whole message, and the first's
 	// next one, go through.
-	c := rawDial(t, srv, "/ws", nil)
-	c.send(whole)
-	c.expectText(strconv.Itoa(size))
-	a.send(whole)
-	a.expectText(strconv.Itoa(size))
+	c := rawpeer.Dial(t, hostport(srv), "/ws", "")
+	c.Write(whole)
+	awaitText(c, strconv.Itoa(size))
+	a.Write(whole)
+	awaitText(a, strconv.Itoa(size))
 	peak := w.end()
 	t.Logf("budget %s: second stalled message closed with 1013; heap peak +%s, after %s", mib(budget), mib(peak), signed(w.after(1<<20)))
 	runtime.KeepAlive([][]byte{msg, firstPart, lastPart, whole}) // in the baseline, and after

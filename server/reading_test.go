@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"wsraise/internal/rawpeer"
 	"wsraise/server"
 	"wsraise/server/wstest"
 	"wsraise/wsproto"
@@ -23,29 +24,29 @@ import (
 
 // awaitPong sends a ping and waits for its pong, skipping other frames
 // and answering the server's pings.
-func awaitPong(t *testing.T, c *rawConn, payload string, within time.Duration) {
+func awaitPong(t *testing.T, c *rawpeer.Peer, payload string, within time.Duration) {
 	t.Helper()
-	c.write(opPing, []byte(payload))
+	c.Send(rawpeer.Ping([]byte(payload)))
 	deadline := time.Now().Add(within)
 	for {
 		left := time.Until(deadline)
 		if left <= 0 {
 			t.Fatalf("ping %q: no pong within %v", payload, within)
 		}
-		op, p, err := c.readFrame(left)
+		f, err := c.ReadFrame(left)
 		if err != nil {
 			t.Fatalf("ping %q: %v", payload, err)
 		}
-		switch op {
-		case opPing:
-			c.write(opPong, p)
-		case opPong:
-			if string(p) != payload {
-				t.Fatalf("pong %q, want %q", p, payload)
+		switch f.Op {
+		case rawpeer.OpPing:
+			c.Send(rawpeer.Pong(f.Payload))
+		case rawpeer.OpPong:
+			if string(f.Payload) != payload {
+				t.Fatalf("pong %q, want %q", f.Payload, payload)
 			}
 			return
-		case opClose:
-			t.Fatalf("ping %q: closed with %q", payload, p)
+		case rawpeer.OpClose:
+			t.Fatalf("ping %q: closed with %q", payload, f.Payload)
 		}
 	}
 }
@@ -73,12 +74,12 @@ func TestReadingKeepaliveReadsForABusyHandler(t *testing.T) {
 			time.Sleep(time.Millisecond)
 		}
 	})
-	c := rawDial(t, srv, "/ws", nil)
-	c.write(opText, []byte("start"))
+	c := rawpeer.Dial(t, hostport(srv), "/ws", "")
+	c.Send(rawpeer.Text("start"))
 	for i := range 3 {
 		awaitPong(t, c, fmt.Sprint("ping ", i), interval+time.Second)
 	}
-	c.writeClose(4321, "bye")
+	c.Send(rawpeer.Close(4321, "bye"))
 	err := within(t, ended, "the handler's send after the close")
 	var d *server.Disconnect
 	if !errors.As(err, &d) || d.Code != 4321 || d.Reason != "bye" {
@@ -105,9 +106,9 @@ func TestSendOnly(t *testing.T) {
 			got <- r
 			return r.send
 		})
-		c := rawDial(t, srv, "/ws", nil)
+		c := rawpeer.Dial(t, hostport(srv), "/ws", "")
 		awaitPong(t, c, "hello", wstest.Timeout)
-		c.writeClose(4321, "bye")
+		c.Send(rawpeer.Close(4321, "bye"))
 		r := within(t, got, "the handler")
 		if !errors.Is(r.recv, server.ErrSendOnly) {
 			t.Errorf("receive on a SendOnly connection: %v, want ErrSendOnly", r.recv)
@@ -263,13 +264,13 @@ func TestReadingCloseDuringReceive(t *testing.T) {
 		}
 		return nil
 	})
-	c := rawDial(t, srv, "/ws", nil)
-	if want, p := closePayload(1001, "closing"), c.expectCloseFrame(); string(p) != string(want) {
+	c := rawpeer.Dial(t, hostport(srv), "/ws", "")
+	if want, p := rawpeer.ClosePayload(1001, "closing"), c.SkipToClose(); string(p) != string(want) {
 		t.Fatalf("close frame %q, want %q", p, want)
 	}
-	c.write(opText, []byte("too late"))
-	c.writeClose(1001, "")
-	c.expectEOF()
+	c.Send(rawpeer.Text("too late"))
+	c.Send(rawpeer.Close(1001, ""))
+	c.ExpectEOF()
 	var err error
 	select {
 	case err = <-got:
@@ -310,14 +311,14 @@ func TestReadingProtocolErrorDuringReceive(t *testing.T) {
 				got <- result{err, ws.State(), ws.Context().Err()}
 				return err
 			})
-			rc := rawDial(t, srv, "/ws", nil)
+			rc := rawpeer.Dial(t, hostport(srv), "/ws", "")
 			time.Sleep(c.client)
-			rc.writeFrame(opText, []byte("unmasked"), false)
-			if want, p := closePayload(1002, ""), rc.expectCloseFrame(); len(p) < 2 || string(p[:2]) != string(want[:2]) {
+			rc.Write(rawpeer.Text("unmasked").Encode())
+			if want, p := rawpeer.ClosePayload(1002, ""), rc.SkipToClose(); len(p) < 2 || string(p[:2]) != string(want[:2]) {
 				t.Fatalf("close frame %q, want code 1002", p)
 			}
-			rc.expectEOF()
-			rc.nc.Close()
+			rc.ExpectEOF()
+			rc.Conn.Close()
 			r := <-got
 			var d *server.Disconnect
 			if !errors.As(r.err, &d) || d.Code != wsproto.StatusProtocolError {

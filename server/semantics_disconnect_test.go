@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"testing"
 
+	"wsraise/internal/rawpeer"
 	"wsraise/server"
 	"wsraise/server/wstest"
 	"wsraise/wsproto"
@@ -59,14 +60,14 @@ func expectDisconnect(t *testing.T, err error, code wsproto.StatusCode, reason s
 func TestClientCloses(t *testing.T) {
 	t.Run("raw", func(t *testing.T) {
 		srv, rec, errs := disconnectApp(t, false)
-		c := rawDial(t, srv, "/ws", nil)
-		c.writeClose(4001, "bye now")
+		c := rawpeer.Dial(t, hostport(srv), "/ws", "")
+		c.Send(rawpeer.Close(4001, "bye now"))
 		expectDisconnect(t, within(t, errs, "the handler's receive"), 4001, "bye now")
 		// The protocol layer's reply echoes the code.
-		if got, want := c.expectCloseFrame(), closePayload(4001, ""); string(got) != string(want) {
+		if got, want := c.SkipToClose(), rawpeer.ClosePayload(4001, ""); string(got) != string(want) {
 			t.Errorf("close reply % x, want % x", got, want)
 		}
-		c.expectEOF()
+		c.ExpectEOF()
 		checkLog(t, rec.end(t), slog.LevelInfo, "client", 4001, "bye now")
 	})
 
@@ -86,21 +87,21 @@ func TestClientCloses(t *testing.T) {
 
 func TestClientClosesWithoutCode(t *testing.T) {
 	srv, rec, errs := disconnectApp(t, false)
-	c := rawDial(t, srv, "/ws", nil)
-	c.write(opClose, nil)
+	c := rawpeer.Dial(t, hostport(srv), "/ws", "")
+	c.Send(rawpeer.Close(0, ""))
 	expectDisconnect(t, within(t, errs, "the handler's receive"), wsproto.StatusNoStatusRcvd, "")
-	if got := c.expectCloseFrame(); len(got) != 0 {
+	if got := c.SkipToClose(); len(got) != 0 {
 		t.Errorf("close reply % x, want an empty one", got)
 	}
-	c.expectEOF()
+	c.ExpectEOF()
 	checkLog(t, rec.end(t), slog.LevelInfo, "client", 1005, "")
 }
 
 func TestTCPDropped(t *testing.T) {
 	srv, rec, errs := disconnectApp(t, false)
-	c := rawDial(t, srv, "/ws", nil)
-	c.write(opText, []byte("half a conversation"))
-	c.nc.Close()
+	c := rawpeer.Dial(t, hostport(srv), "/ws", "")
+	c.Send(rawpeer.Text("half a conversation"))
+	c.Conn.Close()
 	expectDisconnect(t, within(t, errs, "the handler's receive"), wsproto.StatusAbnormalClosure, "")
 	checkLog(t, rec.end(t), slog.LevelInfo, "none", 1006, "")
 }
@@ -109,14 +110,14 @@ func TestReturnDisconnect(t *testing.T) {
 	for _, wrap := range []bool{false, true} {
 		t.Run(fmt.Sprintf("wrapped=%v", wrap), func(t *testing.T) {
 			srv, rec, errs := disconnectApp(t, wrap)
-			c := rawDial(t, srv, "/ws", nil)
-			c.writeClose(1000, "done")
+			c := rawpeer.Dial(t, hostport(srv), "/ws", "")
+			c.Send(rawpeer.Close(1000, "done"))
 			expectDisconnect(t, within(t, errs, "the handler's receive"), 1000, "done")
 			// Exactly one close frame, the protocol layer's reply; then EOF.
-			if got, want := c.expectCloseFrame(), closePayload(1000, ""); string(got) != string(want) {
+			if got, want := c.SkipToClose(), rawpeer.ClosePayload(1000, ""); string(got) != string(want) {
 				t.Errorf("close reply % x, want % x", got, want)
 			}
-			c.expectEOF()
+			c.ExpectEOF()
 			checkLog(t, rec.end(t), slog.LevelInfo, "client", 1000, "done")
 		})
 	}
@@ -174,28 +175,28 @@ func TestMisuse(t *testing.T) {
 func TestProtocolFailures(t *testing.T) {
 	cases := []struct {
 		name   string
-		send   func(c *rawConn)
+		send   func(c *rawpeer.Peer)
 		code   wsproto.StatusCode
 		reason string
 	}{
-		{"over the read limit", func(c *rawConn) { c.write(opBin, make([]byte, 2000)) }, 1009, "message too big"},
-		{"invalid UTF-8 text", func(c *rawConn) { c.write(opText, []byte("ok\xff")) }, 1007, "invalid UTF-8 in text message"},
-		{"unmasked frame", func(c *rawConn) { c.writeFrame(opText, []byte("hi"), false) }, 1002, "client frame is not masked"},
-		{"invalid close code", func(c *rawConn) { c.writeClose(1005, "") }, 1002, "invalid close code 1005"},
+		{"over the read limit", func(c *rawpeer.Peer) { c.Send(rawpeer.Binary(make([]byte, 2000))) }, 1009, "message too big"},
+		{"invalid UTF-8 text", func(c *rawpeer.Peer) { c.Send(rawpeer.Text("ok\xff")) }, 1007, "invalid UTF-8 in text message"},
+		{"unmasked frame", func(c *rawpeer.Peer) { c.Write(rawpeer.Text("hi").Encode()) }, 1002, "client frame is not masked"},
+		{"invalid close code", func(c *rawpeer.Peer) { c.Send(rawpeer.Close(1005, "")) }, 1002, "invalid close code 1005"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			errs := make(chan error, 1)
 			_, srv, rec := serve(t, server.Options{ReadLimit: 1024}, receiveOnce(errs))
-			c := rawDial(t, srv, "/ws", nil)
+			c := rawpeer.Dial(t, hostport(srv), "/ws", "")
 			tc.send(c)
-			if got, want := c.expectCloseFrame(), closePayload(uint16(tc.code), tc.reason); string(got) != string(want) {
+			if got, want := c.SkipToClose(), rawpeer.ClosePayload(uint16(tc.code), tc.reason); string(got) != string(want) {
 				t.Errorf("close frame % x (%q), want % x", got, got, want)
 			}
 			// The server half-closes TCP right after its close frame: nothing
 			// more is sent. Then a client closes its side.
-			c.expectEOF()
-			c.nc.Close()
+			c.ExpectEOF()
+			c.Conn.Close()
 			err := within(t, errs, "the handler's receive")
 			var d *server.Disconnect
 			if !errors.As(err, &d) || d.Code != tc.code || d.ByPeer {

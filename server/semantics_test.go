@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"wsraise/internal/rawpeer"
 	"wsraise/server"
 	"wsraise/server/wstest"
 	"wsraise/wsproto"
@@ -89,21 +90,21 @@ func TestRaiseAfterAccept(t *testing.T) {
 	// client's, and only then closes TCP.
 	t.Run("handshake", func(t *testing.T) {
 		_, srv, rec := serve(t, server.Options{CloseTimeout: 30 * time.Second}, handler)
-		c := rawDial(t, srv, "/ws", nil)
-		if got, want := c.expectCloseFrame(), closePayload(1008, reason); string(got) != string(want) {
+		c := rawpeer.Dial(t, hostport(srv), "/ws", "")
+		if got, want := c.SkipToClose(), rawpeer.ClosePayload(1008, reason); string(got) != string(want) {
 			t.Fatalf("close frame % x, want % x", got, want)
 		}
 		// The server is waiting for our close frame: TCP must still be open.
-		if op, p, err := c.readFrame(200 * time.Millisecond); !isTimeout(err) {
-			t.Fatalf("after its close frame the server sent %#x % x, %v; want it to wait for ours", op, p, err)
+		if f, err := c.ReadFrame(200 * time.Millisecond); !isTimeout(err) {
+			t.Fatalf("after its close frame the server sent %#x % x, %v; want it to wait for ours", f.Op, f.Payload, err)
 		}
 		select {
 		case e := <-rec.ch:
 			t.Fatalf("connection ended before the client's close frame: %v", e.attrs)
 		default:
 		}
-		c.writeClose(1008, "")
-		c.expectEOF()
+		c.Send(rawpeer.Close(1008, ""))
+		c.ExpectEOF()
 		e := rec.end(t)
 		checkLog(t, e, slog.LevelInfo, "server", 1008, reason)
 		if d := e.attrs["duration"].Duration(); d >= 30*time.Second {
