@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"wsraise/internal/demo"
+	"wsraise/internal/rawpeer"
 	"wsraise/wsproto"
 )
 
@@ -82,7 +83,7 @@ func TestWscat(t *testing.T) {
 // TestWscatAbnormal: a server that drops the connection without a close
 // frame gives 1006 and exit status 1.
 func TestWscatAbnormal(t *testing.T) {
-	addr := rawServer(t, func(c net.Conn) {})
+	addr := rawServer(t, func(net.Conn, *bufio.Reader) {})
 	var out, errOut bytes.Buffer
 	code := run([]string{"-c", "ws://" + addr + "/"}, strings.NewReader(""), &out, &errOut)
 	if code != 1 || !strings.Contains(out.String(), `Disconnected (code: 1006, reason: "")`) {
@@ -104,9 +105,9 @@ func closedAddr(t *testing.T) string {
 // and all, as npm wscat prints it (`reason: "${reason}"`), not Go-quoted.
 func TestWscatRawReason(t *testing.T) {
 	reason := `say "hi" \ é`
-	addr := rawServer(t, func(c net.Conn) {
-		writeFrame(c, 0x8, closePayload(4001, reason))
-		readFrame(c)
+	addr := rawServer(t, func(c net.Conn, br *bufio.Reader) {
+		c.Write(rawpeer.Close(4001, reason).Encode())
+		rawpeer.ReadFrame(br)
 	})
 	var out, errOut bytes.Buffer
 	code := run([]string{"-c", "ws://" + addr + "/"}, strings.NewReader(""), &out, &errOut)
@@ -210,13 +211,13 @@ func TestWscatExitStatus(t *testing.T) {
 		wantErr  string
 	}{
 		{"masked frame from the server", nil, func(c net.Conn) {
-			c.Write([]byte{0x81, 0x82, 1, 2, 3, 4, 'h' ^ 1, 'i' ^ 2})
+			c.Write(rawpeer.Frame{Fin: true, Op: rawpeer.OpText, Masked: true, Key: [4]byte{1, 2, 3, 4}, Payload: []byte("hi")}.Encode())
 		}, false, 0, 1, 1002, `Disconnected (code: 1002, reason: "server frame is masked")`, "error: wscat failed the connection: "},
 		{"invalid UTF-8 text", nil, func(c net.Conn) {
-			writeFrame(c, 0x1, []byte{'a', 0xff, 'b'})
+			c.Write(rawpeer.Text("a\xffb").Encode())
 		}, false, 0, 1, 1007, `Disconnected (code: 1007, reason: "invalid UTF-8 in text message")`, "error: wscat failed the connection: "},
 		{"server closes with 1002 itself", nil, func(c net.Conn) {
-			writeFrame(c, 0x8, closePayload(1002, "you did it"))
+			c.Write(rawpeer.Close(1002, "you did it").Encode())
 		}, false, 0, 0, 1002, `Disconnected (code: 1002, reason: "you did it")`, ""},
 		{"server answers wscat's close", []string{"-x", "hi", "-w", "0"}, func(net.Conn) {},
 			true, 0, 0, 1000, `Disconnected (code: 1000, reason: "")`, ""},
@@ -229,20 +230,20 @@ func TestWscatExitStatus(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
 			sent := make(chan int, 1)
-			addr := rawServer(t, func(nc net.Conn) {
+			addr := rawServer(t, func(nc net.Conn, br *bufio.Reader) {
 				c.script(nc)
 				code := -1
 				for {
-					op, p := readFrame(nc)
-					if op < 0 {
+					f, err := rawpeer.ReadFrame(br)
+					if err != nil {
 						break
 					}
-					if op == 0x8 {
-						if len(p) >= 2 {
-							code = int(binary.BigEndian.Uint16(p))
+					if f.Op == rawpeer.OpClose {
+						if len(f.Payload) >= 2 {
+							code = int(binary.BigEndian.Uint16(f.Payload))
 						}
 						if c.answer {
-							writeFrame(nc, 0x8, p)
+							nc.Write(rawpeer.Frame{Fin: true, Op: rawpeer.OpClose, Payload: f.Payload}.Encode())
 						}
 						break
 					}
@@ -270,58 +271,16 @@ func TestWscatExitStatus(t *testing.T) {
 	}
 }
 
-// rawServer accepts one connection, completes the opening handshake by
-// hand, runs script, and closes the connection.
-func rawServer(t *testing.T, script func(c net.Conn)) string {
+// rawServer serves a raw server on a loopback port: it completes the
+// opening handshake by hand, runs script, and closes the connection.
+func rawServer(t *testing.T, script func(c net.Conn, br *bufio.Reader)) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		c, err := ln.Accept()
-		if err != nil {
+	s := rawpeer.Serve(t, func(c net.Conn, br *bufio.Reader, r *http.Request, _ <-chan struct{}) {
+		if br.Buffered() > 0 {
 			return
 		}
-		defer c.Close()
-		c.SetDeadline(time.Now().Add(15 * time.Second))
-		br := bufio.NewReader(c)
-		r, err := http.ReadRequest(br)
-		if err != nil || br.Buffered() > 0 {
-			return
-		}
-		io.WriteString(c, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: "+acceptFor(r.Header.Get("Sec-WebSocket-Key"))+"\r\n\r\n")
-		script(c)
-	}()
-	return ln.Addr().String()
-}
-
-// writeFrame writes one unmasked final frame, as a server does.
-func writeFrame(c net.Conn, op byte, p []byte) {
-	if len(p) > 125 {
-		panic("writeFrame: payload too long")
-	}
-	c.Write(append([]byte{0x80 | op, byte(len(p))}, p...))
-}
-
-// readFrame reads one masked frame of up to 125 bytes, as a client sends
-// it, and unmasks it; op is -1 when the connection ends.
-func readFrame(c net.Conn) (op int, p []byte) {
-	var h [6]byte
-	if _, err := io.ReadFull(c, h[:]); err != nil || h[1]&0x80 == 0 || h[1]&0x7f > 125 {
-		return -1, nil
-	}
-	p = make([]byte, h[1]&0x7f)
-	if _, err := io.ReadFull(c, p); err != nil {
-		return -1, nil
-	}
-	for i := range p {
-		p[i] ^= h[2+i%4]
-	}
-	return int(h[0] & 0x0f), p
-}
-
-func closePayload(code uint16, reason string) []byte {
-	return append(binary.BigEndian.AppendUint16(nil, code), reason...)
+		io.WriteString(c, rawpeer.Response(r, ""))
+		script(c, br)
+	})
+	return s.Addr()
 }
