@@ -1,18 +1,17 @@
 package wsproto
 
 import (
-	"bufio"
 	"context"
 	"encoding/base64"
 	"errors"
-	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"reflect"
 	"strings"
 	"testing"
 	"time"
+
+	"wsraise/internal/rawpeer"
 )
 
 // hsValidKey is a well-formed Sec-WebSocket-Key: the RFC 6455 section 1.3
@@ -286,16 +285,6 @@ func TestUpgradeExtraHeaders(t *testing.T) {
 	}
 }
 
-// hsMaskedFrame encodes a client frame, masked with a fixed key.
-func hsMaskedFrame(fin bool, op opcode, payload []byte) []byte {
-	h := header{fin: fin, op: op, masked: true, key: [4]byte{0x37, 0xfa, 0x21, 0x3d}, length: int64(len(payload))}
-	b := appendHeader(nil, h)
-	start := len(b)
-	b = append(b, payload...)
-	maskBytes(h.key, 0, b[start:])
-	return b
-}
-
 // TestUpgradeKeepsBufferedFrames: a client that sends its handshake request
 // and its first frame in one write gets the frame echoed: the bytes net/http
 // read past the request are not lost.
@@ -318,71 +307,22 @@ func TestUpgradeKeepsBufferedFrames(t *testing.T) {
 	}))
 	defer srv.Close()
 
-	nc, err := net.Dial("tcp", srv.Listener.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	nc.SetDeadline(time.Now().Add(10 * time.Second)) // a failure bound only
-	req := "GET /echo HTTP/1.1\r\nHost: " + srv.Listener.Addr().String() + "\r\n" +
-		"Upgrade: websocket\r\nConnection: Upgrade\r\n" +
-		"Sec-WebSocket-Key: " + hsValidKey + "\r\nSec-WebSocket-Version: 13\r\n\r\n"
+	addr := srv.Listener.Addr().String()
 	msg := []byte("first frame, sent with the request")
 	msg2 := []byte("second")
-	buf := append([]byte(req), hsMaskedFrame(true, opText, msg)...)
-	buf = append(buf, hsMaskedFrame(true, opBinary, msg2)...)
-	if _, err := nc.Write(buf); err != nil {
-		t.Fatal(err)
-	}
-	br := bufio.NewReader(nc)
-	resp, err := http.ReadResponse(br, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	early := append(rawpeer.Text(string(msg)).Mask().Encode(), rawpeer.Binary(msg2).Mask().Encode()...)
+	p := rawpeer.Handshake(t, rawpeer.DialTCP(t, addr), rawpeer.Request(addr, "/echo", hsValidKey, ""), early)
+	resp := p.Response
 	if resp.StatusCode != 101 || resp.Header.Get("Sec-WebSocket-Accept") != "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=" {
 		t.Fatalf("response %d, accept %q", resp.StatusCode, resp.Header.Get("Sec-WebSocket-Accept"))
 	}
 	for _, want := range []struct {
-		op opcode
+		op byte
 		p  []byte
-	}{{opText, msg}, {opBinary, msg2}} {
-		h, p := hsReadFrame(t, br)
-		if !h.fin || h.op != want.op || h.masked || string(p) != string(want.p) {
-			t.Fatalf("echo: fin %v op %v masked %v payload %q; want op %v payload %q", h.fin, h.op, h.masked, p, want.op, want.p)
+	}{{rawpeer.OpText, msg}, {rawpeer.OpBinary, msg2}} {
+		f := p.Next()
+		if !f.Fin || f.Op != want.op || f.Masked || string(f.Payload) != string(want.p) {
+			t.Fatalf("echo: fin %v op %v masked %v payload %q; want op %v payload %q", f.Fin, f.Op, f.Masked, f.Payload, want.op, want.p)
 		}
 	}
-}
-
-// hsReadFrame reads one whole frame from br and unmasks its payload.
-func hsReadFrame(t *testing.T, br *bufio.Reader) (header, []byte) {
-	t.Helper()
-	h, p, err := hsReadFrameErr(br)
-	if err != nil {
-		t.Fatalf("reading a frame: %v", err)
-	}
-	return h, p
-}
-
-func hsReadFrameErr(br *bufio.Reader) (header, []byte, error) {
-	b, err := br.Peek(2)
-	if err != nil {
-		return header{}, nil, err
-	}
-	b, err = br.Peek(headerSize(b[1]))
-	if err != nil {
-		return header{}, nil, err
-	}
-	h, n, err := parseHeader(b)
-	if err != nil {
-		return h, nil, err
-	}
-	br.Discard(n)
-	p := make([]byte, h.length)
-	if _, err := io.ReadFull(br, p); err != nil {
-		return h, nil, err
-	}
-	if h.masked {
-		maskBytes(h.key, 0, p)
-	}
-	return h, p, nil
 }

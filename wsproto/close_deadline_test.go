@@ -5,6 +5,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"wsraise/internal/rawpeer"
 )
 
 // TestCloseAfterStaleWriteDeadline: a write deadline left on the socket by
@@ -74,7 +76,7 @@ func TestCloseAfterStaleWriteDeadline(t *testing.T) {
 // closed after the close timeout instead of holding the reader and the
 // writer forever.
 func TestCloseBehindBlockedWrite(t *testing.T) {
-	server, nc, _ := ctRawClient(t, &UpgradeOptions{CloseTimeout: 300 * time.Millisecond})
+	server, rp := ctRawClient(t, &UpgradeOptions{CloseTimeout: 300 * time.Millisecond})
 	var written atomic.Int64
 	writeErr := make(chan error, 1)
 	go func() {
@@ -101,7 +103,7 @@ func TestCloseBehindBlockedWrite(t *testing.T) {
 		_, _, err := server.Read(context.Background())
 		readErr <- err
 	}()
-	nc.Write(hsMaskedFrame(true, opClose, []byte{0x03, 0xe8}))
+	rp.Conn.Write(rawpeer.Frame{Fin: true, Op: rawpeer.OpClose, Payload: []byte{0x03, 0xe8}}.Mask().Encode())
 	for name, ch := range map[string]chan error{"Read": readErr, "Write": writeErr} {
 		select {
 		case err := <-ch:

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"wsraise/internal/rawpeer"
 )
 
 // TestStatusCodeValid checks Valid for every code 0..5100 against the rule
@@ -279,30 +281,30 @@ func TestCloseErrorMessage(t *testing.T) {
 func TestCloseUnanswered(t *testing.T) {
 	// readCloseFrame reads one close frame from br (masked or not).
 	readCloseFrame := func(br *bufio.Reader) error {
-		h, _, err := hsReadFrameErr(br)
-		if err == nil && h.op != opClose {
-			err = fmt.Errorf("opcode %v, want close", h.op)
+		f, err := rawpeer.ReadFrame(br)
+		if err == nil && f.Op != rawpeer.OpClose {
+			err = fmt.Errorf("opcode %#x, want close", f.Op)
 		}
 		return err
 	}
 	t.Run("server", func(t *testing.T) {
-		server, nc, br := ctRawClient(t, nil)
+		server, rp := ctRawClient(t, nil)
 		done := make(chan error, 1)
 		go func() { done <- server.Close(StatusNormalClosure, "bye") }()
-		if err := readCloseFrame(br); err != nil {
+		if err := readCloseFrame(rp.R); err != nil {
 			t.Fatal(err)
 		}
-		nc.Close()
+		rp.Conn.Close()
 		if err := <-done; !errors.Is(err, errNoCloseReply) {
 			t.Fatalf("Close: %v, want the error for a close left unanswered", err)
 		}
 	})
 	t.Run("client", func(t *testing.T) {
-		s := dtListen(t, func(nc net.Conn, br *bufio.Reader, r *http.Request, quit <-chan struct{}) {
-			dtAccept(nc, r, "")
+		s := rawpeer.Serve(t, func(nc net.Conn, br *bufio.Reader, r *http.Request, done <-chan struct{}) {
+			io.WriteString(nc, rawpeer.Response(r, ""))
 			readCloseFrame(br)
 		})
-		c, _, err := Dial(ctCtx(t), s.url(), nil)
+		c, _, err := Dial(ctCtx(t), s.URL("/ws"), nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -321,20 +323,20 @@ func TestCloseUnanswered(t *testing.T) {
 func TestClientWaitsForServerTCPClose(t *testing.T) {
 	const hold = 300 * time.Millisecond
 	early := make(chan bool, 1)
-	s := dtListen(t, func(nc net.Conn, br *bufio.Reader, r *http.Request, quit <-chan struct{}) {
-		dtAccept(nc, r, "")
-		if h, _, err := hsReadFrameErr(br); err != nil || h.op != opClose {
+	s := rawpeer.Serve(t, func(nc net.Conn, br *bufio.Reader, r *http.Request, done <-chan struct{}) {
+		io.WriteString(nc, rawpeer.Response(r, ""))
+		if f, err := rawpeer.ReadFrame(br); err != nil || f.Op != rawpeer.OpClose {
 			early <- true
 			return
 		}
-		nc.Write([]byte{0x88, 0x02, 0x03, 0xe8}) // the server's close frame
+		nc.Write(rawpeer.Close(1000, "").Encode()) // the server's close frame
 		// The client must not close first: no EOF while we hold.
 		nc.SetReadDeadline(time.Now().Add(hold))
 		_, err := br.ReadByte()
 		var ne net.Error
 		early <- !(errors.As(err, &ne) && ne.Timeout())
 	})
-	c, _, err := Dial(ctCtx(t), s.url(), nil)
+	c, _, err := Dial(ctCtx(t), s.URL("/ws"), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

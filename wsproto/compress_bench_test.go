@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"testing"
+
+	"wsraise/internal/rawpeer"
 )
 
 // Compressed messages through Conn on a chat-like JSON workload: a ~300 B
@@ -65,11 +67,7 @@ func BenchmarkReadCompressed(b *testing.B) {
 		msg := wl.msg(7)
 		d, _ := newDeflater(defaultDeflateLevel(true), true)
 		payload, _ := d.appendCompress(nil, msg)
-		h := header{fin: true, rsv: rsv1, op: opText, masked: true, key: [4]byte{1, 2, 3, 4}, length: int64(len(payload))}
-		frame := appendHeader(nil, h)
-		start := len(frame)
-		frame = append(frame, payload...)
-		maskBytes(h.key, 0, frame[start:])
+		frame := rawpeer.Frame{Fin: true, RSV: rawpeer.RSV1, Op: rawpeer.OpText, Masked: true, Key: [4]byte{1, 2, 3, 4}, Payload: payload}.Encode()
 		for _, noTakeover := range []bool{false, true} {
 			b.Run(fmt.Sprintf("%s/contextTakeover=%v", wl.name, !noTakeover), func(b *testing.B) {
 				c := newConn(&bnReplay{frame: frame}, nil, true, config{compression: cbConfig(noTakeover)})

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"wsraise/internal/rawpeer"
 )
 
 // Reading and writing compressed messages on a Conn (RFC 7692 sections 6
@@ -26,28 +28,28 @@ func TestCompressedRSV1Rules(t *testing.T) {
 	cases := []struct {
 		name   string
 		opts   *UpgradeOptions
-		frames [][]byte
+		frames []rawpeer.Frame
 		reason string
 	}{
-		{"6.1 RSV1 on a continuation frame", cpOn, [][]byte{
-			cpFrame(false, rsv1, opText, hello[:2]), cpFrame(true, rsv1, opContinuation, hello[2:])}, "RSV1 set on a continuation frame"},
-		{"6.1 RSV1 on an uncompressed message's continuation", cpOn, [][]byte{
-			cpFrame(false, 0, opText, []byte("He")), cpFrame(true, rsv1, opContinuation, []byte("llo"))}, "RSV1 set on a continuation frame"},
-		{"6.1 RSV1 on a ping", cpOn, [][]byte{cpFrame(true, rsv1, opPing, nil)}, "reserved bits set on a control frame"},
-		{"6.1 RSV1 on a close", cpOn, [][]byte{cpFrame(true, rsv1, opClose, []byte{3, 0xe8})}, "reserved bits set on a control frame"},
-		{"6.1 RSV1 on a pong between compressed fragments", cpOn, [][]byte{
-			cpFrame(false, rsv1, opText, hello[:2]), cpFrame(true, rsv1, opPong, nil)}, "reserved bits set on a control frame"},
-		{"6.1 RSV2 with permessage-deflate", cpOn, [][]byte{cpFrame(true, rsv2, opText, []byte("x"))}, "reserved bits set without an extension"},
-		{"6.1 RSV3 with permessage-deflate", cpOn, [][]byte{cpFrame(true, rsv1|rsv3, opBinary, hello)}, "reserved bits set without an extension"},
-		{"RFC 6455 5.2 RSV1 without the extension", nil, [][]byte{cpFrame(true, rsv1, opText, hello)}, "reserved bits set without an extension"},
+		{"6.1 RSV1 on a continuation frame", cpOn, []rawpeer.Frame{
+			{RSV: rawpeer.RSV1, Op: rawpeer.OpText, Payload: hello[:2]}, {Fin: true, RSV: rawpeer.RSV1, Op: rawpeer.OpCont, Payload: hello[2:]}}, "RSV1 set on a continuation frame"},
+		{"6.1 RSV1 on an uncompressed message's continuation", cpOn, []rawpeer.Frame{
+			{Op: rawpeer.OpText, Payload: []byte("He")}, {Fin: true, RSV: rawpeer.RSV1, Op: rawpeer.OpCont, Payload: []byte("llo")}}, "RSV1 set on a continuation frame"},
+		{"6.1 RSV1 on a ping", cpOn, []rawpeer.Frame{{Fin: true, RSV: rawpeer.RSV1, Op: rawpeer.OpPing}}, "reserved bits set on a control frame"},
+		{"6.1 RSV1 on a close", cpOn, []rawpeer.Frame{{Fin: true, RSV: rawpeer.RSV1, Op: rawpeer.OpClose, Payload: []byte{3, 0xe8}}}, "reserved bits set on a control frame"},
+		{"6.1 RSV1 on a pong between compressed fragments", cpOn, []rawpeer.Frame{
+			{RSV: rawpeer.RSV1, Op: rawpeer.OpText, Payload: hello[:2]}, {Fin: true, RSV: rawpeer.RSV1, Op: rawpeer.OpPong}}, "reserved bits set on a control frame"},
+		{"6.1 RSV2 with permessage-deflate", cpOn, []rawpeer.Frame{{Fin: true, RSV: rawpeer.RSV2, Op: rawpeer.OpText, Payload: []byte("x")}}, "reserved bits set without an extension"},
+		{"6.1 RSV3 with permessage-deflate", cpOn, []rawpeer.Frame{{Fin: true, RSV: rawpeer.RSV1 | rawpeer.RSV3, Op: rawpeer.OpBinary, Payload: hello}}, "reserved bits set without an extension"},
+		{"RFC 6455 5.2 RSV1 without the extension", nil, []rawpeer.Frame{{Fin: true, RSV: rawpeer.RSV1, Op: rawpeer.OpText, Payload: hello}}, "reserved bits set without an extension"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			server, nc, br, _ := cpRawClient(t, tc.opts, "permessage-deflate")
+			server, rp := ctRawClient(t, tc.opts, "permessage-deflate")
 			rc := ctReadAsync(ctCtx(t), server)
-			nc.Write(bytes.Join(tc.frames, nil))
-			cpExpectClose(t, br, StatusProtocolError)
-			nc.Close()
+			rp.Conn.Write(rp.Encode(tc.frames...))
+			cpExpectClose(t, rp, StatusProtocolError)
+			rp.Conn.Close()
 			ctCloseErr(t, "server", ctWait(t, rc).err, StatusProtocolError, tc.reason, false)
 		})
 	}
@@ -59,7 +61,7 @@ func TestCompressedRSV1Rules(t *testing.T) {
 func TestCompressedFragmentsIn(t *testing.T) {
 	msg := jsonDocument(20000)
 	for _, takeover := range []bool{false, true} {
-		server, nc, br, _ := cpRawClient(t, cpOn, map[bool]string{true: "permessage-deflate", false: "permessage-deflate; client_no_context_takeover"}[takeover])
+		server, rp := ctRawClient(t, cpOn, map[bool]string{true: "permessage-deflate", false: "permessage-deflate; client_no_context_takeover"}[takeover])
 		enc := cpEncoder{takeover: takeover}
 		ctx := ctCtx(t)
 		for round, split := range []int{1, 2, 3, 7, 100} {
@@ -68,16 +70,16 @@ func TestCompressedFragmentsIn(t *testing.T) {
 			for i := 0; i < split; i++ {
 				part := c[i*len(c)/split : (i+1)*len(c)/split]
 				var rsv byte
-				op := opContinuation
+				op := rawpeer.OpCont
 				if i == 0 {
-					rsv, op = rsv1, opText
+					rsv, op = rawpeer.RSV1, rawpeer.OpText
 				}
-				wire = append(wire, cpFrame(i == split-1, rsv, op, part)...)
+				wire = append(wire, rawpeer.Frame{Fin: i == split-1, RSV: rsv, Op: op, Payload: part}.Mask().Encode()...)
 				if i%3 == 1 && i < split-1 {
-					wire = append(wire, cpFrame(true, 0, opPing, []byte{byte(i)})...)
+					wire = append(wire, rawpeer.Ping([]byte{byte(i)}).Mask().Encode()...)
 				}
 			}
-			nc.Write(wire)
+			rp.Conn.Write(wire)
 			var got []byte
 			var err error
 			switch round % 3 {
@@ -97,8 +99,8 @@ func TestCompressedFragmentsIn(t *testing.T) {
 			}
 			for i := 0; i < split-1; i++ {
 				if i%3 == 1 {
-					if h, p := hsReadFrame(t, br); h.op != opPong || !bytes.Equal(p, []byte{byte(i)}) || h.rsv != 0 {
-						t.Fatalf("want pong %d, got %v %q rsv %#x", i, h.op, p, h.rsv)
+					if f := cpNext(t, rp); f.Op != rawpeer.OpPong || !bytes.Equal(f.Payload, []byte{byte(i)}) || f.RSV != 0 {
+						t.Fatalf("want pong %d, got %#x %q rsv %03b", i, f.Op, f.Payload, f.RSV)
 					}
 				}
 			}
@@ -125,8 +127,7 @@ func (v *varReader) Read(p []byte) (int, error) {
 // sent meanwhile go out between them, uncompressed.
 func TestCompressedFragmentsOut(t *testing.T) {
 	opts := &UpgradeOptions{WriteBufferSize: 512, Compression: &CompressionOptions{ContextTakeover: true}}
-	server, nc, br, _ := cpRawClient(t, opts, "permessage-deflate")
-	_ = nc
+	server, rp := ctRawClient(t, opts, "permessage-deflate")
 	ctx := ctCtx(t)
 	dec := cpDecoder{takeover: true}
 	for i, msg := range [][]byte{content("random", 100000, 1), jsonDocument(200000), content("text", 3000, 2)} {
@@ -148,8 +149,8 @@ func TestCompressedFragmentsOut(t *testing.T) {
 			t.Fatal(err)
 		}
 		// cpReadMessage skips the pings and checks the RSV bits.
-		op, compressed, payload, frames := cpReadMessage(t, br)
-		if op != opBinary || !compressed {
+		op, compressed, payload, frames := cpReadMessage(t, rp)
+		if op != rawpeer.OpBinary || !compressed {
 			t.Fatalf("message %d: op %v compressed %v", i, op, compressed)
 		}
 		if got := dec.decode(t, payload); !bytes.Equal(got, msg) {
@@ -182,7 +183,7 @@ func TestCompressionThreshold(t *testing.T) {
 		{-1, 1, true},
 	} {
 		opts := &UpgradeOptions{Compression: &CompressionOptions{Threshold: tc.threshold}}
-		server, _, br, _ := cpRawClient(t, opts, "permessage-deflate")
+		server, rp := ctRawClient(t, opts, "permessage-deflate")
 		ctx := ctCtx(t)
 		msg := []byte(strings.Repeat("a", tc.size))
 		for _, stream := range []bool{false, true} {
@@ -195,7 +196,7 @@ func TestCompressionThreshold(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			_, compressed, payload, _ := cpReadMessage(t, br)
+			_, compressed, payload, _ := cpReadMessage(t, rp)
 			wantCompressed := tc.want
 			if !stream && tc.threshold == 10000 {
 				wantCompressed = false // Write knows the size
@@ -213,12 +214,12 @@ func TestCompressionThreshold(t *testing.T) {
 	}
 	// The empty message, compressed, is the single byte 0x00.
 	opts := &UpgradeOptions{Compression: &CompressionOptions{ContextTakeover: true, Threshold: -1}}
-	server, _, br, _ := cpRawClient(t, opts, "permessage-deflate")
+	server, rp := ctRawClient(t, opts, "permessage-deflate")
 	for range 3 {
 		if err := server.Write(ctCtx(t), MessageBinary, nil); err != nil {
 			t.Fatal(err)
 		}
-		if _, compressed, payload, _ := cpReadMessage(t, br); !compressed || !bytes.Equal(payload, []byte{0}) {
+		if _, compressed, payload, _ := cpReadMessage(t, rp); !compressed || !bytes.Equal(payload, []byte{0}) {
 			t.Fatalf("empty message: compressed %v, payload % x", compressed, payload)
 		}
 	}
@@ -229,10 +230,10 @@ func TestCompressionThreshold(t *testing.T) {
 // BFINAL set (section 7.2.3.4). (An empty payload is not one of them: the
 // 00 00 ff ff appended to it does not inflate; TestCompressedBadInput.)
 func TestCompressedEmptyIn(t *testing.T) {
-	server, nc, _, _ := cpRawClient(t, cpOn, "permessage-deflate")
+	server, rp := ctRawClient(t, cpOn, "permessage-deflate")
 	ctx := ctCtx(t)
 	for _, payload := range [][]byte{{0x00}, {0x02, 0x00}, {0x03, 0x00}, {0x00}} {
-		nc.Write(cpFrame(true, rsv1, opText, payload))
+		rp.Conn.Write(rawpeer.Frame{Fin: true, RSV: rawpeer.RSV1, Op: rawpeer.OpText, Payload: payload}.Mask().Encode())
 		if typ, p, err := server.Read(ctx); err != nil || typ != MessageText || len(p) != 0 {
 			t.Fatalf("payload % x: %v %q %v", payload, typ, p, err)
 		}
@@ -252,19 +253,19 @@ func TestCompressedBadInput(t *testing.T) {
 	badUTF8 := (&cpEncoder{}).encode(t, append([]byte("\xc0\xaf"), content("text", 200000, 3)...))
 	cases := []struct {
 		name   string
-		frames [][]byte
+		frames []rawpeer.Frame
 		code   StatusCode
 		reason string
 	}{
-		{"7.2.2 corrupt data", [][]byte{cpFrame(true, rsv1, opBinary, bad)}, StatusInvalidPayload, "invalid compressed data"},
-		{"7.2.2 reserved block type", [][]byte{cpFrame(true, rsv1, opBinary, []byte{0x07, 0x00})}, StatusInvalidPayload, "invalid compressed data"},
-		{"7.2.3.6 empty payload with RSV1", [][]byte{cpFrame(true, rsv1, opText, nil)}, StatusInvalidPayload, "invalid compressed data"},
-		{"7.2.2 truncated stream", [][]byte{cpFrame(true, rsv1, opBinary, []byte{0xf2, 0x48})}, StatusInvalidPayload, "invalid compressed data"},
-		{"8.1 invalid UTF-8 after inflating, early", [][]byte{cpFrame(false, rsv1, opText, badUTF8[:len(badUTF8)/2])}, StatusInvalidPayload, "invalid UTF-8 in text message"},
-		{"8.1 text ending inside a character", [][]byte{cpFrame(true, rsv1, opText, (&cpEncoder{}).encode(t, []byte("ab\xe2\x82")))}, StatusInvalidPayload, "invalid UTF-8 in text message"},
-		{"7.2.3.4 text ending inside a character at BFINAL, the rest never comes", [][]byte{cpFrame(false, rsv1, opText, cpFinalBlock(t, []byte("ab\xe2\x82")))}, StatusInvalidPayload, "invalid UTF-8 in text message"},
-		{"10.4 inflates past the limit", [][]byte{cpFrame(true, rsv1, opBinary, (&cpEncoder{}).encode(t, make([]byte, 5000)))}, StatusMessageTooBig, "decompressed message too big"},
-		{"10.4 wire bytes past the limit", [][]byte{cpFrame(true, rsv1, opBinary, content("random", 4097, 1))}, StatusMessageTooBig, "message too big"},
+		{"7.2.2 corrupt data", []rawpeer.Frame{{Fin: true, RSV: rawpeer.RSV1, Op: rawpeer.OpBinary, Payload: bad}}, StatusInvalidPayload, "invalid compressed data"},
+		{"7.2.2 reserved block type", []rawpeer.Frame{{Fin: true, RSV: rawpeer.RSV1, Op: rawpeer.OpBinary, Payload: []byte{0x07, 0x00}}}, StatusInvalidPayload, "invalid compressed data"},
+		{"7.2.3.6 empty payload with RSV1", []rawpeer.Frame{{Fin: true, RSV: rawpeer.RSV1, Op: rawpeer.OpText}}, StatusInvalidPayload, "invalid compressed data"},
+		{"7.2.2 truncated stream", []rawpeer.Frame{{Fin: true, RSV: rawpeer.RSV1, Op: rawpeer.OpBinary, Payload: []byte{0xf2, 0x48}}}, StatusInvalidPayload, "invalid compressed data"},
+		{"8.1 invalid UTF-8 after inflating, early", []rawpeer.Frame{{RSV: rawpeer.RSV1, Op: rawpeer.OpText, Payload: badUTF8[:len(badUTF8)/2]}}, StatusInvalidPayload, "invalid UTF-8 in text message"},
+		{"8.1 text ending inside a character", []rawpeer.Frame{{Fin: true, RSV: rawpeer.RSV1, Op: rawpeer.OpText, Payload: (&cpEncoder{}).encode(t, []byte("ab\xe2\x82"))}}, StatusInvalidPayload, "invalid UTF-8 in text message"},
+		{"7.2.3.4 text ending inside a character at BFINAL, the rest never comes", []rawpeer.Frame{{RSV: rawpeer.RSV1, Op: rawpeer.OpText, Payload: cpFinalBlock(t, []byte("ab\xe2\x82"))}}, StatusInvalidPayload, "invalid UTF-8 in text message"},
+		{"10.4 inflates past the limit", []rawpeer.Frame{{Fin: true, RSV: rawpeer.RSV1, Op: rawpeer.OpBinary, Payload: (&cpEncoder{}).encode(t, make([]byte, 5000))}}, StatusMessageTooBig, "decompressed message too big"},
+		{"10.4 wire bytes past the limit", []rawpeer.Frame{{Fin: true, RSV: rawpeer.RSV1, Op: rawpeer.OpBinary, Payload: content("random", 4097, 1)}}, StatusMessageTooBig, "message too big"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -272,11 +273,11 @@ func TestCompressedBadInput(t *testing.T) {
 			if strings.HasSuffix(tc.name, "early") {
 				opts.ReadLimit = 1 << 20
 			}
-			server, nc, br, _ := cpRawClient(t, opts, "permessage-deflate")
+			server, rp := ctRawClient(t, opts, "permessage-deflate")
 			rc := ctReadAsync(ctCtx(t), server)
-			nc.Write(bytes.Join(tc.frames, nil))
-			cpExpectClose(t, br, tc.code)
-			nc.Close()
+			rp.Conn.Write(rp.Encode(tc.frames...))
+			cpExpectClose(t, rp, tc.code)
+			rp.Conn.Close()
 			ctCloseErr(t, "server", ctWait(t, rc).err, tc.code, tc.reason, false)
 		})
 	}
@@ -319,15 +320,15 @@ func TestCompressionBomb(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			opts := &UpgradeOptions{ReadLimit: 1 << 20, Compression: &CompressionOptions{ContextTakeover: true}}
-			server, nc, br, _ := cpRawClient(t, opts, "permessage-deflate")
+			server, rp := ctRawClient(t, opts, "permessage-deflate")
 			ctx := ctCtx(t)
 			// Warm the pools with a small compressed message.
-			nc.Write(cpFrame(true, rsv1, opBinary, (&cpEncoder{}).encode(t, []byte("warm up the pools"))))
+			rp.Conn.Write(rawpeer.Frame{Fin: true, RSV: rawpeer.RSV1, Op: rawpeer.OpBinary, Payload: (&cpEncoder{}).encode(t, []byte("warm up the pools"))}.Mask().Encode())
 			if _, _, err := server.Read(ctx); err != nil {
 				t.Fatal(err)
 			}
 			// The whole bomb is in the server's socket before it reads.
-			nc.Write(cpFrame(true, rsv1, opBinary, bomb))
+			rp.Conn.Write(rawpeer.Frame{Fin: true, RSV: rawpeer.RSV1, Op: rawpeer.OpBinary, Payload: bomb}.Mask().Encode())
 			time.Sleep(50 * time.Millisecond) // not a synchronisation: only makes the measure cover the inflating
 			var before, after runtime.MemStats
 			runtime.GC()
@@ -340,8 +341,8 @@ func TestCompressionBomb(t *testing.T) {
 				runtime.ReadMemStats(&after)
 				done <- err
 			}()
-			cpExpectClose(t, br, StatusMessageTooBig)
-			nc.Close()
+			cpExpectClose(t, rp, StatusMessageTooBig)
+			rp.Conn.Close()
 			err := <-done
 			var ce *CloseError
 			if !errors.As(err, &ce) || ce.Code != StatusMessageTooBig {
@@ -366,7 +367,7 @@ func TestCompressedContextTakeover(t *testing.T) {
 		if !takeover {
 			offer += "; server_no_context_takeover; client_no_context_takeover"
 		}
-		server, nc, br, _ := cpRawClient(t, cpOn, offer)
+		server, rp := ctRawClient(t, cpOn, offer)
 		ctx := ctCtx(t)
 		enc := cpEncoder{takeover: takeover}
 		dec := cpDecoder{takeover: takeover}
@@ -374,7 +375,7 @@ func TestCompressedContextTakeover(t *testing.T) {
 		for i := range 200 {
 			msg := chatMessage(i)
 			// Client to server, compressed by compress/flate.
-			nc.Write(cpFrame(true, rsv1, opText, enc.encode(t, msg)))
+			rp.Conn.Write(rawpeer.Frame{Fin: true, RSV: rawpeer.RSV1, Op: rawpeer.OpText, Payload: enc.encode(t, msg)}.Mask().Encode())
 			typ, got, err := server.Read(ctx)
 			if err != nil || typ != MessageText || !bytes.Equal(got, msg) {
 				t.Fatalf("takeover %v, message %d: %q %v", takeover, i, got, err)
@@ -383,7 +384,7 @@ func TestCompressedContextTakeover(t *testing.T) {
 			if err := server.Write(ctx, MessageText, msg); err != nil {
 				t.Fatal(err)
 			}
-			_, compressed, payload, _ := cpReadMessage(t, br)
+			_, compressed, payload, _ := cpReadMessage(t, rp)
 			if !compressed {
 				t.Fatalf("message %d of %d bytes sent uncompressed", i, len(msg))
 			}
@@ -407,12 +408,12 @@ func TestCompressedContextTakeover(t *testing.T) {
 // context takeover the next message, which refers to it, inflates right;
 // and it is still checked: corrupt data there fails with 1007.
 func TestCompressedDiscard(t *testing.T) {
-	server, nc, br, _ := cpRawClient(t, cpOn, "permessage-deflate")
+	server, rp := ctRawClient(t, cpOn, "permessage-deflate")
 	ctx := ctCtx(t)
 	enc := cpEncoder{takeover: true}
 	doc := jsonDocument(50000)
 	for i := range 6 {
-		nc.Write(cpFrame(true, rsv1, opText, enc.encode(t, doc)))
+		rp.Conn.Write(rawpeer.Frame{Fin: true, RSV: rawpeer.RSV1, Op: rawpeer.OpText, Payload: enc.encode(t, doc)}.Mask().Encode())
 		_, r, err := server.Reader(ctx)
 		if err != nil {
 			t.Fatal(err)
@@ -422,19 +423,19 @@ func TestCompressedDiscard(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	nc.Write(cpFrame(true, rsv1, opText, enc.encode(t, doc)))
+	rp.Conn.Write(rawpeer.Frame{Fin: true, RSV: rawpeer.RSV1, Op: rawpeer.OpText, Payload: enc.encode(t, doc)}.Mask().Encode())
 	if _, got, err := server.Read(ctx); err != nil || !bytes.Equal(got, doc) {
 		t.Fatalf("message after the discarded ones: %d bytes, %v", len(got), err)
 	}
 	// A corrupt message, unread, fails the connection when skipped.
-	nc.Write(cpFrame(true, rsv1, opBinary, []byte{0x07, 0x00, 0x01}))
-	nc.Write(cpFrame(true, 0, opText, []byte("next")))
+	rp.Conn.Write(rawpeer.Frame{Fin: true, RSV: rawpeer.RSV1, Op: rawpeer.OpBinary, Payload: []byte{0x07, 0x00, 0x01}}.Mask().Encode())
+	rp.Conn.Write(rawpeer.Text("next").Mask().Encode())
 	if _, _, err := server.Reader(ctx); err != nil {
 		t.Fatal(err)
 	}
 	rc := ctReadAsync(ctx, server)
-	cpExpectClose(t, br, StatusInvalidPayload)
-	nc.Close()
+	cpExpectClose(t, rp, StatusInvalidPayload)
+	rp.Conn.Close()
 	ctCloseErr(t, "server", ctWait(t, rc).err, StatusInvalidPayload, "invalid compressed data", false)
 }
 
@@ -448,19 +449,19 @@ func TestCompressedReadInterrupted(t *testing.T) {
 		if !takeover {
 			offer += "; client_no_context_takeover"
 		}
-		server, nc, br, _ := cpRawClient(t, cpOn, offer)
+		server, rp := ctRawClient(t, cpOn, offer)
 		enc := cpEncoder{takeover: takeover}
 		msg := content("text", 30000, 5)
 		c := enc.encode(t, msg)
-		nc.Write(cpFrame(false, rsv1, opText, c[:len(c)/2]))
+		rp.Conn.Write(rawpeer.Frame{RSV: rawpeer.RSV1, Op: rawpeer.OpText, Payload: c[:len(c)/2]}.Mask().Encode())
 		ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 		_, _, err := server.Read(ctx)
 		cancel()
 		if !errors.Is(err, context.DeadlineExceeded) {
 			t.Fatalf("read: %v, want the deadline", err)
 		}
-		nc.Write(cpFrame(true, 0, opContinuation, c[len(c)/2:]))
-		nc.Write(cpFrame(true, rsv1, opText, enc.encode(t, msg)))
+		rp.Conn.Write(rawpeer.Frame{Fin: true, Op: rawpeer.OpCont, Payload: c[len(c)/2:]}.Mask().Encode())
+		rp.Conn.Write(rawpeer.Frame{Fin: true, RSV: rawpeer.RSV1, Op: rawpeer.OpText, Payload: enc.encode(t, msg)}.Mask().Encode())
 		rc := ctReadAsync(ctCtx(t), server)
 		if !takeover {
 			if r := ctWait(t, rc); r.err != nil || !bytes.Equal(r.p, msg) {
@@ -468,8 +469,8 @@ func TestCompressedReadInterrupted(t *testing.T) {
 			}
 			continue
 		}
-		cpExpectClose(t, br, StatusInternalError)
-		nc.Close()
+		cpExpectClose(t, rp, StatusInternalError)
+		rp.Conn.Close()
 		ctCloseErr(t, "server", ctWait(t, rc).err, StatusInternalError, "compression context lost", false)
 	}
 }
@@ -479,14 +480,14 @@ func TestCompressedReadInterrupted(t *testing.T) {
 // the deflater's next message, a new stream, inflates under context
 // takeover.
 func TestWriterAbandonedCompressed(t *testing.T) {
-	server, _, br, _ := cpRawClient(t, cpOn, "permessage-deflate")
+	server, rp := ctRawClient(t, cpOn, "permessage-deflate")
 	ctx := ctCtx(t)
 	dec := cpDecoder{takeover: true}
 	msg := jsonDocument(3000)
 	if err := server.Write(ctx, MessageText, msg); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, p, _ := cpReadMessage(t, br); !bytes.Equal(dec.decode(t, p), msg) {
+	if _, _, p, _ := cpReadMessage(t, rp); !bytes.Equal(dec.decode(t, p), msg) {
 		t.Fatal("first message")
 	}
 	w, _ := server.Writer(ctx, MessageText)
@@ -501,7 +502,7 @@ func TestWriterAbandonedCompressed(t *testing.T) {
 		if err := server.Write(ctx, MessageText, msg); err != nil {
 			t.Fatal(err)
 		}
-		if _, _, p, _ := cpReadMessage(t, br); !bytes.Equal(dec.decode(t, p), msg) {
+		if _, _, p, _ := cpReadMessage(t, rp); !bytes.Equal(dec.decode(t, p), msg) {
 			t.Fatal("message after the abandoned one")
 		}
 	}

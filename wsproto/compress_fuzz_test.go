@@ -1,12 +1,15 @@
 package wsproto
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"errors"
 	"io"
 	"testing"
 	"unicode/utf8"
+
+	"wsraise/internal/rawpeer"
 )
 
 // FuzzServerReadCompressed feeds arbitrary bytes, then EOF, to a server
@@ -77,19 +80,18 @@ func FuzzServerReadCompressed(f *testing.F) {
 		default:
 			t.Fatal("the connection is still open after the read failed")
 		}
-		out := nc.out.Bytes()
+		out := bytes.NewReader(nc.out.Bytes())
 		sawClose := false
-		for len(out) > 0 {
+		for out.Len() > 0 {
 			if sawClose {
-				t.Fatalf("%d bytes after the close frame", len(out))
+				t.Fatalf("%d bytes after the close frame", out.Len())
 			}
-			h, n, perr := parseHeader(out)
-			if perr != nil || h.masked || !h.fin || h.rsv != 0 || !h.op.isControl() || h.length > maxControlPayload || int64(len(out)-n) < h.length {
-				t.Fatalf("server frame %+v (%v) with %d bytes left", h, perr, len(out)-n)
+			f, ferr := rawpeer.ReadFrame(out)
+			if ferr != nil || f.Masked || !f.Fin || f.RSV != 0 || f.Op < rawpeer.OpClose || len(f.Payload) > maxControlPayload {
+				t.Fatalf("server frame %#x fin %v rsv %03b masked %v, %d bytes: %v", f.Op, f.Fin, f.RSV, f.Masked, len(f.Payload), ferr)
 			}
-			payload := out[n : n+int(h.length)]
-			out = out[n+int(h.length):]
-			if h.op == opClose {
+			payload := f.Payload
+			if f.Op == rawpeer.OpClose {
 				sawClose = true
 				if !ce.Received && ce.Code != StatusAbnormalClosure &&
 					(len(payload) < 2 || StatusCode(binary.BigEndian.Uint16(payload)) != ce.Code) {

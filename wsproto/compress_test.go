@@ -12,7 +12,8 @@ import (
 	"net/http"
 	"strings"
 	"testing"
-	"time"
+
+	"wsraise/internal/rawpeer"
 )
 
 // Tests of permessage-deflate wired into Conn (RFC 7692). The raw peers
@@ -72,83 +73,56 @@ func (d *cpDecoder) decode(t testing.TB, payload []byte) []byte {
 	return out
 }
 
-// cpFrame is a raw frame to send: RSV bits, opcode, payload.
-func cpFrame(fin bool, rsv byte, op opcode, payload []byte) []byte {
-	h := header{fin: fin, rsv: rsv, op: op, masked: true, key: [4]byte{0x11, 0x8e, 0x5a, 0xc3}, length: int64(len(payload))}
-	b := appendHeader(nil, h)
-	start := len(b)
-	b = append(b, payload...)
-	maskBytes(h.key, 0, b[start:])
-	return b
-}
-
-// cpRawClient connects a raw client offering the given extension header
-// lines to a server Conn upgraded with uopts.
-func cpRawClient(t *testing.T, uopts *UpgradeOptions, ext ...string) (*Conn, net.Conn, *bufio.Reader, *http.Response) {
+// cpNext reads the next frame the raw peer receives.
+func cpNext(t *testing.T, rp *rawpeer.Peer) rawpeer.Frame {
 	t.Helper()
-	srv, conns, errs := hsServer(t, uopts)
-	nc, err := net.Dial("tcp", srv.Listener.Addr().String())
+	f, err := rp.ReadFrame(ctTimeout)
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("reading a frame: %v", err)
 	}
-	t.Cleanup(func() { nc.Close() })
-	nc.SetDeadline(time.Now().Add(ctTimeout))
-	req := "GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
-		"Sec-WebSocket-Key: " + hsValidKey + "\r\nSec-WebSocket-Version: 13\r\n"
-	for _, e := range ext {
-		req += "Sec-WebSocket-Extensions: " + e + "\r\n"
-	}
-	if _, err := io.WriteString(nc, req+"\r\n"); err != nil {
-		t.Fatal(err)
-	}
-	br := bufio.NewReader(nc)
-	resp, err := http.ReadResponse(br, nil)
-	if err != nil || resp.StatusCode != 101 {
-		t.Fatalf("handshake: %v %v", resp, err)
-	}
-	return hsRecvConn(t, conns, errs), nc, br, resp
+	return f
 }
 
-// cpReadMessage reads one data message from br, answering nothing: it
-// returns its opcode, whether its first frame had RSV1, the payload of its
-// frames joined and their count. Only the first frame may have RSV1, and
-// no frame RSV2 or RSV3 (RFC 7692 section 6.1).
-func cpReadMessage(t *testing.T, br *bufio.Reader) (op opcode, compressed bool, payload []byte, frames int) {
+// cpReadMessage reads one data message, answering nothing: it returns its
+// opcode, whether its first frame had RSV1, the payload of its frames
+// joined and their count. Only the first frame may have RSV1, and no
+// frame RSV2 or RSV3 (RFC 7692 section 6.1).
+func cpReadMessage(t *testing.T, rp *rawpeer.Peer) (op byte, compressed bool, payload []byte, frames int) {
 	t.Helper()
 	for {
-		h, p := hsReadFrame(t, br)
-		if h.rsv&^rsv1 != 0 {
-			t.Fatalf("frame with RSV bits %#x", h.rsv)
+		f := cpNext(t, rp)
+		if f.RSV&^rawpeer.RSV1 != 0 {
+			t.Fatalf("frame with RSV bits %03b", f.RSV)
 		}
-		if h.op.isControl() {
-			if h.rsv != 0 {
-				t.Fatalf("control frame %v with RSV1", h.op)
+		if f.Op >= rawpeer.OpClose {
+			if f.RSV != 0 {
+				t.Fatalf("control frame %#x with RSV1", f.Op)
 			}
 			continue
 		}
 		if frames == 0 {
-			op, compressed = h.op, h.rsv&rsv1 != 0
-		} else if h.op != opContinuation || h.rsv != 0 {
-			t.Fatalf("fragment %d: op %v rsv %#x", frames, h.op, h.rsv)
+			op, compressed = f.Op, f.RSV&rawpeer.RSV1 != 0
+		} else if f.Op != rawpeer.OpCont || f.RSV != 0 {
+			t.Fatalf("fragment %d: op %#x rsv %03b", frames, f.Op, f.RSV)
 		}
 		frames++
-		payload = append(payload, p...)
-		if h.fin {
+		payload = append(payload, f.Payload...)
+		if f.Fin {
 			return op, compressed, payload, frames
 		}
 	}
 }
 
 // cpExpectClose reads frames until a close frame and checks its code.
-func cpExpectClose(t *testing.T, br *bufio.Reader, code StatusCode) {
+func cpExpectClose(t *testing.T, rp *rawpeer.Peer, code StatusCode) {
 	t.Helper()
 	for {
-		h, p := hsReadFrame(t, br)
-		if h.op != opClose {
+		f := cpNext(t, rp)
+		if f.Op != rawpeer.OpClose {
 			continue
 		}
-		if len(p) < 2 || StatusCode(binary.BigEndian.Uint16(p)) != code {
-			t.Fatalf("close frame %q, want code %d", p, code)
+		if len(f.Payload) < 2 || StatusCode(binary.BigEndian.Uint16(f.Payload)) != code {
+			t.Fatalf("close frame %q, want code %d", f.Payload, code)
 		}
 		return
 	}
@@ -297,8 +271,8 @@ func TestUpgradeExtensionOffers(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			server, nc, br, resp := cpRawClient(t, tc.opts, tc.lines...)
-			got := resp.Header["Sec-Websocket-Extensions"]
+			server, rp := ctRawClient(t, tc.opts, tc.lines...)
+			got := rp.Response.Header["Sec-Websocket-Extensions"]
 			if tc.want == "" && len(got) != 0 || tc.want != "" && (len(got) != 1 || got[0] != tc.want) {
 				t.Fatalf("response extensions %q, want %q", got, tc.want)
 			}
@@ -309,7 +283,7 @@ func TestUpgradeExtensionOffers(t *testing.T) {
 			// read, or RSV1 fails with 1002 (RFC 6455 section 5.2).
 			msg := []byte(strings.Repeat("negotiated ", 30))
 			var enc cpEncoder
-			nc.Write(cpFrame(true, rsv1, opText, enc.encode(t, msg)))
+			rp.Conn.Write(rawpeer.Frame{Fin: true, RSV: rawpeer.RSV1, Op: rawpeer.OpText, Payload: enc.encode(t, msg)}.Mask().Encode())
 			rc := ctReadAsync(ctCtx(t), server)
 			if tc.want != "" {
 				if r := ctWait(t, rc); r.err != nil || !bytes.Equal(r.p, msg) {
@@ -317,8 +291,8 @@ func TestUpgradeExtensionOffers(t *testing.T) {
 				}
 				return
 			}
-			cpExpectClose(t, br, StatusProtocolError)
-			nc.Close()
+			cpExpectClose(t, rp, StatusProtocolError)
+			rp.Conn.Close()
 			ctCloseErr(t, "server", ctWait(t, rc).err, StatusProtocolError, "reserved bits set without an extension", false)
 		})
 	}
@@ -370,13 +344,13 @@ func TestDialExtensionResponses(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			offered := make(chan string, 1)
-			s := dtListen(t, func(nc net.Conn, br *bufio.Reader, r *http.Request, quit <-chan struct{}) {
+			s := rawpeer.Serve(t, func(nc net.Conn, br *bufio.Reader, r *http.Request, done <-chan struct{}) {
 				offered <- strings.Join(r.Header["Sec-Websocket-Extensions"], " | ")
-				dtAccept(nc, r, tc.answer)
-				<-quit
+				io.WriteString(nc, rawpeer.Response(r, tc.answer))
+				<-done
 			})
 			opts := tc.opts
-			c, _, err := dtDial(t, s.url(), &DialOptions{Compression: &opts})
+			c, _, err := dtDial(t, s.URL("/ws"), &DialOptions{Compression: &opts})
 			if got := <-offered; got != "permessage-deflate" {
 				t.Errorf("offered %q", got)
 			}
@@ -405,13 +379,13 @@ func TestDialExtensionResponses(t *testing.T) {
 		{CompressionOptions{PeerNoContextTakeover: true, Level: 9, Threshold: 10}, "permessage-deflate; server_no_context_takeover; client_no_context_takeover"},
 	} {
 		offered := make(chan string, 1)
-		s := dtListen(t, func(nc net.Conn, br *bufio.Reader, r *http.Request, quit <-chan struct{}) {
+		s := rawpeer.Serve(t, func(nc net.Conn, br *bufio.Reader, r *http.Request, done <-chan struct{}) {
 			offered <- strings.Join(r.Header["Sec-Websocket-Extensions"], " | ")
-			dtAccept(nc, r, "")
-			<-quit
+			io.WriteString(nc, rawpeer.Response(r, ""))
+			<-done
 		})
 		opts := tc.opts
-		if _, _, err := dtDial(t, s.url(), &DialOptions{Compression: &opts}); err != nil {
+		if _, _, err := dtDial(t, s.URL("/ws"), &DialOptions{Compression: &opts}); err != nil {
 			t.Fatal(err)
 		}
 		if got := <-offered; got != tc.want {
@@ -429,18 +403,18 @@ func TestClientOwnNoTakeover(t *testing.T) {
 	msg := []byte(strings.Repeat(`{"user":"ada","room":"general","text":"hello there, how are you today?"} `, 4))
 	for _, takeover := range []bool{false, true} {
 		sizes := make(chan [2]int64, 1)
-		s := dtListen(t, func(nc net.Conn, br *bufio.Reader, r *http.Request, quit <-chan struct{}) {
-			dtAccept(nc, r, "Sec-WebSocket-Extensions: permessage-deflate\r\n")
-			h1, _, err1 := hsReadFrameErr(br)
-			h2, _, err2 := hsReadFrameErr(br)
-			if err1 != nil || err2 != nil || h1.rsv&rsv1 == 0 || h2.rsv&rsv1 == 0 {
+		s := rawpeer.Serve(t, func(nc net.Conn, br *bufio.Reader, r *http.Request, done <-chan struct{}) {
+			io.WriteString(nc, rawpeer.Response(r, "Sec-WebSocket-Extensions: permessage-deflate\r\n"))
+			f1, err1 := rawpeer.ReadFrame(br)
+			f2, err2 := rawpeer.ReadFrame(br)
+			if err1 != nil || err2 != nil || f1.RSV&rawpeer.RSV1 == 0 || f2.RSV&rawpeer.RSV1 == 0 {
 				sizes <- [2]int64{-1, -1}
 				return
 			}
-			sizes <- [2]int64{h1.length, h2.length}
-			<-quit
+			sizes <- [2]int64{int64(len(f1.Payload)), int64(len(f2.Payload))}
+			<-done
 		})
-		c, _, err := dtDial(t, s.url(), &DialOptions{Compression: &CompressionOptions{ContextTakeover: takeover}})
+		c, _, err := dtDial(t, s.URL("/ws"), &DialOptions{Compression: &CompressionOptions{ContextTakeover: takeover}})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"testing"
 	"time"
+
+	"wsraise/internal/rawpeer"
 )
 
 // bnDiscard is a net.Conn whose writes vanish: BenchmarkWrite measures the
@@ -78,7 +80,7 @@ func BenchmarkRead(b *testing.B) {
 	ctx := context.Background()
 	for _, size := range bnSizes {
 		payload := ctPattern(5, size)
-		frame := hsMaskedFrame(true, opBinary, payload)
+		frame := rawpeer.Binary(payload).Mask().Encode()
 		b.Run("Read/"+bnName(size), func(b *testing.B) {
 			c := newConn(&bnReplay{frame: frame}, nil, true, config{})
 			b.SetBytes(int64(size))

@@ -15,6 +15,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"wsraise/internal/rawpeer"
 )
 
 // ctTimeout bounds every wait in these tests; it is never how they
@@ -42,28 +44,19 @@ func ctPair(t *testing.T, uopts *UpgradeOptions, dopts *DialOptions) (server, cl
 	return hsRecvConn(t, conns, errs), client
 }
 
-// ctRawClient connects a raw TCP client to a server Conn: the test speaks
-// the protocol itself on nc and br.
-func ctRawClient(t *testing.T, uopts *UpgradeOptions) (server *Conn, nc net.Conn, br *bufio.Reader) {
+// ctRawClient connects a raw client (internal/rawpeer), offering the
+// given extensions, to a server Conn upgraded with uopts: the test speaks
+// the protocol itself through p.
+func ctRawClient(t *testing.T, uopts *UpgradeOptions, ext ...string) (server *Conn, p *rawpeer.Peer) {
 	t.Helper()
 	srv, conns, errs := hsServer(t, uopts)
-	nc, err := net.Dial("tcp", srv.Listener.Addr().String())
-	if err != nil {
-		t.Fatal(err)
+	var extra string
+	for _, e := range ext {
+		extra += "Sec-WebSocket-Extensions: " + e + "\r\n"
 	}
-	t.Cleanup(func() { nc.Close() })
-	nc.SetDeadline(time.Now().Add(ctTimeout))
-	req := "GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
-		"Sec-WebSocket-Key: " + hsValidKey + "\r\nSec-WebSocket-Version: 13\r\n\r\n"
-	if _, err := io.WriteString(nc, req); err != nil {
-		t.Fatal(err)
-	}
-	br = bufio.NewReader(nc)
-	resp, err := http.ReadResponse(br, nil)
-	if err != nil || resp.StatusCode != 101 {
-		t.Fatalf("handshake: %v %v", resp, err)
-	}
-	return hsRecvConn(t, conns, errs), nc, br
+	p = rawpeer.Dial(t, srv.Listener.Addr().String(), "/", extra)
+	p.Conn.SetDeadline(time.Now().Add(ctTimeout)) // a bound on failures only
+	return hsRecvConn(t, conns, errs), p
 }
 
 // ctRead reads a message in another goroutine, so that the test can act
@@ -273,23 +266,19 @@ func TestConcurrentWrites(t *testing.T) {
 // TestPingBetweenFragments: a ping sent while a streamed message is open
 // goes out between its fragments, as the raw server sees them.
 func TestPingBetweenFragments(t *testing.T) {
-	type frame struct {
-		h header
-		p []byte
-	}
-	frames := make(chan frame, 16)
-	s := dtListen(t, func(nc net.Conn, br *bufio.Reader, r *http.Request, quit <-chan struct{}) {
-		dtAccept(nc, r, "")
+	frames := make(chan rawpeer.Frame, 16)
+	s := rawpeer.Serve(t, func(nc net.Conn, br *bufio.Reader, r *http.Request, done <-chan struct{}) {
+		io.WriteString(nc, rawpeer.Response(r, ""))
 		for {
-			h, p, err := hsReadFrameErr(br)
+			f, err := rawpeer.ReadFrame(br)
 			if err != nil {
 				close(frames)
 				return
 			}
-			frames <- frame{h, p}
+			frames <- f
 		}
 	})
-	c, _, err := dtDial(t, s.url(), nil)
+	c, _, err := dtDial(t, s.URL("/ws"), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -316,23 +305,23 @@ func TestPingBetweenFragments(t *testing.T) {
 	cut := len(first) - writerTail
 	want := []struct {
 		fin bool
-		op  opcode
+		op  byte
 		p   []byte
 	}{
-		{false, opBinary, first[:cut]},
-		{true, opPing, []byte("between")},
-		{true, opContinuation, append(slices.Clone(first[cut:]), "the end"...)},
+		{false, rawpeer.OpBinary, first[:cut]},
+		{true, rawpeer.OpPing, []byte("between")},
+		{true, rawpeer.OpCont, append(slices.Clone(first[cut:]), "the end"...)},
 	}
 	for i, wf := range want {
-		var f frame
+		var f rawpeer.Frame
 		select {
 		case f = <-frames:
 		case <-time.After(ctTimeout):
 			t.Fatalf("frame %d did not arrive", i)
 		}
-		if !f.h.masked || f.h.fin != wf.fin || f.h.op != wf.op || !bytes.Equal(f.p, wf.p) {
+		if !f.Masked || f.Fin != wf.fin || f.Op != wf.op || !bytes.Equal(f.Payload, wf.p) {
 			t.Fatalf("frame %d: masked %v fin %v op %v %d bytes; want fin %v op %v %d bytes",
-				i, f.h.masked, f.h.fin, f.h.op, len(f.p), wf.fin, wf.op, len(wf.p))
+				i, f.Masked, f.Fin, f.Op, len(f.Payload), wf.fin, wf.op, len(wf.p))
 		}
 	}
 }
@@ -418,18 +407,18 @@ func TestReadCancelWaiting(t *testing.T) {
 // A read interrupted in a frame header, or in a control frame, consumes
 // nothing.
 func TestReadInterruptedInMessage(t *testing.T) {
-	server, nc, br := ctRawClient(t, nil)
+	server, rp := ctRawClient(t, nil)
 	bg := ctCtx(t)
 	short := func() (context.Context, context.CancelFunc) { return context.WithTimeout(bg, 50*time.Millisecond) }
 	send := func(b []byte) {
 		t.Helper()
-		if _, err := nc.Write(b); err != nil {
+		if _, err := rp.Conn.Write(b); err != nil {
 			t.Fatal(err)
 		}
 	}
 
 	// In the payload.
-	f := hsMaskedFrame(true, opBinary, []byte("0123456789"))
+	f := rawpeer.Binary([]byte("0123456789")).Mask().Encode()
 	send(f[:len(f)-6])
 	ctx, cancel := short()
 	if _, _, err := server.Read(ctx); !errors.Is(err, context.DeadlineExceeded) {
@@ -437,13 +426,13 @@ func TestReadInterruptedInMessage(t *testing.T) {
 	}
 	cancel()
 	send(f[len(f)-6:])
-	send(hsMaskedFrame(true, opText, []byte("next")))
+	send(rawpeer.Text("next").Mask().Encode())
 	if typ, p, err := server.Read(bg); err != nil || typ != MessageText || string(p) != "next" {
 		t.Fatalf("Read after the interrupted one: %v %q %v", typ, p, err)
 	}
 
 	// In a fragmented message, between fragments, through Reader.
-	send(hsMaskedFrame(false, opText, []byte("part one ")))
+	send(rawpeer.Fragment(rawpeer.OpText, false, "part one ").Mask().Encode())
 	ctx, cancel = short()
 	typ, r, err := server.Reader(ctx)
 	if err != nil || typ != MessageText {
@@ -458,15 +447,15 @@ func TestReadInterruptedInMessage(t *testing.T) {
 		t.Fatalf("Read between fragments: %v", err)
 	}
 	cancel()
-	send(hsMaskedFrame(true, opContinuation, []byte("part two")))
-	send(hsMaskedFrame(true, opBinary, []byte{1, 2, 3}))
+	send(rawpeer.Fragment(rawpeer.OpCont, true, "part two").Mask().Encode())
+	send(rawpeer.Binary([]byte{1, 2, 3}).Mask().Encode())
 	if typ, p, err := server.Read(bg); err != nil || typ != MessageBinary || !bytes.Equal(p, []byte{1, 2, 3}) {
 		t.Fatalf("Read after the interrupted fragmented message: %v %q %v", typ, p, err)
 	}
 
 	// In a frame header with an extended length.
 	big := ctPattern(3, 300)
-	f = hsMaskedFrame(true, opBinary, big)
+	f = rawpeer.Binary(big).Mask().Encode()
 	send(f[:3])
 	ctx, cancel = short()
 	if _, _, err := server.Read(ctx); !errors.Is(err, context.DeadlineExceeded) {
@@ -479,7 +468,7 @@ func TestReadInterruptedInMessage(t *testing.T) {
 	}
 
 	// In a ping: it is answered once, whole.
-	f = hsMaskedFrame(true, opPing, []byte("ping payload"))
+	f = rawpeer.Ping([]byte("ping payload")).Mask().Encode()
 	send(f[:len(f)-3])
 	ctx, cancel = short()
 	if _, _, err := server.Read(ctx); !errors.Is(err, context.DeadlineExceeded) {
@@ -487,13 +476,13 @@ func TestReadInterruptedInMessage(t *testing.T) {
 	}
 	cancel()
 	send(f[len(f)-3:])
-	send(hsMaskedFrame(true, opText, []byte("after ping")))
+	send(rawpeer.Text("after ping").Mask().Encode())
 	if _, p, err := server.Read(bg); err != nil || string(p) != "after ping" {
 		t.Fatalf("message after the interrupted ping: %q %v", p, err)
 	}
-	h, p := hsReadFrame(t, br)
-	if h.op != opPong || h.masked || !h.fin || string(p) != "ping payload" {
-		t.Fatalf("pong: op %v masked %v payload %q", h.op, h.masked, p)
+	pong := rp.Next()
+	if pong.Op != rawpeer.OpPong || pong.Masked || !pong.Fin || string(pong.Payload) != "ping payload" {
+		t.Fatalf("pong: op %v masked %v payload %q", pong.Op, pong.Masked, pong.Payload)
 	}
 }
 
@@ -616,14 +605,15 @@ func TestCloseNow(t *testing.T) {
 // TestWriteAfterCloseSent: once the close frame is out, writes fail and
 // nothing more is sent, as a raw peer sees.
 func TestWriteAfterCloseSent(t *testing.T) {
-	server, nc, br := ctRawClient(t, nil)
+	server, rp := ctRawClient(t, nil)
 	ctx := ctCtx(t)
 	closed := make(chan error, 1)
 	go func() { closed <- server.Close(StatusGoingAway, "shutdown") }()
 
-	h, p := hsReadFrame(t, br)
-	if h.op != opClose || h.masked || len(p) < 2 || binary.BigEndian.Uint16(p) != 1001 || string(p[2:]) != "shutdown" {
-		t.Fatalf("close frame: op %v payload %q", h.op, p)
+	f := rp.Next()
+	p := f.Payload
+	if f.Op != rawpeer.OpClose || f.Masked || len(p) < 2 || binary.BigEndian.Uint16(p) != 1001 || string(p[2:]) != "shutdown" {
+		t.Fatalf("close frame: op %v payload %q", f.Op, p)
 	}
 	// Close is waiting for our close frame: the connection is open, but
 	// no data frame may follow the close frame.
@@ -641,7 +631,7 @@ func TestWriteAfterCloseSent(t *testing.T) {
 		t.Fatal("streamed message after the close frame succeeded")
 	}
 
-	if _, err := nc.Write(hsMaskedFrame(true, opClose, p[:2])); err != nil {
+	if _, err := rp.Conn.Write(rawpeer.Frame{Fin: true, Op: rawpeer.OpClose, Payload: p[:2]}.Mask().Encode()); err != nil {
 		t.Fatal(err)
 	}
 	select {
@@ -652,7 +642,7 @@ func TestWriteAfterCloseSent(t *testing.T) {
 	case <-time.After(ctTimeout):
 		t.Fatal("Close did not return")
 	}
-	rest, err := io.ReadAll(br)
+	rest, err := io.ReadAll(rp.R)
 	if err != nil || len(rest) != 0 {
 		t.Fatalf("after the close frame the server sent %q, then %v", rest, err)
 	}
@@ -672,22 +662,22 @@ func TestClientWriteAfterCloseSent(t *testing.T) {
 	res := make(chan result, 1)
 	gotClose := make(chan struct{})
 	reply := make(chan struct{})
-	s := dtListen(t, func(nc net.Conn, br *bufio.Reader, r *http.Request, quit <-chan struct{}) {
-		dtAccept(nc, r, "")
-		h, p, err := hsReadFrameErr(br)
-		if err != nil || h.op != opClose || !h.masked {
-			res <- result{err: fmt.Errorf("first frame op %v masked %v: %v", h.op, h.masked, err)}
+	s := rawpeer.Serve(t, func(nc net.Conn, br *bufio.Reader, r *http.Request, done <-chan struct{}) {
+		io.WriteString(nc, rawpeer.Response(r, ""))
+		f, err := rawpeer.ReadFrame(br)
+		if err != nil || f.Op != rawpeer.OpClose || !f.Masked {
+			res <- result{err: fmt.Errorf("first frame op %v masked %v: %v", f.Op, f.Masked, err)}
 			close(gotClose)
 			return
 		}
 		close(gotClose)
 		<-reply
-		nc.Write([]byte{0x88, 0x02, p[0], p[1]})
+		nc.Write(rawpeer.Frame{Fin: true, Op: rawpeer.OpClose, Payload: f.Payload[:2]}.Encode())
 		nc.(*net.TCPConn).CloseWrite()
 		rest, err := io.ReadAll(br)
-		res <- result{closeFrame: p, rest: rest, err: err}
+		res <- result{closeFrame: f.Payload, rest: rest, err: err}
 	})
-	c, _, err := dtDial(t, s.url(), nil)
+	c, _, err := dtDial(t, s.URL("/ws"), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -766,15 +756,15 @@ func TestReaderFragmented(t *testing.T) {
 // TestReadUTF8AcrossFragments: a character split across fragments is
 // valid; invalid UTF-8 fails the connection with 1007.
 func TestReadUTF8AcrossFragments(t *testing.T) {
-	server, nc, br := ctRawClient(t, nil)
+	server, rp := ctRawClient(t, nil)
 	ctx := ctCtx(t)
-	for _, f := range [][]byte{
-		hsMaskedFrame(false, opText, []byte("h\xc3")),
-		hsMaskedFrame(false, opContinuation, []byte("\xa9")),
-		hsMaskedFrame(true, opContinuation, []byte("llo")),
-		hsMaskedFrame(true, opText, []byte("bad \xc3\x28")),
+	for _, f := range []rawpeer.Frame{
+		rawpeer.Fragment(rawpeer.OpText, false, "h\xc3"),
+		rawpeer.Fragment(rawpeer.OpCont, false, "\xa9"),
+		rawpeer.Fragment(rawpeer.OpCont, true, "llo"),
+		rawpeer.Text("bad \xc3\x28"),
 	} {
-		nc.Write(f)
+		rp.Conn.Write(f.Mask().Encode())
 	}
 	if typ, p, err := server.Read(ctx); err != nil || typ != MessageText || string(p) != "héllo" {
 		t.Fatalf("%v %q %v", typ, p, err)
@@ -783,14 +773,14 @@ func TestReadUTF8AcrossFragments(t *testing.T) {
 	// close the TCP connection (up to the close timeout) before Read
 	// returns.
 	sr := ctReadAsync(ctx, server)
-	h, p := hsReadFrame(t, br)
-	if h.op != opClose || len(p) < 2 || binary.BigEndian.Uint16(p) != 1007 {
-		t.Fatalf("close frame: %v %q", h.op, p)
+	f := rp.Next()
+	if f.Op != rawpeer.OpClose || len(f.Payload) < 2 || binary.BigEndian.Uint16(f.Payload) != 1007 {
+		t.Fatalf("close frame: %v %q", f.Op, f.Payload)
 	}
-	if rest, err := io.ReadAll(br); err != nil || len(rest) != 0 {
+	if rest, err := io.ReadAll(rp.R); err != nil || len(rest) != 0 {
 		t.Fatalf("after the close frame: %q %v", rest, err)
 	}
-	nc.Close()
+	rp.Conn.Close()
 	ctCloseErr(t, "invalid UTF-8", ctWait(t, sr).err, StatusInvalidPayload, "invalid UTF-8 in text message", false)
 }
 
@@ -802,12 +792,12 @@ func TestReadAppend(t *testing.T) {
 	for _, n := range sizes {
 		p := ctPattern(n%251, n)
 		if n == 70000 { // fragmented: three frames
-			wire = append(wire, hsMaskedFrame(false, opBinary, p[:1000])...)
-			wire = append(wire, hsMaskedFrame(false, opContinuation, p[1000:5000])...)
-			wire = append(wire, hsMaskedFrame(true, opContinuation, p[5000:])...)
+			wire = append(wire, rawpeer.Frame{Op: rawpeer.OpBinary, Payload: p[:1000]}.Mask().Encode()...)
+			wire = append(wire, rawpeer.Frame{Op: rawpeer.OpCont, Payload: p[1000:5000]}.Mask().Encode()...)
+			wire = append(wire, rawpeer.Frame{Fin: true, Op: rawpeer.OpCont, Payload: p[5000:]}.Mask().Encode()...)
 			continue
 		}
-		wire = append(wire, hsMaskedFrame(true, opBinary, p)...)
+		wire = append(wire, rawpeer.Binary(p).Mask().Encode()...)
 	}
 	c := newConn(&bnReplay{frame: wire}, nil, true, config{})
 	ctx := context.Background()
@@ -840,24 +830,22 @@ func TestReadAppend(t *testing.T) {
 func TestReadLimitNoWrap(t *testing.T) {
 	for _, limit := range []int64{0, -1, 1 << 20} {
 		t.Run(fmt.Sprint("limit ", limit), func(t *testing.T) {
-			server, nc, br := ctRawClient(t, &UpgradeOptions{ReadLimit: limit, CloseTimeout: 100 * time.Millisecond})
+			server, rp := ctRawClient(t, &UpgradeOptions{ReadLimit: limit, CloseTimeout: 100 * time.Millisecond})
 			if limit == 0 {
 				server.SetReadLimit(-1) // no limit at all
 			}
-			var b []byte
-			b = append(b, 0x02, 0x80|10, 0, 0, 0, 0) // binary, not FIN, 10 bytes, zero key
-			b = append(b, make([]byte, 10)...)
-			b = append(b, 0x80, 0x80|127) // continuation, FIN, 2^63-1 bytes
-			b = binary.BigEndian.AppendUint64(b, 1<<63-1)
-			b = append(b, 0, 0, 0, 0)
-			if _, err := nc.Write(b); err != nil {
+			// Binary, not FIN, 10 bytes; then a final continuation of
+			// 2^63-1 bytes, its header only. The zero key masks nothing.
+			b := rawpeer.Frame{Op: rawpeer.OpBinary, Masked: true, Payload: make([]byte, 10)}.Encode()
+			b = append(b, rawpeer.Frame{Fin: true, Op: rawpeer.OpCont, Masked: true, Length: 1<<63 - 1}.Encode()...)
+			if _, err := rp.Conn.Write(b); err != nil {
 				t.Fatal(err)
 			}
 			_, _, err := server.Read(ctCtx(t))
 			ctCloseErr(t, "server", err, StatusMessageTooBig, "message too big", false)
 			// The client reads the close frame: 1009.
 			h := make([]byte, 4)
-			if _, err := io.ReadFull(br, h); err != nil {
+			if _, err := io.ReadFull(rp.R, h); err != nil {
 				t.Fatal(err)
 			}
 			if h[0] != 0x88 || binary.BigEndian.Uint16(h[2:]) != uint16(StatusMessageTooBig) {
@@ -926,9 +914,10 @@ func TestReadAllocsOverTCP(t *testing.T) {
 	if raceEnabled {
 		t.Skip("allocations are counted without -race (.ci/run does)")
 	}
-	server, nc, _ := ctRawClient(t, nil)
+	server, rp := ctRawClient(t, nil)
+	nc := rp.Conn
 	for _, size := range []int{16, 1 << 10, 64 << 10} {
-		frame := hsMaskedFrame(true, opBinary, ctPattern(size, size))
+		frame := rawpeer.Binary(ctPattern(size, size)).Mask().Encode()
 		buf := make([]byte, 0, size)
 		ctx := context.Background()
 		var err error

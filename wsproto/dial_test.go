@@ -5,67 +5,16 @@ import (
 	"context"
 	"encoding/base64"
 	"errors"
+	"io"
 	"net"
 	"net/http"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"wsraise/internal/rawpeer"
 )
-
-// dtServer is a raw TCP server: for each connection it reads the HTTP
-// request and hands it, with the connection, to answer.
-type dtServer struct {
-	ln   net.Listener
-	quit chan struct{} // closed when the test ends
-	wg   sync.WaitGroup
-}
-
-func dtListen(t *testing.T, answer func(nc net.Conn, br *bufio.Reader, r *http.Request, quit <-chan struct{})) *dtServer {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := &dtServer{ln: ln, quit: make(chan struct{})}
-	s.wg.Add(1)
-	go func() {
-		defer s.wg.Done()
-		for {
-			nc, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			s.wg.Add(1)
-			go func() {
-				defer s.wg.Done()
-				defer nc.Close()
-				nc.SetDeadline(time.Now().Add(20 * time.Second)) // failure bound
-				br := bufio.NewReader(nc)
-				r, err := http.ReadRequest(br)
-				if err != nil {
-					return
-				}
-				answer(nc, br, r, s.quit)
-			}()
-		}
-	}()
-	t.Cleanup(func() {
-		close(s.quit)
-		ln.Close()
-		s.wg.Wait()
-	})
-	return s
-}
-
-func (s *dtServer) url() string { return "ws://" + s.ln.Addr().String() + "/ws" }
-
-// dtAccept answers a handshake correctly, with extra header lines.
-func dtAccept(nc net.Conn, r *http.Request, extra string) {
-	nc.Write([]byte("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
-		"Sec-WebSocket-Accept: " + acceptKey(r.Header.Get("Sec-WebSocket-Key")) + "\r\n" + extra + "\r\n"))
-}
 
 func dtDial(t *testing.T, url string, opts *DialOptions) (*Conn, *http.Response, error) {
 	t.Helper()
@@ -88,27 +37,27 @@ func TestDialBadResponses(t *testing.T) {
 	}{
 		{"wrong accept", func(nc net.Conn, r *http.Request) {
 			nc.Write([]byte("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
-				"Sec-WebSocket-Accept: " + acceptKey("AAAAAAAAAAAAAAAAAAAAAA==") + "\r\n\r\n"))
+				"Sec-WebSocket-Accept: " + rawpeer.AcceptKey("AAAAAAAAAAAAAAAAAAAAAA==") + "\r\n\r\n"))
 		}, "Sec-WebSocket-Accept"},
 		{"no accept", func(nc net.Conn, r *http.Request) {
 			nc.Write([]byte("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n"))
 		}, "Sec-WebSocket-Accept"},
 		{"no Upgrade", func(nc net.Conn, r *http.Request) {
 			nc.Write([]byte("HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\n" +
-				"Sec-WebSocket-Accept: " + acceptKey(r.Header.Get("Sec-WebSocket-Key")) + "\r\n\r\n"))
+				"Sec-WebSocket-Accept: " + rawpeer.AcceptKey(r.Header.Get("Sec-WebSocket-Key")) + "\r\n\r\n"))
 		}, "Upgrade: websocket"},
 		{"no Connection", func(nc net.Conn, r *http.Request) {
 			nc.Write([]byte("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n" +
-				"Sec-WebSocket-Accept: " + acceptKey(r.Header.Get("Sec-WebSocket-Key")) + "\r\n\r\n"))
+				"Sec-WebSocket-Accept: " + rawpeer.AcceptKey(r.Header.Get("Sec-WebSocket-Key")) + "\r\n\r\n"))
 		}, "Connection: Upgrade"},
 		{"subprotocol not offered", func(nc net.Conn, r *http.Request) {
-			dtAccept(nc, r, "Sec-WebSocket-Protocol: mqtt\r\n")
+			io.WriteString(nc, rawpeer.Response(r, "Sec-WebSocket-Protocol: mqtt\r\n"))
 		}, "subprotocol"},
 		{"two subprotocols", func(nc net.Conn, r *http.Request) {
-			dtAccept(nc, r, "Sec-WebSocket-Protocol: chat\r\nSec-WebSocket-Protocol: chat\r\n")
+			io.WriteString(nc, rawpeer.Response(r, "Sec-WebSocket-Protocol: chat\r\nSec-WebSocket-Protocol: chat\r\n"))
 		}, "subprotocol"},
 		{"extension not offered", func(nc net.Conn, r *http.Request) {
-			dtAccept(nc, r, "Sec-WebSocket-Extensions: permessage-deflate\r\n")
+			io.WriteString(nc, rawpeer.Response(r, "Sec-WebSocket-Extensions: permessage-deflate\r\n"))
 		}, "extension"},
 		{"not HTTP", func(nc net.Conn, r *http.Request) {
 			nc.Write([]byte("SSH-2.0-OpenSSH_9.6\r\n\r\n"))
@@ -116,8 +65,8 @@ func TestDialBadResponses(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			s := dtListen(t, func(nc net.Conn, _ *bufio.Reader, r *http.Request, _ <-chan struct{}) { tc.answer(nc, r) })
-			c, _, err := dtDial(t, s.url(), &DialOptions{Subprotocols: []string{"chat", "superchat"}})
+			s := rawpeer.Serve(t, func(nc net.Conn, _ *bufio.Reader, r *http.Request, _ <-chan struct{}) { tc.answer(nc, r) })
+			c, _, err := dtDial(t, s.URL("/ws"), &DialOptions{Subprotocols: []string{"chat", "superchat"}})
 			if c != nil || err == nil {
 				t.Fatalf("Dial succeeded: %v", err)
 			}
@@ -146,10 +95,10 @@ func TestDialRefused(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			s := dtListen(t, func(nc net.Conn, _ *bufio.Reader, r *http.Request, _ <-chan struct{}) {
+			s := rawpeer.Serve(t, func(nc net.Conn, _ *bufio.Reader, r *http.Request, _ <-chan struct{}) {
 				nc.Write([]byte(tc.resp))
 			})
-			c, resp, err := dtDial(t, s.url(), nil)
+			c, resp, err := dtDial(t, s.URL("/ws"), nil)
 			if c != nil {
 				t.Fatal("Dial returned a connection")
 			}
@@ -177,13 +126,13 @@ func TestDialRefused(t *testing.T) {
 // makes Dial fail with the context's deadline once HandshakeTimeout passes.
 func TestDialServerSilent(t *testing.T) {
 	got := make(chan struct{}, 1)
-	s := dtListen(t, func(nc net.Conn, _ *bufio.Reader, _ *http.Request, quit <-chan struct{}) {
+	s := rawpeer.Serve(t, func(nc net.Conn, _ *bufio.Reader, _ *http.Request, done <-chan struct{}) {
 		got <- struct{}{}
-		<-quit
+		<-done
 	})
 	const timeout = 300 * time.Millisecond
 	start := time.Now()
-	c, resp, err := dtDial(t, s.url(), &DialOptions{HandshakeTimeout: timeout})
+	c, resp, err := dtDial(t, s.URL("/ws"), &DialOptions{HandshakeTimeout: timeout})
 	elapsed := time.Since(start)
 	if c != nil || resp != nil {
 		t.Fatal("Dial returned a connection or a response")
@@ -203,7 +152,7 @@ func TestDialServerSilent(t *testing.T) {
 	// The caller's context is honoured too.
 	ctx, cancel := context.WithCancel(context.Background())
 	go func() { <-got; cancel() }()
-	_, _, err = Dial(ctx, s.url(), nil)
+	_, _, err = Dial(ctx, s.URL("/ws"), nil)
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("cancelled Dial: err = %v, want context.Canceled", err)
 	}
@@ -213,14 +162,14 @@ func TestDialServerSilent(t *testing.T) {
 // and the request carries what section 4.1 requires.
 func TestDialKey(t *testing.T) {
 	reqs := make(chan *http.Request, 2)
-	s := dtListen(t, func(nc net.Conn, _ *bufio.Reader, r *http.Request, quit <-chan struct{}) {
+	s := rawpeer.Serve(t, func(nc net.Conn, _ *bufio.Reader, r *http.Request, done <-chan struct{}) {
 		reqs <- r
-		dtAccept(nc, r, "")
-		<-quit
+		io.WriteString(nc, rawpeer.Response(r, ""))
+		<-done
 	})
 	var keys []string
 	for i := 0; i < 2; i++ {
-		c, resp, err := dtDial(t, s.url()+"?q=1", &DialOptions{Header: http.Header{"Origin": {"http://example.com"}}})
+		c, resp, err := dtDial(t, s.URL("/ws")+"?q=1", &DialOptions{Header: http.Header{"Origin": {"http://example.com"}}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -231,7 +180,7 @@ func TestDialKey(t *testing.T) {
 		if status, err := checkRequest(r); status != 0 {
 			t.Fatalf("the server would refuse Dial's request: %d %v", status, err)
 		}
-		if r.URL.RequestURI() != "/ws?q=1" || r.Host != s.ln.Addr().String() || r.Header.Get("Origin") != "http://example.com" {
+		if r.URL.RequestURI() != "/ws?q=1" || r.Host != s.Addr() || r.Header.Get("Origin") != "http://example.com" {
 			t.Fatalf("request URI %q host %q origin %q", r.URL.RequestURI(), r.Host, r.Header.Get("Origin"))
 		}
 		key := r.Header.Get("Sec-WebSocket-Key")

@@ -15,6 +15,8 @@ import (
 	"testing"
 	"time"
 	"unicode/utf8"
+
+	"wsraise/internal/rawpeer"
 )
 
 // FuzzCheckRequest parses arbitrary bytes as an HTTP request and, when
@@ -184,25 +186,21 @@ func FuzzServerRead(f *testing.F) {
 		}
 
 		// What the server wrote.
-		out := nc.out.Bytes()
+		out := bytes.NewReader(nc.out.Bytes())
 		var lastClose []byte
 		sawClose := false
-		for len(out) > 0 {
+		for out.Len() > 0 {
 			if sawClose {
-				t.Fatalf("%d bytes after the close frame", len(out))
+				t.Fatalf("%d bytes after the close frame", out.Len())
 			}
-			h, n, perr := parseHeader(out)
-			if perr != nil {
-				t.Fatalf("server frame header % x: %v", out[:min(len(out), 14)], perr)
+			f, ferr := rawpeer.ReadFrame(out)
+			if ferr != nil || f.Masked || !f.Fin || f.RSV != 0 || len(f.Payload) > maxControlPayload {
+				t.Fatalf("server frame %#x fin %v rsv %03b masked %v, %d bytes: %v", f.Op, f.Fin, f.RSV, f.Masked, len(f.Payload), ferr)
 			}
-			if h.masked || !h.fin || h.rsv != 0 || h.length > maxControlPayload || int64(len(out)-n) < h.length {
-				t.Fatalf("server frame %+v with %d bytes left", h, len(out)-n)
-			}
-			payload := out[n : n+int(h.length)]
-			out = out[n+int(h.length):]
-			switch h.op {
-			case opPong:
-			case opClose:
+			payload := f.Payload
+			switch f.Op {
+			case rawpeer.OpPong:
+			case rawpeer.OpClose:
 				sawClose = true
 				lastClose = payload
 				if len(payload) == 1 {
@@ -215,7 +213,7 @@ func FuzzServerRead(f *testing.F) {
 					}
 				}
 			default:
-				t.Fatalf("server sent a frame with opcode %v", h.op)
+				t.Fatalf("server sent a frame with opcode %#x", f.Op)
 			}
 		}
 		// The close frame the server sent matches the error.

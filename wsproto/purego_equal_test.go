@@ -12,6 +12,8 @@ import (
 	"slices"
 	"testing"
 	"time"
+
+	"wsraise/internal/rawpeer"
 )
 
 // The purego build tag swaps each fast path for a portable one:
@@ -77,7 +79,11 @@ func eqStream(t *testing.T, rng *rand.Rand) (segs []eqSegment, msgs []eqMessage)
 	enc := &cpEncoder{takeover: true}
 	var stream []byte
 	var cuts []int // where the stream must be cut, with a pause; increasing
-	addFrame := func(frame []byte) {
+	// Frames are masked with a fixed key, so that the stream follows from
+	// the seed alone.
+	addFrame := func(f rawpeer.Frame) {
+		f.Masked, f.Key = true, [4]byte{0x11, 0x8e, 0x5a, 0xc3}
+		frame := f.Encode()
 		if rng.IntN(2) == 0 {
 			cuts = append(cuts, len(stream)+1+rng.IntN(5)) // in the header
 		}
@@ -101,25 +107,24 @@ func eqStream(t *testing.T, rng *rand.Rand) (segs []eqSegment, msgs []eqMessage)
 
 		wire, rsv := m.p, byte(0)
 		if rng.IntN(4) == 0 {
-			wire, rsv = enc.encode(t, m.p), rsv1 // RFC 7692 section 6
+			wire, rsv = enc.encode(t, m.p), rawpeer.RSV1 // RFC 7692 section 6
 		}
-		op := opcode(m.typ)
+		op := byte(m.typ)
 		for frames := 1 + rng.IntN(3); frames > 0; frames-- {
 			part := wire
 			if frames > 1 {
 				part = wire[:rng.IntN(len(wire)+1)]
 			}
 			wire = wire[len(part):]
-			addFrame(cpFrame(frames == 1, rsv, op, part))
-			op, rsv = opContinuation, 0
+			addFrame(rawpeer.Frame{Fin: frames == 1, RSV: rsv, Op: op, Payload: part})
+			op, rsv = rawpeer.OpCont, 0
 			if frames > 1 && rng.IntN(2) == 0 {
-				ctrl := []opcode{opPing, opPong}[rng.IntN(2)]
-				addFrame(cpFrame(true, 0, ctrl, eqText(rng, rng.IntN(maxControlPayload+1))))
+				ctrl := []byte{rawpeer.OpPing, rawpeer.OpPong}[rng.IntN(2)]
+				addFrame(rawpeer.Frame{Fin: true, Op: ctrl, Payload: eqText(rng, rng.IntN(maxControlPayload+1))})
 			}
 		}
 	}
-	closing, _ := appendClosePayload(nil, StatusNormalClosure, "end")
-	addFrame(cpFrame(true, 0, opClose, closing))
+	addFrame(rawpeer.Close(1000, "end"))
 
 	// Mostly short segments, which cut headers and characters; some up
 	// to the buffer's size; a few far larger. A quarter pause, wherever

@@ -10,6 +10,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"wsraise/internal/rawpeer"
 )
 
 // TestLowatLargeFrame: the reader's raised SO_RCVLOWAT (readbuf_lowat_linux.go)
@@ -20,7 +22,7 @@ import (
 // stops sending ends at the read deadline, and the connection goes on.
 func TestLowatLargeFrame(t *testing.T) {
 	big := ctPattern(7, 512<<10)
-	frame := hsMaskedFrame(true, opBinary, big)
+	frame := rawpeer.Binary(big).Mask().Encode()
 	sockLowat := func(c *Conn) int {
 		sc, err := c.nc.(*net.TCPConn).SyscallConn()
 		if err != nil {
@@ -36,16 +38,16 @@ func TestLowatLargeFrame(t *testing.T) {
 	}
 
 	t.Run("pieces, then a small message", func(t *testing.T) {
-		server, nc, _ := ctRawClient(t, nil)
+		server, rp := ctRawClient(t, nil)
 		go func() {
 			for p := frame; len(p) > 0; {
 				k := min(len(p), 40<<10)
-				nc.Write(p[:k])
+				rp.Conn.Write(p[:k])
 				p = p[k:]
 				time.Sleep(15 * time.Millisecond)
 			}
 			time.Sleep(50 * time.Millisecond)
-			nc.Write(hsMaskedFrame(true, opText, []byte("small")))
+			rp.Conn.Write(rawpeer.Text("small").Mask().Encode())
 		}()
 		ctx := ctCtx(t)
 		if _, p, err := server.Read(ctx); err != nil || !bytes.Equal(p, big) {
@@ -66,7 +68,7 @@ func TestLowatLargeFrame(t *testing.T) {
 		if v := sockLowat(server); v > 1 {
 			t.Errorf("SO_RCVLOWAT %d while waiting for a header, want 1 (or 0, the default on some kernels)", v)
 		}
-		nc.Close()
+		rp.Conn.Close()
 		<-done
 	})
 
@@ -107,11 +109,11 @@ func TestLowatLargeFrame(t *testing.T) {
 	})
 
 	t.Run("FIN inside the frame", func(t *testing.T) {
-		server, nc, _ := ctRawClient(t, nil)
-		nc.Write(frame[:100<<10])
+		server, rp := ctRawClient(t, nil)
+		rp.Conn.Write(frame[:100<<10])
 		go func() {
 			time.Sleep(100 * time.Millisecond)
-			nc.(*net.TCPConn).CloseWrite()
+			rp.Conn.(*net.TCPConn).CloseWrite()
 		}()
 		start := time.Now()
 		_, _, err := server.Read(ctCtx(t))
@@ -125,8 +127,8 @@ func TestLowatLargeFrame(t *testing.T) {
 	})
 
 	t.Run("peer stops inside the frame", func(t *testing.T) {
-		server, nc, _ := ctRawClient(t, nil)
-		nc.Write(frame[:100<<10])
+		server, rp := ctRawClient(t, nil)
+		rp.Conn.Write(frame[:100<<10])
 		ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 		defer cancel()
 		start := time.Now()
@@ -138,8 +140,8 @@ func TestLowatLargeFrame(t *testing.T) {
 			t.Errorf("deadline after %v", took)
 		}
 		// The rest of the message is skipped; the next one is read.
-		nc.Write(frame[100<<10:])
-		nc.Write(hsMaskedFrame(true, opText, []byte("next")))
+		rp.Conn.Write(frame[100<<10:])
+		rp.Conn.Write(rawpeer.Text("next").Mask().Encode())
 		if _, p, err := server.Read(ctCtx(t)); err != nil || string(p) != "next" {
 			t.Fatalf("after the interrupted message: %q, %v", p, err)
 		}

@@ -8,6 +8,8 @@ import (
 	"net"
 	"testing"
 	"time"
+
+	"wsraise/internal/rawpeer"
 )
 
 // recordConn is a net.Conn that keeps what is written to it.
@@ -28,7 +30,7 @@ func (c *recordConn) Read(p []byte) (int, error)       { return 0, net.ErrClosed
 // writerMessage streams the writes given (their sizes) through a
 // messageWriter with the write buffer bufSize, and returns the message and
 // the frames that went on the wire.
-func writerMessage(t testing.TB, server bool, bufSize int, sizes []int) (msg []byte, frames []wtFrame) {
+func writerMessage(t testing.TB, server bool, bufSize int, sizes []int) (msg []byte, frames []rawpeer.Frame) {
 	rc := &recordConn{}
 	c := newConn(rc, nil, server, config{writeBufferSize: bufSize})
 	w, err := c.Writer(context.Background(), MessageBinary)
@@ -45,56 +47,42 @@ func writerMessage(t testing.TB, server bool, bufSize int, sizes []int) (msg []b
 	if err := w.Close(); err != nil {
 		t.Fatal(err)
 	}
-	b := rc.out.Bytes()
-	for len(b) > 0 {
-		h, n, err := parseHeader(b)
+	r := bytes.NewReader(rc.out.Bytes())
+	for r.Len() > 0 {
+		f, err := rawpeer.ReadFrame(r)
 		if err != nil {
 			t.Fatalf("frame %d: %v", len(frames), err)
 		}
-		if h.masked == server {
-			t.Fatalf("frame %d: masked %v from a server=%v", len(frames), h.masked, server)
+		if f.Masked == server {
+			t.Fatalf("frame %d: masked %v from a server=%v", len(frames), f.Masked, server)
 		}
-		b = b[n:]
-		if int64(len(b)) < h.length {
-			t.Fatalf("frame %d: %d bytes of %d", len(frames), len(b), h.length)
-		}
-		p := bytes.Clone(b[:h.length])
-		if h.masked {
-			maskBytes(h.key, 0, p)
-		}
-		b = b[h.length:]
-		frames = append(frames, wtFrame{h, p})
+		frames = append(frames, f)
 	}
 	return msg, frames
-}
-
-type wtFrame struct {
-	h header
-	p []byte
 }
 
 // checkFragments checks frames against section 5.4 and against msg: a
 // binary frame then continuations, FIN on the last only, the payloads
 // making up msg; and that the writer sent no empty fragment and no more
 // fragments than writes, plus the final one.
-func checkFragments(msg []byte, writes int, frames []wtFrame) error {
+func checkFragments(msg []byte, writes int, frames []rawpeer.Frame) error {
 	if len(frames) == 0 {
 		return fmt.Errorf("no frame")
 	}
 	var got []byte
 	for i, f := range frames {
 		last := i == len(frames)-1
-		want := opContinuation
+		want := rawpeer.OpCont
 		if i == 0 {
-			want = opBinary
+			want = rawpeer.OpBinary
 		}
-		if f.h.op != want || f.h.fin != last || f.h.rsv != 0 {
-			return fmt.Errorf("frame %d of %d: op %v fin %v rsv %d", i, len(frames), f.h.op, f.h.fin, f.h.rsv)
+		if f.Op != want || f.Fin != last || f.RSV != 0 {
+			return fmt.Errorf("frame %d of %d: op %v fin %v rsv %d", i, len(frames), f.Op, f.Fin, f.RSV)
 		}
-		if len(f.p) == 0 && len(msg) > 0 {
+		if len(f.Payload) == 0 && len(msg) > 0 {
 			return fmt.Errorf("frame %d of %d: empty", i, len(frames))
 		}
-		got = append(got, f.p...)
+		got = append(got, f.Payload...)
 	}
 	if !bytes.Equal(got, msg) {
 		return fmt.Errorf("payloads make %d bytes, not the %d written", len(got), len(msg))
@@ -143,13 +131,13 @@ func TestWriterFragments(t *testing.T) {
 				// A message that ends with a large Write ends with data:
 				// the writer kept the Write's last bytes for the final
 				// fragment, rather than sending an empty one.
-				if tc.last >= 0 && len(frames[len(frames)-1].p) != tc.last {
-					t.Fatalf("final frame of %d bytes, want %d", len(frames[len(frames)-1].p), tc.last)
+				if tc.last >= 0 && len(frames[len(frames)-1].Payload) != tc.last {
+					t.Fatalf("final frame of %d bytes, want %d", len(frames[len(frames)-1].Payload), tc.last)
 				}
 				if tc.frames != 0 && len(frames) != tc.frames {
 					var lens []int
 					for _, f := range frames {
-						lens = append(lens, len(f.p))
+						lens = append(lens, len(f.Payload))
 					}
 					t.Fatalf("%d frames %v, want %d", len(frames), lens, tc.frames)
 				}
