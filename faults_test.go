@@ -27,6 +27,7 @@ import (
 	"testing"
 	"time"
 
+	"wsraise/internal/race"
 	"wsraise/internal/rawpeer"
 	"wsraise/server"
 	"wsraise/wsproto"
@@ -370,7 +371,7 @@ func TestHostile(t *testing.T) {
 		f.expectEnd(t, "/recv", "client", 1000)
 		h.finish()
 		bound := uint64(allocBound)
-		if raceEnabled {
+		if race.Enabled {
 			bound += 2048 * perBatch * batches // a 4 KiB read buffer every fourth ping
 		}
 		if alloc > bound {
@@ -428,7 +429,7 @@ func TestHostile(t *testing.T) {
 			}
 			h.finish()
 			bound := uint64(allocBound)
-			if raceEnabled {
+			if race.Enabled {
 				bound += 2048 * uint64(written/131) // see the reading case
 			}
 			if alloc > bound {

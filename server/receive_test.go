@@ -8,6 +8,7 @@ import (
 	"runtime"
 	"testing"
 
+	"wsraise/internal/race"
 	"wsraise/server"
 	"wsraise/wsproto"
 )
@@ -109,7 +110,7 @@ func TestReceiveMethods(t *testing.T) {
 // fills its pooled buffer exactly, so the end of each message is found by
 // the one-byte probe.
 func TestReceiveAppendAllocs(t *testing.T) {
-	if raceEnabled {
+	if race.Enabled {
 		t.Skip("allocations are counted without -race (.ci/run does)")
 	}
 	const warm, n = 20, 500

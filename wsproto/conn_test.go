@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"wsraise/internal/race"
 	"wsraise/internal/rawpeer"
 )
 
@@ -911,7 +912,7 @@ func TestReadAllocsOverTCP(t *testing.T) {
 	if !rawReads {
 		t.Skip("no raw reads on this system")
 	}
-	if raceEnabled {
+	if race.Enabled {
 		t.Skip("allocations are counted without -race (.ci/run does)")
 	}
 	server, rp := ctRawClient(t, nil)
@@ -944,7 +945,7 @@ func TestReadAllocsOverTCP(t *testing.T) {
 // streamed through Writer in 4 KiB writes, over real TCP allocate nothing
 // in steady state, nor does the reader on the other side.
 func TestWriteAllocsOverTCP(t *testing.T) {
-	if raceEnabled {
+	if race.Enabled {
 		t.Skip("allocations are counted without -race (.ci/run does)")
 	}
 	server, client := ctPair(t, nil, nil)

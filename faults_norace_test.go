@@ -1,5 +1,0 @@
-//go:build !race
-
-package wsraise
-
-const raceEnabled = false

@@ -1,5 +1,0 @@
-//go:build !race
-
-package wsproto
-
-const raceEnabled = false
