@@ -1,4 +1,4 @@
-package wsraise
+package server_test
 
 // Faults, hostile input and security checks against the server framework
 // over loopback TCP. Each case asserts its defined end three ways: on the
@@ -7,8 +7,8 @@ package wsraise
 // healthy client of the same server keeps doing echo round trips during
 // the fault and after it). The timeouts are the short ones of newFixture.
 //
-//	go test -race -run 'Faults|Hostile|Security' -v .
-//	go test -race -run Hostile/fragments -v .  # the million-fragment cases alone (always 1,000,000)
+//	go test -race -run 'Faults|Hostile|Security' -v ./server  # with hostile_test.go's attacks
+//	go test -race -run HostileInputCostsBoundedMemory/fragments -v ./server  # the million-fragment cases alone (always 1,000,000)
 
 import (
 	"bufio"
@@ -243,8 +243,9 @@ func TestFaults(t *testing.T) {
 // what the peer announces or sends.
 const allocBound = 4 << 20
 
-// TestHostile: input built to exhaust memory or CPU, or to crash.
-func TestHostile(t *testing.T) {
+// TestHostileInputCostsBoundedMemory: input built to exhaust memory or
+// CPU, or to crash.
+func TestHostileInputCostsBoundedMemory(t *testing.T) {
 	t.Run("frames announcing huge lengths", func(t *testing.T) {
 		f := newFixture(t, server.Options{})
 		h := startHealthy(t, f.addr)
@@ -487,10 +488,11 @@ func TestHostile(t *testing.T) {
 	}
 }
 
-// TestHostileUTF8 puts one invalid byte at every offset of a 1 KiB text
-// message, sent whole and in 100-byte fragments: each must close with 1007
-// (RFC 6455 section 8.1), wherever the byte falls in a frame.
-func TestHostileUTF8(t *testing.T) {
+// TestHostileInvalidUTF8ClosesWith1007 puts one invalid byte at every
+// offset of a 1 KiB text message, sent whole and in 100-byte fragments:
+// each must close with 1007 (RFC 6455 section 8.1), wherever the byte
+// falls in a frame.
+func TestHostileInvalidUTF8ClosesWith1007(t *testing.T) {
 	f := newFixture(t, server.Options{})
 	h := startHealthy(t, f.addr)
 	const size = 1024
@@ -586,11 +588,12 @@ func badUTF8Case(addr string, size, offset int, fragmented bool) error {
 	return nil
 }
 
-// TestHostilePreAccept floods the server with bad handshakes, many at a
-// time, while a healthy client keeps working: each gets its HTTP status,
-// or, if it never finishes its request, is cut by ReadHeaderTimeout with
-// no answer. The leak check of TestMain then finds no goroutine left.
-func TestHostilePreAccept(t *testing.T) {
+// TestHostileBadHandshakesAreRefused floods the server with bad
+// handshakes, many at a time, while a healthy client keeps working: each
+// gets its HTTP status, or, if it never finishes its request, is cut by
+// ReadHeaderTimeout with no answer. The leak check of TestMain then finds
+// no goroutine left.
+func TestHostileBadHandshakesAreRefused(t *testing.T) {
 	f := newFixture(t, server.Options{})
 	h := startHealthy(t, f.addr)
 	a := f.addr

@@ -1,4 +1,4 @@
-package wsraise
+package server_test
 
 // Helpers for faults_test.go: a server app with routes made for faults,
 // its log and its handlers' errors sorted by route, a healthy client that
