@@ -3,6 +3,7 @@ package server_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"strings"
 	"testing"
@@ -56,4 +57,70 @@ func TestCloseContext(t *testing.T) {
 		t.Fatalf("CloseContext: %v, want context.DeadlineExceeded", err)
 	}
 	c.ExpectEOF()
+}
+
+// State is Disconnected as soon as the peer's close is handled, or TCP
+// drops, not only after this side closes; a second Accept still says
+// ErrAlreadyAccepted.
+func TestStateAfterPeerLeaves(t *testing.T) {
+	for _, how := range []string{"close frame", "TCP drop"} {
+		t.Run(how, func(t *testing.T) {
+			app, srv, _ := newApp(t, server.Options{})
+			states := make(chan string, 2)
+			app.Handle("/ws", func(ws *server.WebSocket) error {
+				if err := ws.Accept(); err != nil {
+					return err
+				}
+				_, _, err := ws.Receive(ws.Context())
+				states <- ws.State().String()
+				if aerr := ws.Accept(); !errors.Is(aerr, server.ErrAlreadyAccepted) {
+					states <- fmt.Sprint("second Accept: ", aerr)
+				} else {
+					states <- "ok"
+				}
+				return err
+			})
+			c := rawpeer.Dial(t, hostport(srv), "/ws", "")
+			if how == "close frame" {
+				c.Send(rawpeer.Close(1000, ""))
+				c.SkipToClose()
+			} else {
+				c.Conn.Close()
+			}
+			if s := within(t, states, "the handler"); s != "disconnected" {
+				t.Errorf("State after the peer left: %s", s)
+			}
+			if s := within(t, states, "the handler"); s != "ok" {
+				t.Error(s)
+			}
+		})
+	}
+}
+
+// A close the peer leaves unanswered (it reads the close frame, then drops
+// TCP) is a *Disconnect with 1006 from ws.Close (RFC 6455 section 7.1.5:
+// the close handshake did not complete), which the handler may return
+// without a failure being logged.
+func TestCloseUnansweredIsDisconnect(t *testing.T) {
+	app, srv, rec := newApp(t, server.Options{})
+	closed := make(chan error, 1)
+	app.Handle("/ws", func(ws *server.WebSocket) error {
+		if err := ws.Accept(); err != nil {
+			return err
+		}
+		err := ws.Close(wsproto.StatusNormalClosure, "bye")
+		closed <- err
+		return err
+	})
+	c := rawpeer.Dial(t, hostport(srv), "/ws", "")
+	c.SkipToClose()
+	c.Conn.Close()
+	var d *server.Disconnect
+	if err := within(t, closed, "Close"); !errors.As(err, &d) || d.Code != wsproto.StatusAbnormalClosure {
+		t.Fatalf("Close returned %v, want a *Disconnect with 1006", err)
+	}
+	e := rec.end(t)
+	if e.level != slog.LevelInfo {
+		t.Errorf("log %v %v, want info (a disconnect is not a failure)", e.level, e.attrs)
+	}
 }

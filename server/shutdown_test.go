@@ -7,8 +7,10 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"net"
 	"net/http"
 	"strconv"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -177,4 +179,93 @@ func TestShutdown(t *testing.T) {
 		close(release)
 		checkLog(t, rec.next(t), slog.LevelInfo, "server", 1001, "server shutting down")
 	})
+}
+
+// ShutdownServer shuts an http.Server and the app down together and
+// returns only once every handler has returned: a program may exit right
+// after it and cut nothing short. (http.Server.Shutdown alone returns at
+// once: it does not see hijacked connections, and runs its
+// RegisterOnShutdown functions without waiting for them.)
+func TestShutdownServer(t *testing.T) {
+	rec := newLogRecorder()
+	app := server.New(server.Options{Logger: slog.New(rec)})
+	var returned atomic.Bool
+	accepted := make(chan struct{}, 1)
+	app.Handle("/ws", func(ws *server.WebSocket) error {
+		if err := ws.Accept(); err != nil {
+			return err
+		}
+		accepted <- struct{}{}
+		_, _, err := ws.Receive(ws.Context())
+		time.Sleep(200 * time.Millisecond) // the handler's own cleanup
+		returned.Store(true)
+		return err
+	})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: app}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	c, _, err := wsproto.Dial(ctx, "ws://"+ln.Addr().String()+"/ws", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	within(t, accepted, "accept")
+	read := make(chan error, 1)
+	go func() {
+		_, _, err := c.Read(ctx)
+		read <- err
+	}()
+	if err := app.ShutdownServer(ctx, srv); err != nil {
+		t.Fatalf("ShutdownServer: %v", err)
+	}
+	if !returned.Load() {
+		t.Error("ShutdownServer returned before the handler did")
+	}
+	if err := within(t, served, "Serve"); !errors.Is(err, http.ErrServerClosed) {
+		t.Errorf("Serve returned %v", err)
+	}
+	var ce *wsproto.CloseError
+	if err := within(t, read, "the client's read"); !errors.As(err, &ce) || ce.Code != wsproto.StatusGoingAway || ce.Reason != "server shutting down" {
+		t.Errorf("client read %v, want 1001 \"server shutting down\"", err)
+	}
+	checkLog(t, rec.end(t), slog.LevelInfo, "server", wsproto.StatusGoingAway, "server shutting down")
+}
+
+// Shutdown cancels the context of a handler that has not accepted yet (a
+// guard waiting on it, here): the guard returns, the handshake is refused
+// with 503, which is not a failure, and Shutdown does not wait for ctx.
+func TestShutdownPendingHandler(t *testing.T) {
+	app, srv, rec := newApp(t, server.Options{})
+	waiting := make(chan struct{})
+	app.Handle("/ws", func(ws *server.WebSocket) error {
+		return errors.New("the handler must not run")
+	}).Guard(func(ws *server.WebSocket) error {
+		close(waiting)
+		<-ws.Context().Done()
+		return ws.Context().Err()
+	})
+	refused := make(chan *wsproto.HandshakeError, 1)
+	go func() {
+		_, err := srv.Dial(t, "/ws", nil)
+		var he *wsproto.HandshakeError
+		errors.As(err, &he)
+		refused <- he
+	}()
+	within(t, waiting, "the guard")
+	start := time.Now()
+	done := shutdownAsync(app, 5*time.Second)
+	he := within(t, refused, "the refusal")
+	if he == nil || he.Status != http.StatusServiceUnavailable || he.Body != "server shutting down" || he.Header.Get("Retry-After") != "1" {
+		t.Fatalf("refusal %+v, want 503 \"server shutting down\" with Retry-After", he)
+	}
+	if err := within(t, done, "Shutdown"); err != nil || time.Since(start) > 2*time.Second {
+		t.Errorf("Shutdown: %v after %v", err, time.Since(start))
+	}
+	checkRefusalLog(t, rec.end(t), slog.LevelInfo, http.StatusServiceUnavailable)
 }
