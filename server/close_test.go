@@ -124,3 +124,51 @@ func TestCloseUnansweredIsDisconnect(t *testing.T) {
 		t.Errorf("log %v %v, want info (a disconnect is not a failure)", e.level, e.attrs)
 	}
 }
+
+// TestCloseStatusOfErrors: CloseStatus finds the close code in every kind
+// of error a handler may hold, wrapped or not, and 0 in the others.
+func TestCloseStatusOfErrors(t *testing.T) {
+	// A disconnect from a real protocol failure: the client sends an
+	// unmasked frame and the server fails the connection with 1002.
+	errs := make(chan error, 1)
+	_, srv, rec := serve(t, server.Options{}, receiveOnce(errs))
+	c := rawpeer.Dial(t, hostport(srv), "/ws", "")
+	c.Write(rawpeer.Text("hi").Encode())
+	c.SkipToClose()
+	c.ExpectEOF()
+	c.Conn.Close()
+	disc := within(t, errs, "the handler's Receive")
+	var protoErr *wsproto.CloseError
+	if !errors.As(disc, &protoErr) {
+		t.Fatalf("Receive returned %T %v, which wraps no *wsproto.CloseError", disc, disc)
+	}
+	checkLog(t, rec.end(t), slog.LevelInfo, "server", 1002, "client frame is not masked")
+
+	cases := []struct {
+		name string
+		err  error
+		want wsproto.StatusCode
+	}{
+		{"WebSocketException", server.Raise(wsproto.StatusPolicyViolation, "policy"), 1008},
+		{"WebSocketException, private code", server.Raise(4001, ""), 4001},
+		{"Disconnect", &server.Disconnect{Code: wsproto.StatusGoingAway, Reason: "bye", ByPeer: true}, 1001},
+		{"Disconnect without a CloseError", &server.Disconnect{Code: 4000}, 4000},
+		{"wrapped WebSocketException", fmt.Errorf("room: %w", server.Raise(wsproto.StatusTryAgainLater, "later")), 1013},
+		{"wrapped Disconnect", fmt.Errorf("receiving: %w", &server.Disconnect{Code: wsproto.StatusAbnormalClosure}), 1006},
+		{"twice wrapped", fmt.Errorf("a: %w", fmt.Errorf("b: %w", server.Raise(3000, ""))), 3000},
+		{"joined", errors.Join(errors.New("other"), server.Raise(wsproto.StatusPolicyViolation, "")), 1008},
+		{"Disconnect of a protocol failure", disc, wsproto.StatusProtocolError},
+		{"its CloseError", protoErr, wsproto.StatusProtocolError},
+		{"its CloseError, wrapped", fmt.Errorf("read: %w", protoErr), wsproto.StatusProtocolError},
+		{"CloseError", &wsproto.CloseError{Code: wsproto.StatusInvalidPayload}, 1007},
+		{"plain error", errors.New("boom"), 0},
+		{"context error", context.Canceled, 0},
+		{"misuse error", server.ErrNotAccepted, 0},
+		{"nil", nil, 0},
+	}
+	for _, tc := range cases {
+		if got := server.CloseStatus(tc.err); got != tc.want {
+			t.Errorf("%s: CloseStatus(%v) = %v, want %v", tc.name, tc.err, got, tc.want)
+		}
+	}
+}
