@@ -1062,19 +1062,19 @@ func TestHostileInflatingCountsAgainstMaxBufferedBytes(t *testing.T) {
 	}
 	_, srv, _ := serve(t, opts, lengthHandler)
 	a := dialDeflate(t, srv)
-	a.writeFrameFin(false, opBin|rsv1Bit, first, true)
-	a.write(opPing, []byte("sync"))
-	if op, _, err := a.readFrame(wstest.Timeout); err != nil || op != opPong {
-		t.Fatalf("first connection: frame %#x, %v; want a pong (its message held)", op, err)
+	a.Send(rawpeer.Frame{RSV: rawpeer.RSV1, Op: rawpeer.OpBinary, Payload: first})
+	a.Send(rawpeer.Ping([]byte("sync")))
+	if f, err := a.ReadFrame(wstest.Timeout); err != nil || f.Op != rawpeer.OpPong {
+		t.Fatalf("first connection: frame %#x, %v; want a pong (its message held)", f.Op, err)
 	}
 	b := dialDeflate(t, srv)
-	b.writeFrameFin(false, opBin|rsv1Bit, first, true)
-	if p := b.expectCloseFrame(); !bytes.Equal(p, closePayload(1013, busy)) {
-		t.Fatalf("second connection: close %q, want 1013 %q", p, busy)
+	b.Send(rawpeer.Frame{RSV: rawpeer.RSV1, Op: rawpeer.OpBinary, Payload: first})
+	if code, reason := b.ReadClose(); code != 1013 || reason != busy {
+		t.Fatalf("second connection: close %d %q, want 1013 %q", code, reason, busy)
 	}
-	a.writeFrameFin(true, opCont, rest, true)
-	a.expectText(strconv.Itoa(len(msg)))
+	a.Send(rawpeer.Frame{Fin: true, Op: rawpeer.OpCont, Payload: rest})
+	awaitText(a, strconv.Itoa(len(msg)))
 	c := dialDeflate(t, srv) // the first message's share is back
-	c.write(opBin|rsv1Bit, append(bytes.Clone(first), rest...))
-	c.expectText(strconv.Itoa(len(msg)))
+	c.Send(rawpeer.Frame{Fin: true, RSV: rawpeer.RSV1, Op: rawpeer.OpBinary, Payload: append(bytes.Clone(first), rest...)})
+	awaitText(c, strconv.Itoa(len(msg)))
 }
