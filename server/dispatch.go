@@ -53,7 +53,10 @@ type handlerSet struct {
 // method, the first registered type it converts to. A route's handler
 // comes before the app's at every step. If no link matches, the catch-all
 // runs, if any; then the built-in rules apply (see the package
-// documentation). A panic with a runtime error (a nil dereference, an index
+// documentation). A catch-all therefore sees every raised error no typed
+// handler took, *WebSocketException, *HTTPException, *JSONError and
+// *Disconnect included: return those unchanged to leave them to the
+// built-in rules. A panic with a runtime error (a nil dereference, an index
 // out of range) is a bug, not a raised error: no exception handler sees
 // it.
 //

@@ -30,13 +30,14 @@
 //
 // ServeHTTP returns once Accept has taken the connection from net/http;
 // the handler goes on in a goroutine of its own, and ws.Request() stays
-// valid until it returns.
+// valid for the connection's whole life.
 //
 // # Raising
 //
 // Returning an error raises it, and so does panicking with one, from any
 // depth of the handler's call stack. A panic with a runtime error (a nil
-// dereference, an index out of range) is a bug, not a raise: the client
+// dereference, an index out of range) or with a value that is not an
+// error is a bug, not a raise: the client
 // sees 1011 (500 before accept), the log has the stack, and no exception
 // handler sees it. What the client sees of a raised error:
 //
@@ -51,7 +52,8 @@
 // decode closes with 1007. Any other error closes with 1011 "Internal
 // Error" (or, before accept, answers 500) and is logged with its text,
 // which never reaches the client unless Options.Debug is set. A handler
-// that returns nil after accepting closes with 1000.
+// that returns nil after accepting closes with 1000; one that returns nil
+// without accepting or refusing answers 500, logged.
 //
 // A code that may not be sent (1004-1006, 1015, outside 1000-4999...) is
 // never sent: 1011 goes instead and the mistake is logged. Reasons are cut
@@ -80,8 +82,9 @@
 // vanished). Returning it ends the handler quietly: no second close frame,
 // no error in the log. The protocol layer answers broken input by itself,
 // with 1002, 1007 or 1009, and the handler sees a *Disconnect with that
-// code. The connection's Context is cancelled when it ends, so a handler
-// that only sends can watch for the client leaving.
+// code. The connection's Context is cancelled when this side learns that
+// it ended, so a handler that only sends, accepted with SendOnly, can
+// watch it for the client leaving.
 //
 // # Receiving
 //
@@ -90,8 +93,9 @@
 // receives nothing reads, except that the keepalive's ping starts a
 // reader that answers pings and sees the peer's close, and keeps the next
 // message for the next receive; one that waits longer than PongTimeout
-// closes the connection with 1011. A handler that never receives accepts
-// with SendOnly: its connection is read all the time, the peer's close
+// closes the connection with 1011. With the keepalive off (PingInterval
+// negative), nothing reads between receives at all. A handler that never
+// receives accepts with SendOnly: its connection is read all the time, the peer's close
 // ends the Context at once, and a data message closes with 1008.
 //
 // Every receive and send takes a context. Passing ws.Context() costs
@@ -118,7 +122,7 @@
 // # Around the handler
 //
 // Guards run before the handler and raise like it; a guard hands what it
-// learned to the handler with a Key (see the Route.Guard example). The Origin of a
+// learned to the handler with a Key (see the Key example). The Origin of a
 // browser's handshake must match the Host, or one of
 // Options.OriginPatterns, or the request is refused with 403 before any
 // handler runs. The server pings idle connections and closes with 1011 a

@@ -35,7 +35,9 @@ func (e *WebSocketException) Error() string {
 // Detail as a plain-text body, and Header. Raised after the handshake was
 // accepted, it closes with 4000+Status (4401, 4403, 4404..., the private-use
 // convention of graphql-ws) and Detail as the reason; a Status outside
-// 400-599 then closes with 1011.
+// 400-599 then closes with 1011. Before accept, an empty Detail becomes
+// the status text, and a Status below 300 or above 599, which cannot
+// refuse a handshake, answers 500 and is logged.
 type HTTPException struct {
 	Status int
 	Detail string

@@ -11,7 +11,7 @@ import (
 // http.Server's zero value has no timeouts at all: a client that sends
 // half its headers, or declares a body and never sends it, holds a
 // connection and a goroutine forever, and each unfinished header may
-// hold up to MaxHeaderBytes (1 MiB by default).
+// hold up to http.DefaultMaxHeaderBytes (1 MiB).
 const (
 	// ReadHeaderTimeout bounds the handshake's headers.
 	ReadHeaderTimeout = 5 * time.Second
@@ -20,7 +20,8 @@ const (
 	// once it owns the connection.
 	ReadTimeout = 10 * time.Second
 	// WriteTimeout bounds writing a plain HTTP response; Upgrade sets
-	// its own for the 101 and then clears it.
+	// its own for the 101 (Options.HandshakeTimeout) and then clears it.
+	// Sends on a WebSocket are bounded by Options.WriteTimeout.
 	WriteTimeout = 10 * time.Second
 	// IdleTimeout bounds a keep-alive HTTP connection between requests.
 	IdleTimeout = 60 * time.Second
@@ -31,7 +32,9 @@ const (
 )
 
 // Server returns an http.Server that serves h (the app itself if h is
-// nil, or a mux that mounts it) with the settings above, its errors going
+// nil, or a mux that mounts it) with ReadHeaderTimeout, ReadTimeout,
+// WriteTimeout, IdleTimeout and MaxHeaderBytes as this package's
+// constants say, its errors going
 // to the app's logger, and its Shutdown wired to the app's: srv.Shutdown
 // also starts closing every WebSocket with Options.ShutdownCode. Prefer
 // ShutdownServer, which waits for both. Set Addr, or call Serve with a

@@ -100,8 +100,8 @@
 // A message larger than the read limit (16 MiB unless set otherwise) fails
 // the connection with 1009 as soon as a frame header announces it, before
 // its payload is read; memory per connection is bounded by the limit, not
-// by what a peer claims. Buffers default to 4 KiB; write buffers are
-// pooled, so an idle connection holds only its read buffer.
+// by what a peer claims. Buffers default to 4 KiB and come from pools:
+// see Memory for what an idle connection keeps.
 //
 // # Compression
 //
@@ -202,13 +202,16 @@
 //
 // # Memory
 //
-// A connection holds no read buffer while it waits for the network: its
+// On Unix, a connection over a plain socket (not TLS, not built with the
+// purego tag) holds no read buffer while it waits for the network: its
 // 4 KiB buffer goes back to a pool whenever it is empty and the socket has
-// nothing to read, and write buffers are pooled too. What an idle
+// nothing to read. Elsewhere it keeps its read buffer. Write buffers are
+// pooled everywhere. What an idle
 // connection costs is the goroutine waiting in Read, its Conn and the
 // socket. A handler may return from net/http after Upgrade and serve the
 // connection from a goroutine of its own: net/http then frees what it held
-// for the request.
+// for the request. Its reads then need a context not derived from
+// r.Context(), which ends when the handler returns.
 //
 // # Closing
 //

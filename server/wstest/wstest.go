@@ -64,7 +64,7 @@ func (w testWriter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// A DialOption sets what Connect and Dial send with the handshake.
+// A DialOption sets what Connect sends with the handshake.
 type DialOption func(*wsproto.DialOptions)
 
 // WithHeader adds headers to the handshake request (Authorization,
