@@ -18,7 +18,7 @@ import (
 // may not be sent is not: 1011 goes instead (403 before accept), and
 // Close returns an error that names the code, also logged with the
 // connection's end. After the connection has ended, Close does nothing
-// and returns nil. If the peer leaves without answering the close frame,
+// and returns nil (or the invalid code's error). If the peer leaves without answering the close frame,
 // or does not answer within Options.CloseTimeout, Close returns a
 // *Disconnect (1006), which a handler may return as it is.
 func (ws *WebSocket) Close(code wsproto.StatusCode, reason string) error {
@@ -80,10 +80,12 @@ func (ws *WebSocket) close(ctx context.Context, code wsproto.StatusCode, reason 
 	switch {
 	case codeErr != nil:
 		return codeErr
-	case err == nil, errors.Is(err, wsproto.ErrClosed):
-		return nil // done, or the peer was first: nothing to do
+	case err == nil:
+		return nil
 	case ctx.Err() != nil:
-		return ctx.Err()
+		return ctx.Err() // ctx cut the connection, perhaps before our close frame went out
+	case errors.Is(err, wsproto.ErrClosed):
+		return nil // the peer was first: nothing to do
 	}
 	// The peer did not answer the close frame (it left, or timed out):
 	// the close handshake did not complete, which RFC 6455 sections 7.1.5

@@ -82,6 +82,14 @@ func (ws *WebSocket) keepaliveTick() {
 	ws.Close(wsproto.StatusInternalError, "keepalive ping timeout")
 }
 
+// awaitingPong reports whether a ping's pong has not come yet.
+func (ws *WebSocket) awaitingPong() bool {
+	k := &ws.ka
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return !k.stopped && !k.sent.IsZero() && ws.lastPong.Load() < k.sent.UnixNano()
+}
+
 // stopKeepalive stops the timer: nothing of the connection outlives it.
 func (ws *WebSocket) stopKeepalive() {
 	ws.ka.mu.Lock()

@@ -26,11 +26,21 @@ func (b *budget) take(n int64) bool {
 	if n <= 0 {
 		return true
 	}
-	if b.used.Add(n) > b.limit && b.limit > 0 {
-		b.used.Add(-n)
-		return false
+	if b.limit <= 0 {
+		b.used.Add(n)
+		return true
 	}
-	return true
+	// Compare and swap, so that a take that fails never counts, even for
+	// a moment (adding and taking back could refuse another's take).
+	for {
+		used := b.used.Load()
+		if used+n > b.limit {
+			return false
+		}
+		if b.used.CompareAndSwap(used, used+n) {
+			return true
+		}
+	}
 }
 
 // give returns n bytes.

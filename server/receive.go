@@ -21,9 +21,10 @@ import (
 //   - the keepalive, when it sends a ping, so that the pong is seen;
 //   - a connection accepted with SendOnly, for its whole life.
 //
-// readAhead answers pings and sees the peer's close on the way. It stops
-// at the first data message and leaves it for the next receive method
-// (parked); with SendOnly, that message closes the connection with 1008
+// A receive that lets go of the read while the keepalive awaits a pong,
+// or while this side is closing, starts readAhead too. readAhead answers
+// pings and sees the peer's close on the way. It stops at the first data
+// message and leaves it for the next receive method (parked); with SendOnly, that message closes the connection with 1008
 // instead. A message parked longer than PongTimeout, while the keepalive
 // misses its pong (nothing reads meanwhile), ends the connection with
 // 1011 (keepalive.go). One goroutine at a time holds the read, from the
@@ -103,6 +104,7 @@ func (ws *WebSocket) next(ctx context.Context, appendTo bool, dst []byte) (messa
 				r.mu.Lock()
 				continue
 			}
+			ws.readOnIfNeeded()
 			return *m, nil
 		}
 		if r.err != nil {
@@ -140,16 +142,21 @@ func (ws *WebSocket) readDirect(ctx context.Context, appendTo bool, dst []byte) 
 			continue // this side is closing: read on to the peer's close
 		case err == nil:
 			ws.letGo(nil)
+			ws.readOnIfNeeded()
 			return m, nil
 		case err == errBudget:
+			// Close before letting go: no other receive may read the next
+			// message in between.
+			derr := ws.refuseMessage()
 			ws.letGo(nil)
-			return message{}, ws.refuseMessage()
+			return message{}, derr
 		case isContextError(err) && ws.conn.Load().Err() == nil:
 			// Interrupted by ctx (wsproto reports ctx's error only then;
 			// the socket's deadline can pass before ctx's timer marks it
 			// done): the connection is as it was, but for the rest of a
 			// message cut short, which the next read skips.
 			ws.letGo(nil)
+			ws.readOnIfNeeded()
 			return message{}, err
 		}
 		ws.letGo(err)
@@ -203,8 +210,8 @@ func (ws *WebSocket) readAhead() {
 			m, err := ws.readMessage(context.Background(), false, nil)
 			switch {
 			case err == errBudget:
+				ws.refuseMessage() // before letting go, as in readDirect
 				ws.letGo(nil)
-				ws.refuseMessage()
 				return
 			case err != nil:
 				ws.letGo(err)
@@ -229,6 +236,17 @@ func (ws *WebSocket) readAhead() {
 			return
 		}
 	}()
+}
+
+// readOnIfNeeded starts readAhead when a receive has just let go of the
+// read and something still needs the connection read: the keepalive
+// awaits a pong (it may sit behind the message just received), or this
+// side is closing (Close waits for the peer's close frame, which the
+// receive was to read).
+func (ws *WebSocket) readOnIfNeeded() {
+	if ws.closing.Load() || ws.awaitingPong() {
+		ws.readAhead()
+	}
 }
 
 // parkedFor reports how long a message has been parked, if one is.
