@@ -90,9 +90,10 @@
 //
 // A receive method reads the next message on the caller's goroutine, and
 // messages reach the receive methods once each, in order. Between
-// receives nothing reads, except that the keepalive's ping starts a
-// reader that answers pings and sees the peer's close, and keeps the next
-// message for the next receive; one that waits longer than PongTimeout
+// receives nothing reads, except that the keepalive's ping (and a
+// receive that returns before the ping's pong came) starts a reader that
+// answers pings and sees the peer's close, and keeps the next message for
+// the next receive; one that waits longer than PongTimeout
 // closes the connection with 1011. With the keepalive off (PingInterval
 // negative), nothing reads between receives at all. A handler that never
 // receives accepts with SendOnly: its connection is read all the time, the peer's close
