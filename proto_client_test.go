@@ -52,7 +52,7 @@ func TestConformanceClient(t *testing.T) {
 			p.ExpectClose(1002)
 		}},
 		{"C.5", "5.2", "RSV1 fails 1002", func(p *rawpeer.Peer, c *wsproto.Conn, end <-chan error) {
-			p.Send(rawpeer.Frame{Fin: true, RSV: 1, Op: rawpeer.OpText, Payload: []byte("x")})
+			p.Send(rawpeer.Frame{Fin: true, RSV: rawpeer.RSV1, Op: rawpeer.OpText, Payload: []byte("x")})
 			p.ExpectClose(1002)
 		}},
 		{"C.6", "5.2", "reserved opcode fails 1002", func(p *rawpeer.Peer, c *wsproto.Conn, end <-chan error) {

@@ -261,36 +261,38 @@ func serverCases() []conformanceCase {
 		p.CloseNormally()
 	})
 
-	// 3: reserved bits, none negotiated (section 5.2).
+	// 3: reserved bits, none negotiated (section 5.2). As in Autobahn's
+	// cases, "RSV = n" is the three bits read as a number, RSV1 the
+	// highest: 1 is the RSV3 bit, 4 the RSV1 bit.
 	rsv := func(f rawpeer.Frame, bits byte) rawpeer.Frame { f.RSV = bits; return f }
-	add("3.1", "5.2", "text with RSV1 fails 1002", func(p *rawpeer.Peer) {
+	add("3.1", "5.2", "text with RSV = 1 (the RSV3 bit) fails 1002", func(p *rawpeer.Peer) {
 		p.Send(rsv(rawpeer.Text("Hello, world!"), 1))
 		p.ExpectClose(1002)
 	})
-	add("3.2", "5.2", "text, text with RSV2, ping: echo, then 1002", func(p *rawpeer.Peer) {
+	add("3.2", "5.2", "text, text with RSV = 2 (RSV2), ping: echo, then 1002", func(p *rawpeer.Peer) {
 		p.Send(rawpeer.Text("small"), rsv(rawpeer.Text("small"), 2), rawpeer.Ping(nil))
 		p.ExpectText("small")
 		p.ExpectClose(1002)
 	})
-	add("3.3", "5.2", "the same with RSV3, frame by frame", func(p *rawpeer.Peer) {
+	add("3.3", "5.2", "the same with RSV = 3 (RSV2 and RSV3), frame by frame", func(p *rawpeer.Peer) {
 		p.SendEach(rawpeer.Text("small"), rsv(rawpeer.Text("small"), 3), rawpeer.Ping(nil))
 		p.ExpectText("small")
 		p.ExpectClose(1002)
 	})
-	add("3.4", "5.2", "the same with RSV 4, byte by byte", func(p *rawpeer.Peer) {
+	add("3.4", "5.2", "the same with RSV = 4 (RSV1), byte by byte", func(p *rawpeer.Peer) {
 		p.SendChopped(1, rawpeer.Text("small"), rsv(rawpeer.Text("small"), 4), rawpeer.Ping(nil))
 		p.ExpectText("small")
 		p.ExpectClose(1002)
 	})
-	add("3.5", "5.2", "binary with RSV 5 fails 1002", func(p *rawpeer.Peer) {
+	add("3.5", "5.2", "binary with RSV = 5 (RSV1 and RSV3) fails 1002", func(p *rawpeer.Peer) {
 		p.Send(rsv(rawpeer.Binary(bin(8)), 5))
 		p.ExpectClose(1002)
 	})
-	add("3.6", "5.2", "ping with RSV 6 fails 1002", func(p *rawpeer.Peer) {
+	add("3.6", "5.2", "ping with RSV = 6 (RSV1 and RSV2) fails 1002", func(p *rawpeer.Peer) {
 		p.Send(rsv(rawpeer.Ping([]byte("x")), 6))
 		p.ExpectClose(1002)
 	})
-	add("3.7", "5.2", "close with RSV 7 fails 1002", func(p *rawpeer.Peer) {
+	add("3.7", "5.2", "close with RSV = 7 (all three) fails 1002", func(p *rawpeer.Peer) {
 		p.Send(rsv(rawpeer.Close(1000, ""), 7))
 		p.ExpectClose(1002)
 	})
