@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"wsraise/wsproto"
@@ -12,8 +13,8 @@ import (
 // PongTimeout after a ping, it closes with 1011 (as uvicorn and the
 // websockets library do). It runs on one timer, not a goroutine, which
 // fires for the ping and then for the pong's deadline. Pongs are seen by
-// whoever reads; when nothing reads, the ping starts readAhead
-// (receive.go) so that the pong is seen.
+// whoever reads; while a pong is due and nothing reads, readAhead
+// (receive.go) reads, so that the pong is seen.
 //
 // While a message waits for a receive method (parked), nothing reads, and
 // a pong cannot be seen: the message is given PongTimeout from when it was
@@ -25,6 +26,9 @@ type keepalive struct {
 	timer   *time.Timer
 	sent    time.Time // the ping whose pong is awaited; zero if none
 	stopped bool
+	// due is sent in unix nanoseconds, 0 when no pong is awaited: read
+	// without mu by every receive (awaitingPong).
+	due atomic.Int64
 }
 
 func (ws *WebSocket) startKeepalive() {
@@ -52,14 +56,16 @@ func (ws *WebSocket) keepaliveTick() {
 		// floods pings and reads nothing), and the deadline must fire all
 		// the same. Close then ends the connection within its own timeout.
 		k.sent = time.Now()
+		k.due.Store(k.sent.UnixNano())
 		k.timer.Reset(o.PongTimeout)
 		k.mu.Unlock()
-		ws.readAhead()
+		ws.readOnIfNeeded() // the pong must be read
 		ws.conn.Load().Ping(context.Background(), nil)
 		return
 	}
 	if ws.lastPong.Load() >= k.sent.UnixNano() {
 		k.sent = time.Time{}
+		k.due.Store(0)
 		k.timer.Reset(max(o.PingInterval-o.PongTimeout, 0))
 		k.mu.Unlock()
 		return
@@ -82,12 +88,11 @@ func (ws *WebSocket) keepaliveTick() {
 	ws.Close(wsproto.StatusInternalError, "keepalive ping timeout")
 }
 
-// awaitingPong reports whether a ping's pong has not come yet.
+// awaitingPong reports whether a ping's pong has not come yet. Every
+// message a receive returns asks, so it takes no lock.
 func (ws *WebSocket) awaitingPong() bool {
-	k := &ws.ka
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	return !k.stopped && !k.sent.IsZero() && ws.lastPong.Load() < k.sent.UnixNano()
+	due := ws.ka.due.Load()
+	return due != 0 && ws.lastPong.Load() < due
 }
 
 // stopKeepalive stops the timer: nothing of the connection outlives it.
@@ -95,6 +100,7 @@ func (ws *WebSocket) stopKeepalive() {
 	ws.ka.mu.Lock()
 	defer ws.ka.mu.Unlock()
 	ws.ka.stopped = true
+	ws.ka.due.Store(0)
 	if ws.ka.timer != nil {
 		ws.ka.timer.Stop()
 	}

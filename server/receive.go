@@ -14,17 +14,19 @@ import (
 )
 
 // Who reads. A receive method reads the next message itself, on its own
-// goroutine: the message goes straight to the caller. When nothing is
-// reading and something needs the connection read, a goroutine of the
-// connection's own (readAhead) reads instead:
+// goroutine: the message goes straight to the caller. Between receives
+// nothing reads, unless something needs the connection read; then a
+// goroutine of the connection's own (readAhead) reads instead:
 //
-//   - the keepalive, when it sends a ping, so that the pong is seen;
-//   - a connection accepted with SendOnly, for its whole life.
+//   - while a keepalive ping's pong is due, so that the pong is seen
+//     (the ping starts it, and so does a receive that returns meanwhile);
+//   - while this side is closing, so that the peer's close is seen;
+//   - for the whole life of a connection accepted with SendOnly.
 //
-// A receive that lets go of the read while the keepalive awaits a pong,
-// or while this side is closing, starts readAhead too. readAhead answers
-// pings and sees the peer's close on the way. It stops at the first data
-// message and leaves it for the next receive method (parked); with SendOnly, that message closes the connection with 1008
+// readOnIfNeeded is that rule, asked wherever reading may have stopped.
+// readAhead answers pings and sees the peer's close on the way. It stops
+// at the first data message and leaves it for the next receive method
+// (parked); with SendOnly, that message closes the connection with 1008
 // instead. A message parked longer than PongTimeout, while the keepalive
 // misses its pong (nothing reads meanwhile), ends the connection with
 // 1011 (keepalive.go). One goroutine at a time holds the read, from the
@@ -238,11 +240,10 @@ func (ws *WebSocket) readAhead() {
 	}()
 }
 
-// readOnIfNeeded starts readAhead when a receive has just let go of the
-// read and something still needs the connection read: the keepalive
-// awaits a pong (it may sit behind the message just received), or this
-// side is closing (Close waits for the peer's close frame, which the
-// receive was to read).
+// readOnIfNeeded starts readAhead if nothing reads and something needs
+// the connection read: the keepalive awaits a pong (it may sit behind
+// the message a receive just returned), or this side is closing (Close
+// waits for the peer's close frame, which a receive was to read).
 func (ws *WebSocket) readOnIfNeeded() {
 	if ws.closing.Load() || ws.awaitingPong() {
 		ws.readAhead()
