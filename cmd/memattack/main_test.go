@@ -8,9 +8,10 @@ import (
 )
 
 // TestAttackSmall runs the attack at a small scale against the app in this
-// process: every connection gets its defined answer (the stalled messages
-// past the budget a 1013, which this scale does not reach) and a normal
-// client is served at the end.
+// process: 20 stalled messages that inflate to 3 MiB each, where the
+// default budget (64 MiB) holds at most 16 (each takes a 4 MiB buffer and
+// 48 KiB of inflating): the rest are refused with 1013, none fails, and a
+// normal client is served at the end.
 func TestAttackSmall(t *testing.T) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -20,7 +21,11 @@ func TestAttackSmall(t *testing.T) {
 	srv := app.Server(nil)
 	go srv.Serve(ln)
 	defer srv.Close()
-	if err := attack(ln.Addr().String(), 20, 5, 5, 1<<20); err != nil {
+	out, err := attack(ln.Addr().String(), 5, 20, 5, 3<<20)
+	if err != nil {
 		t.Fatal(err)
+	}
+	if out.failed != 0 || out.refused < 4 || out.refused == 20 {
+		t.Fatalf("%d refused, %d failed; want 4 to 19 refused, none failed", out.refused, out.failed)
 	}
 }
