@@ -1082,3 +1082,27 @@ func TestHostileInflatingCountsAgainstMaxBufferedBytes(t *testing.T) {
 	c.Send(rawpeer.Frame{Fin: true, RSV: rawpeer.RSV1, Op: rawpeer.OpBinary, Payload: append(bytes.Clone(first), rest...)})
 	awaitText(c, strconv.Itoa(len(msg)))
 }
+
+// TestHostileReadAheadCountsAgainstMaxBufferedBytes: a message that the
+// keepalive's reader reads while the handler is away takes from the budget
+// as a receive's does, and one past it closes with 1013.
+func TestHostileReadAheadCountsAgainstMaxBufferedBytes(t *testing.T) {
+	const busy = "server busy: try again later"
+	opts := server.Options{
+		MaxBufferedBytes: 64 << 10,
+		PingInterval:     20 * time.Millisecond,
+		PongTimeout:      wstest.Timeout,
+	}
+	_, srv, rec := serve(t, opts, func(ws *server.WebSocket) error {
+		if err := ws.Accept(); err != nil {
+			return err
+		}
+		<-ws.Context().Done() // never receives: only the keepalive reads
+		return nil
+	})
+	c := srv.Connect(t, "/ws")
+	c.SendBytes(make([]byte, 200<<10))
+	c.ExpectClose(wsproto.StatusTryAgainLater, busy)
+	e := rec.end(t)
+	checkLog(t, e, slog.LevelWarn, "server", 1013, busy)
+}

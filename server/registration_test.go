@@ -3,10 +3,12 @@ package server_test
 import (
 	"fmt"
 	"log/slog"
+	"net/http/httptest"
 	"strings"
 	"testing"
 
 	"wsraise/server"
+	"wsraise/wsproto"
 )
 
 // mustPanic runs f and returns the text of its panic, failing the test if
@@ -53,6 +55,10 @@ func TestRegistrationMisuse(t *testing.T) {
 			var app server.App
 			server.HandleException(&app, func(*server.WebSocket, *appError) error { return nil })
 		}},
+		{"zero App, served", "ServeHTTP on an App not made by server.New", func() {
+			var app server.App
+			app.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/ws", nil))
+		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			msg := mustPanic(t, tc.register)
@@ -89,5 +95,23 @@ func TestRegistrationWarnsValueReceiver(t *testing.T) {
 	case e := <-rec.ch:
 		t.Errorf("a warning for a handler that can match: %q", e.msg)
 	default:
+	}
+}
+
+// A Key never set on a WebSocket gives T's zero value, and Get says so.
+func TestKeyUnset(t *testing.T) {
+	key := server.NewKey[*User]("user")
+	other := server.NewKey[*User]("other")
+	got := make(chan string, 1)
+	app, srv, _ := newApp(t, server.Options{})
+	app.Handle("/ws", func(ws *server.WebSocket) error {
+		other.Set(ws, &User{Name: "bob"})
+		u, ok := key.Get(ws)
+		got <- fmt.Sprintf("%v %v %v %s", u, ok, key.Value(ws) == nil, other.Value(ws).Name)
+		return server.Raise(wsproto.StatusPolicyViolation, "done")
+	})
+	srv.Refused(t, "/ws", nil)
+	if g := within(t, got, "the handler"); g != "<nil> false true bob" {
+		t.Fatalf("unset key: %q, want \"<nil> false true bob\"", g)
 	}
 }

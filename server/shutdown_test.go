@@ -269,3 +269,40 @@ func TestShutdownPendingHandler(t *testing.T) {
 	}
 	checkRefusalLog(t, rec.end(t), slog.LevelInfo, http.StatusServiceUnavailable)
 }
+
+// The http.Server from app.Server has its Shutdown wired to the app's:
+// srv.Shutdown alone starts closing every WebSocket with 1001, though it
+// does not wait for them (ShutdownServer does).
+func TestServerShutdownClosesWebSockets(t *testing.T) {
+	app := server.New(server.Options{Logger: discardLogger()})
+	app.Handle("/ws", func(ws *server.WebSocket) error {
+		if err := ws.Accept(); err != nil {
+			return err
+		}
+		_, _, err := ws.Receive(ws.Context())
+		return err
+	})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := app.Server(nil)
+	go srv.Serve(ln)
+	ctx, cancel := context.WithTimeout(context.Background(), wstest.Timeout)
+	defer cancel()
+	c, _, err := wsproto.Dial(ctx, "ws://"+ln.Addr().String()+"/ws", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.CloseNow()
+	if err := srv.Shutdown(ctx); err != nil {
+		t.Fatalf("Shutdown: %v", err)
+	}
+	var ce *wsproto.CloseError
+	if _, _, err := c.Read(ctx); !errors.As(err, &ce) || ce.Code != wsproto.StatusGoingAway {
+		t.Fatalf("client read %v, want 1001 from the app's shutdown", err)
+	}
+	if err := app.Shutdown(ctx); err != nil {
+		t.Fatalf("handlers still running: %v", err)
+	}
+}

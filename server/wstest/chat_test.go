@@ -3,6 +3,7 @@ package wstest_test
 import (
 	"context"
 	"errors"
+	"net/http"
 	"testing"
 
 	"wsraise/server"
@@ -22,7 +23,11 @@ func newChatApp(t *testing.T) *server.App {
 			return err
 		}
 		ctx := ws.Context()
-		if err := ws.SendJSON(ctx, map[string]string{"hello": "ada"}); err != nil {
+		name := "stranger"
+		if c, err := ws.Request().Cookie("name"); err == nil {
+			name = c.Value
+		}
+		if err := ws.SendJSON(ctx, map[string]string{"hello": name}); err != nil {
 			return err
 		}
 		for {
@@ -46,7 +51,8 @@ func TestChat(t *testing.T) {
 
 	c := srv.Connect(t, "/chat",
 		wstest.WithHeader(map[string][]string{"Authorization": {"Bearer s3cret"}}),
-		wstest.WithSubprotocols("chat.v1"))
+		wstest.WithSubprotocols("chat.v1"),
+		wstest.WithCookie(&http.Cookie{Name: "name", Value: "ada"}))
 	if got := c.Subprotocol(); got != "chat.v1" {
 		t.Fatalf("subprotocol %q, want chat.v1", got)
 	}
