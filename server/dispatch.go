@@ -256,6 +256,7 @@ func closeWithException(ws *WebSocket, err error) error {
 func answerHTTPException(ws *WebSocket, err error) error {
 	e := err.(*HTTPException)
 	if ws.State() != Connecting {
+		// 4000-4999 are for applications (RFC 6455 section 7.4.2).
 		code := wsproto.StatusInternalError
 		if e.Status >= 400 && e.Status <= 599 {
 			code = wsproto.StatusCode(4000 + e.Status)
@@ -306,6 +307,8 @@ func unhandled(ws *WebSocket, err error) error {
 	if ws.app.opts.Debug {
 		reason = err.Error()
 	}
+	// 1011: "an unexpected condition that prevented it from fulfilling
+	// the request" (RFC 6455 section 7.4.1).
 	ws.Close(wsproto.StatusInternalError, reason)
 	return err
 }

@@ -132,7 +132,7 @@ func (ws *WebSocket) abort() {
 func (ws *WebSocket) endQuietly() error {
 	switch ws.State() {
 	case Connected:
-		ws.Close(wsproto.StatusNormalClosure, "")
+		ws.Close(wsproto.StatusNormalClosure, "") // RFC 6455 section 7.4.1
 	case Connecting:
 		ws.mu.Lock()
 		answered := ws.answered

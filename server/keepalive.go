@@ -78,6 +78,8 @@ func (ws *WebSocket) keepaliveTick() {
 	}
 	k.stopped = true
 	k.mu.Unlock()
+	// 1011 (RFC 6455 section 7.4.1), as uvicorn and websockets close a
+	// peer that does not answer.
 	if parked {
 		ws.mu.Lock()
 		ws.note = "the handler did not receive a message for " + o.PongTimeout.String() + "; nothing could read the keepalive's pong meanwhile"
