@@ -166,8 +166,8 @@ func (ws *WebSocket) readDirect(ctx context.Context, appendTo bool, dst []byte) 
 	}
 }
 
-// refuseMessage closes the connection with 1013 Try Again Later (RFC 6455
-// section 7.4.2 leaves 1013 to IANA's registry, which names it so): a
+// refuseMessage closes the connection with 1013 Try Again Later (IANA's
+// WebSocket Close Code Number Registry, RFC 6455 section 11.7): a
 // message would have taken the app past Options.MaxBufferedBytes. It
 // returns the receive methods' error.
 func (ws *WebSocket) refuseMessage() error {
