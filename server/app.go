@@ -69,13 +69,14 @@ type Options struct {
 	// MaxBufferedBytes caps the bytes that all connections may hold at
 	// once in messages being received (partly read, decompressed, or
 	// waiting for a receive method), and in inflating them (48 KiB for
-	// each message in progress on a connection with permessage-deflate). A message that would go past it
-	// closes its connection with 1013 Try Again Later (registered with
-	// IANA, RFC 6455 section 11.7), logged. Default 64 MiB; negative for no
-	// limit. It counts buffers in use: the heap can reach a few times it,
-	// since outgrown buffers and messages already handed to handlers
-	// wait for the garbage collector (figures in docs/RELIABILITY.md).
-	// The defaults are chosen for a 1 GiB container.
+	// each message in progress on a connection with permessage-deflate).
+	// A message that would go past it closes its connection with 1013
+	// Try Again Later (registered with IANA, RFC 6455 section 11.7),
+	// logged. Default 64 MiB; negative for no limit. It counts buffers in
+	// use: the heap can reach a few times it, since outgrown buffers and
+	// messages already handed to handlers wait for the garbage collector
+	// (figures in docs/RELIABILITY.md). The defaults are chosen for a
+	// 1 GiB container.
 	MaxBufferedBytes int64
 
 	// ShutdownCode is the code Shutdown closes connections with: 1001
