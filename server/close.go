@@ -18,9 +18,10 @@ import (
 // may not be sent is not: 1011 goes instead (403 before accept), and
 // Close returns an error that names the code, also logged with the
 // connection's end. After the connection has ended, Close does nothing
-// and returns nil (or the invalid code's error). If the peer leaves without answering the close frame,
-// or does not answer within Options.CloseTimeout, Close returns a
-// *Disconnect (1006), which a handler may return as it is.
+// and returns nil (or the invalid code's error). If the peer leaves
+// without answering the close frame, or does not answer within
+// Options.CloseTimeout, Close returns a *Disconnect (1006), which a
+// handler may return as it is.
 func (ws *WebSocket) Close(code wsproto.StatusCode, reason string) error {
 	return ws.close(context.Background(), code, reason)
 }

@@ -283,10 +283,11 @@ func (ws *WebSocket) stopReading() {
 // the size of the last message, but at most firstGuess, and grows only as
 // the message's bytes arrive: to the last message's size, or by doubling.
 // A peer that starts a message and stalls makes the server hold no more
-// than twice what it sent, or the size of its last message. Every byte of growth is taken from the app's budget
-// (Options.MaxBufferedBytes) and given back once the message is the
-// handler's: at once for dst, when the pooled buffer is handed over
-// (release) otherwise. The caller holds the read.
+// than twice what it sent, or the size of its last message. Every byte
+// of growth is taken from the app's budget (Options.MaxBufferedBytes)
+// and given back once the message is the handler's: at once for dst,
+// when the pooled buffer is handed over (release) otherwise. The caller
+// holds the read.
 func (ws *WebSocket) readMessage(ctx context.Context, appendTo bool, dst []byte) (message, error) {
 	c := ws.conn.Load()
 	typ, rd, err := c.Reader(ws.ioContext(ctx))
