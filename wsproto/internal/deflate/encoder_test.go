@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"runtime"
 	"testing"
 )
 
@@ -80,5 +81,79 @@ func TestRoundTripQuick(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// What an encoder keeps between messages, measured on the heap over many
+// encoders after one message each: the window plus a small table, at most
+// 48 KiB for a 32 KiB window and 8 KiB for a 512-byte one; and nothing
+// past its struct without context takeover.
+func TestMemoryKept(t *testing.T) {
+	const n = 200
+	msg := []byte(`{"type":"message","room":"general","text":"memory kept between messages"}`)
+	cases := []struct {
+		bits     int
+		takeover bool
+		max      int
+	}{
+		{15, true, 48 << 10},
+		{12, true, 4<<10 + 8<<10 + 1<<10},
+		{9, true, 8 << 10},
+		{8, true, 8 << 10},
+		{15, false, 256},
+		{9, false, 256},
+	}
+	for _, c := range cases {
+		// Fill the pools first: their scratch is not kept by an encoder.
+		warm := New(c.bits, 0, false)
+		warm.Flush(warm.Write(nil, msg))
+		encs := make([]*Encoder, n)
+		var before, after runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		for i := range encs {
+			encs[i] = New(c.bits, 0, c.takeover)
+			encs[i].Flush(encs[i].Write(nil, msg))
+		}
+		runtime.GC()
+		runtime.ReadMemStats(&after)
+		per := int(after.HeapAlloc-before.HeapAlloc) / n
+		t.Logf("window %d bits, takeover %v: %d bytes per encoder (Kept says %d)", c.bits, c.takeover, per, encs[0].Kept())
+		if per > c.max {
+			t.Errorf("window %d bits, takeover %v: %d bytes per encoder, over %d", c.bits, c.takeover, per, c.max)
+		}
+		runtime.KeepAlive(encs)
+	}
+}
+
+// Each block takes the smallest type: random bytes go out stored, at
+// most a few bytes over their size; an empty message is one zero byte
+// (RFC 7692 section 7.2.3.6), with or without data before it.
+func TestBlockChoice(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	random := make([]byte, 200000)
+	for i := range random {
+		random[i] = byte(rng.Uint32())
+	}
+	e := New(15, 0, true)
+	if out := e.Flush(nil); !bytes.Equal(out, []byte{0}) {
+		t.Errorf("empty message: % x, want 00", out)
+	}
+	out := e.Flush(e.Write(nil, random))
+	// A stored block for every maxTokens bytes (each literal is a token),
+	// 5 bytes of header each, and the sync flush's byte.
+	if len(out) > len(random)+(len(random)/maxTokens+1)*5+1 {
+		t.Errorf("random bytes: %d compressed bytes for %d", len(out), len(random))
+	}
+	if out := e.Flush(nil); !bytes.Equal(out, []byte{0}) {
+		t.Errorf("empty message after another: % x, want 00", out)
+	}
+	zeros := make([]byte, 100000)
+	if out := e.Flush(e.Write(nil, zeros)); len(out) > 300 {
+		t.Errorf("zeros: %d compressed bytes for %d", len(out), len(zeros))
+	}
+	e = New(15, 0, true)
+	if got := inflateStream(t, [][]byte{e.Flush(nil), e.Flush(e.Write(nil, random[:100]))}); !bytes.Equal(got, random[:100]) {
+		t.Error("a message after an empty one does not inflate")
 	}
 }
