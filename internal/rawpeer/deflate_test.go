@@ -115,7 +115,7 @@ func TestInflaterNaive(t *testing.T) {
 // flateMessages compresses msgs with compress/flate at level as the
 // messages of one stream (context takeover): a sync flush after each,
 // whose trailing 00 00 ff ff comes off (RFC 7692 section 7.2.1).
-func flateMessages(t *testing.T, level int, msgs [][]byte) [][]byte {
+func flateMessages(t testing.TB, level int, msgs [][]byte) [][]byte {
 	t.Helper()
 	var buf bytes.Buffer
 	w, err := flate.NewWriter(&buf, level)
@@ -395,4 +395,66 @@ func TestInflaterOddCodes(t *testing.T) {
 			t.Errorf("%s: compress/flate decodes %q, %v", c.name, got, err)
 		}
 	}
+}
+
+// flateAccepts decodes payload with compress/flate, after dict, ended in
+// two ways: by an empty stored block with BFINAL set, and by an empty
+// fixed block with BFINAL set (03 00). Only a payload that ends between
+// two blocks, or with BFINAL, decodes alike both ways: one whose last
+// block runs on into what follows it is not a message, but one of the
+// two ends might complete it. It reports whether both ways decode, to
+// the same at most limit bytes.
+func flateAccepts(dict, payload []byte, limit int) ([]byte, bool) {
+	var outs [2][]byte
+	for i, end := range [][]byte{{0x01, 0x00, 0x00, 0xff, 0xff}, {0x03, 0x00}} {
+		in := join(payload, []byte{0x00, 0x00, 0xff, 0xff}, end)
+		r := io.LimitReader(flate.NewReaderDict(bytes.NewReader(in), dict), int64(limit)+1)
+		out, err := io.ReadAll(r)
+		if err != nil || len(out) > limit {
+			return nil, false
+		}
+		outs[i] = out
+	}
+	return outs[0], bytes.Equal(outs[0], outs[1])
+}
+
+// FuzzInflater feeds the Inflater any payload, as the first message of a
+// stream or after one: it must not panic, nor pass its limit, nor refer
+// to before the stream, and when compress/flate accepts the payload the
+// Inflater must decode it to the same bytes.
+func FuzzInflater(f *testing.F) {
+	history := []byte("hello, world: an earlier message of the stream")
+	f.Add(NaiveDeflate(nil, []byte("hello hello hello"), 15), false)
+	f.Add(NaiveDeflate(nil, lines(300), 8), false)
+	f.Add(NaiveDeflate(history, []byte("hello, world"), 15), true)
+	f.Add([]byte{0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00}, false)
+	f.Add([]byte{0xf3, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00}, false)
+	f.Add([]byte{0x00, 0x05, 0x00, 0xfa, 0xff, 0x48, 0x65, 0x6c, 0x6c, 0x6f, 0x00}, false)
+	for _, level := range []int{flate.HuffmanOnly, flate.BestSpeed, flate.BestCompression} {
+		for _, p := range flateMessages(f, level, [][]byte{lines(500), []byte("the lazy dog")}) {
+			f.Add(p, false)
+		}
+	}
+	f.Fuzz(func(t *testing.T, payload []byte, withHistory bool) {
+		const limit = 64 << 10
+		inf := NewInflater(15, limit)
+		var dict []byte
+		if withHistory {
+			if _, _, err := inf.Message(NaiveDeflate(nil, history, 15)); err != nil {
+				t.Fatal(err)
+			}
+			dict = history
+		}
+		out, maxDist, err := inf.Message(payload)
+		if len(out) > limit {
+			t.Fatalf("%d bytes out, past the limit of %d", len(out), limit)
+		}
+		if err == nil && maxDist > len(dict)+len(out) {
+			t.Fatalf("a reference %d bytes back, in a stream of %d bytes", maxDist, len(dict)+len(out))
+		}
+		want, ok := flateAccepts(dict, payload, limit)
+		if ok && (err != nil || !bytes.Equal(out, want)) {
+			t.Fatalf("compress/flate decodes %d bytes %.40q; the Inflater %d bytes %.40q, %v", len(want), want, len(out), out, err)
+		}
+	})
 }
