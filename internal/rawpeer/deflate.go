@@ -32,7 +32,9 @@ var (
 // NaiveDeflate compresses msg into the payload of one permessage-deflate
 // message (RFC 7692 section 7.2.1). history holds the earlier messages of
 // the stream, which msg may refer back into (context takeover); no
-// reference reaches further back than 1<<windowBits bytes.
+// reference reaches further back than 1<<windowBits bytes. windowBits is
+// 8 to 15, as RFC 7692 section 7.1.2 allows: DEFLATE has no distance
+// above 1<<15 (section 3.2.5).
 //
 // It is greedy LZ77 by brute force: at each position it tries every
 // earlier one in the window and takes the longest match, coded in one
