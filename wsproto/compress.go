@@ -139,11 +139,11 @@ func (c *Conn) setupCompression(cc *compressionConfig) {
 	if level == 0 {
 		level = defaultDeflateLevel(ownNo)
 	}
-	d, err := newDeflater(level, ownNo)
+	d, err := newDeflater(level, ownNo, 15)
 	if err != nil {
 		// Unreachable: Upgrade and Dial check the level before the
 		// handshake. Were it not, the default level is a defined answer.
-		d, _ = newDeflater(defaultDeflateLevel(ownNo), ownNo)
+		d, _ = newDeflater(defaultDeflateLevel(ownNo), ownNo, 15)
 	}
 	c.deflate = d
 	c.inflate = newInflater(peerNo)

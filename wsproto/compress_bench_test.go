@@ -65,7 +65,7 @@ func BenchmarkReadCompressed(b *testing.B) {
 	ctx := context.Background()
 	for _, wl := range cbWorkloads {
 		msg := wl.msg(7)
-		d, _ := newDeflater(defaultDeflateLevel(true), true)
+		d, _ := newDeflater(defaultDeflateLevel(true), true, 15)
 		payload, _ := d.appendCompress(nil, msg)
 		frame := rawpeer.Frame{Fin: true, RSV: rawpeer.RSV1, Op: rawpeer.OpText, Masked: true, Key: [4]byte{1, 2, 3, 4}, Payload: payload}.Encode()
 		for _, noTakeover := range []bool{false, true} {

@@ -420,17 +420,19 @@ type deflater struct {
 	takeover bool
 	pw       *pooledWriter // during a message; kept between them with takeover
 	out      sliceWriter   // appendCompress's destination
+
+	windowBits int // 8 to 15: the largest LZ77 window it may compress with
 }
 
 // newDeflater returns a deflater at a compress/flate level (HuffmanOnly to
 // BestCompression), with or without context takeover (RFC 7692 section
 // 7.1.1: server_no_context_takeover for a server's deflater,
 // client_no_context_takeover for a client's).
-func newDeflater(level int, noContextTakeover bool) (*deflater, error) {
+func newDeflater(level int, noContextTakeover bool, windowBits int) (*deflater, error) {
 	if level < flate.HuffmanOnly || level > flate.BestCompression {
 		return nil, fmt.Errorf("websocket: compression level %d is not from %d to %d", level, flate.HuffmanOnly, flate.BestCompression)
 	}
-	return &deflater{level: level, takeover: !noContextTakeover}, nil
+	return &deflater{level: level, takeover: !noContextTakeover, windowBits: windowBits}, nil
 }
 
 // begin starts a message; its compressed bytes go to dst as Write and

@@ -75,7 +75,7 @@ func TestDeflateRoundTrip(t *testing.T) {
 			for _, level := range []int{flate.BestSpeed, flate.DefaultCompression} {
 				name := fmt.Sprintf("%s/noContextTakeover=%v/level=%d", kind, noTakeover, level)
 				t.Run(name, func(t *testing.T) {
-					d, err := newDeflater(level, noTakeover)
+					d, err := newDeflater(level, noTakeover, 15)
 					if err != nil {
 						t.Fatal(err)
 					}
@@ -145,7 +145,7 @@ func TestDeflateRoundTrip(t *testing.T) {
 func TestDeflateContextTakeover(t *testing.T) {
 	msg := content("random", 10000, 1)
 	for _, noTakeover := range []bool{false, true} {
-		d, _ := newDeflater(flate.DefaultCompression, noTakeover)
+		d, _ := newDeflater(flate.DefaultCompression, noTakeover, 15)
 		f := newInflater(noTakeover)
 		first, _ := d.appendCompress(nil, msg)
 		second, _ := d.appendCompress(nil, msg)
@@ -164,7 +164,7 @@ func TestDeflateContextTakeover(t *testing.T) {
 	}
 	// The window spans messages: 40 KiB across many small messages, then
 	// one that refers back to all of it.
-	d, _ := newDeflater(flate.BestCompression, false)
+	d, _ := newDeflater(flate.BestCompression, false, 15)
 	f := newInflater(false)
 	for i := range 50 {
 		msg := content("mixed", 800+i, uint64(i))
@@ -181,7 +181,7 @@ func TestDeflateContextTakeover(t *testing.T) {
 // stream that one reader reads through.
 func TestDeflateInterop(t *testing.T) {
 	for _, noTakeover := range []bool{false, true} {
-		d, _ := newDeflater(defaultDeflateLevel(noTakeover), noTakeover)
+		d, _ := newDeflater(defaultDeflateLevel(noTakeover), noTakeover, 15)
 		var stream bytes.Buffer
 		var msgs [][]byte
 		for i := range 20 {
@@ -275,7 +275,7 @@ func TestInflateRFCExamples(t *testing.T) {
 	}
 	// Section 7.2.3.6: an empty message is sent as the single byte 0x00.
 	for _, noTakeover := range []bool{false, true} {
-		d, _ := newDeflater(defaultDeflateLevel(noTakeover), noTakeover)
+		d, _ := newDeflater(defaultDeflateLevel(noTakeover), noTakeover, 15)
 		for range 2 {
 			if c, err := d.appendCompress(nil, nil); err != nil || !bytes.Equal(c, []byte{0}) {
 				t.Errorf("empty message compressed to % x, %v", c, err)
@@ -288,7 +288,7 @@ func TestInflateRFCExamples(t *testing.T) {
 // byte more fails with errInflateLimit, after no more than the limit.
 func TestInflateLimit(t *testing.T) {
 	msg := content("text", 5000, 1)
-	d, _ := newDeflater(defaultDeflateLevel(true), true)
+	d, _ := newDeflater(defaultDeflateLevel(true), true, 15)
 	c, _ := d.appendCompress(nil, msg)
 	f := newInflater(true)
 	for _, limit := range []int64{5000, 5001, -1} {
@@ -391,7 +391,7 @@ func TestInflateErrors(t *testing.T) {
 		t.Errorf("source error: %v, want boom", err)
 	}
 	// A writer's error too.
-	d, _ := newDeflater(defaultDeflateLevel(true), true)
+	d, _ := newDeflater(defaultDeflateLevel(true), true, 15)
 	c, _ := d.appendCompress(nil, content("random", 10000, 3))
 	if _, err := f.inflateTo(errWriter{boom}, bytes.NewReader(c), -1); err != boom {
 		t.Errorf("writer error: %v, want boom", err)
@@ -413,7 +413,7 @@ func (w errWriter) Write([]byte) (int, error) { return 0, w.err }
 func TestInflateAbandoned(t *testing.T) {
 	msg := content("text", 3000, 9)
 	for _, noTakeover := range []bool{false, true} {
-		d, _ := newDeflater(defaultDeflateLevel(noTakeover), noTakeover)
+		d, _ := newDeflater(defaultDeflateLevel(noTakeover), noTakeover, 15)
 		c1, _ := d.appendCompress(nil, msg)
 		c2, _ := d.appendCompress(nil, msg)
 		f := newInflater(noTakeover)
@@ -437,13 +437,13 @@ func TestInflateAbandoned(t *testing.T) {
 // holds earlier messages inflates it all the same.
 func TestDeflaterErrors(t *testing.T) {
 	for _, level := range []int{-3, 10} {
-		if _, err := newDeflater(level, true); err == nil {
+		if _, err := newDeflater(level, true, 15); err == nil {
 			t.Errorf("level %d accepted", level)
 		}
 	}
 	boom := errors.New("boom")
 	for _, noTakeover := range []bool{false, true} {
-		d, _ := newDeflater(defaultDeflateLevel(noTakeover), noTakeover)
+		d, _ := newDeflater(defaultDeflateLevel(noTakeover), noTakeover, 15)
 		f := newInflater(noTakeover)
 		first := content("text", 5000, 3)
 		c0, err := d.appendCompress(nil, first)
@@ -476,7 +476,7 @@ func TestDeflaterErrors(t *testing.T) {
 
 // abort drops an unfinished message only.
 func TestDeflaterAbort(t *testing.T) {
-	d, _ := newDeflater(2, false)
+	d, _ := newDeflater(2, false, 15)
 	f := newInflater(false)
 	msg := content("json", 3000, 4)
 	var sink sliceWriter
@@ -558,14 +558,14 @@ func TestDeflateMemory(t *testing.T) {
 	t.Logf("flate.NewReader: %d bytes", measure(func() { r = flate.NewReader(bytes.NewReader(nil)) }))
 	_ = r
 
-	d, _ := newDeflater(defaultDeflateLevel(false), false)
+	d, _ := newDeflater(defaultDeflateLevel(false), false, 15)
 	f := newInflater(false)
 	c, _ := d.appendCompress(nil, msg)
 	f.appendInflate(nil, c, -1)
 	if f.fr != nil || cap(f.win.buf) != deflateWindow || d.pw == nil {
 		t.Fatalf("context takeover: reader %v, window %d, writer %v", f.fr != nil, cap(f.win.buf), d.pw != nil)
 	}
-	dn, _ := newDeflater(defaultDeflateLevel(true), true)
+	dn, _ := newDeflater(defaultDeflateLevel(true), true, 15)
 	fn := newInflater(true)
 	c, _ = dn.appendCompress(nil, msg)
 	fn.appendInflate(nil, c, -1)
@@ -616,7 +616,7 @@ func BenchmarkDeflate(b *testing.B) {
 		for _, noTakeover := range []bool{false, true} {
 			for _, level := range []int{flate.BestSpeed, 2, flate.DefaultCompression} {
 				b.Run(fmt.Sprintf("%s/noContextTakeover=%v/level=%d", tc.name, noTakeover, level), func(b *testing.B) {
-					d, _ := newDeflater(level, noTakeover)
+					d, _ := newDeflater(level, noTakeover, 15)
 					f := newInflater(noTakeover)
 					var c, out []byte
 					var total int
