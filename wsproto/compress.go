@@ -146,7 +146,7 @@ func (c *Conn) setupCompression(cc *compressionConfig) {
 		d, _ = newDeflater(defaultDeflateLevel(ownNo), ownNo, 15)
 	}
 	c.deflate = d
-	c.inflate = newInflater(peerNo)
+	c.inflate = newInflater(peerNo, 15)
 	c.extensions = cc.extension
 	// Section 6: the extension gives RSV1 its meaning, "Per-Message
 	// Compressed".
