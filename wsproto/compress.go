@@ -66,6 +66,10 @@ type compressionConfig struct {
 	// client_no_context_takeover a client offered; section 7.1.1.2 then
 	// still lets the client reset its context, as any compressor may).
 	ownNoTakeover bool
+	// ownWindowBits is the largest LZ77 window this endpoint compresses
+	// with, peerWindowBits the largest the peer does, as agreed: 8 to 15
+	// (sections 7.1.2.1, 7.1.2.2), or 0 for 15.
+	ownWindowBits, peerWindowBits int
 }
 
 // checkCompressionOptions reports an option that cannot be honoured.
@@ -99,7 +103,8 @@ func negotiateServer(lines []string, o *CompressionOptions) *compressionConfig {
 	if !ok {
 		return nil
 	}
-	return &compressionConfig{params: params, extension: response, level: o.Level, threshold: o.Threshold}
+	return &compressionConfig{params: params, extension: response, level: o.Level, threshold: o.Threshold,
+		ownWindowBits: bitsOr15(params.serverMaxWindowBits), peerWindowBits: bitsOr15(params.clientMaxWindowBits)}
 }
 
 // clientOffer returns the parameters a client with options o offers.
@@ -122,13 +127,15 @@ func negotiateClient(lines []string, o *CompressionOptions) (*compressionConfig,
 	if err != nil {
 		return nil, fmt.Errorf("websocket: server's Sec-WebSocket-Extensions %q: %w", value, err)
 	}
-	return &compressionConfig{params: params, extension: deflateResponse(params), level: o.Level, threshold: o.Threshold, ownNoTakeover: !o.ContextTakeover}, nil
+	return &compressionConfig{params: params, extension: deflateResponse(params), level: o.Level, threshold: o.Threshold, ownNoTakeover: !o.ContextTakeover,
+		ownWindowBits: bitsOr15(params.clientMaxWindowBits), peerWindowBits: bitsOr15(params.serverMaxWindowBits)}, nil
 }
 
 // setupCompression gives c its deflater and inflater for the agreement cc.
 // RFC 7692 section 7.1.1: server_no_context_takeover binds the server's
 // compressor and so the client's decompressor; client_no_context_takeover
-// the reverse.
+// the reverse. Section 7.1.2 likewise for the window sizes, which cc holds
+// already sorted into this endpoint's own and its peer's.
 func (c *Conn) setupCompression(cc *compressionConfig) {
 	ownNo, peerNo := cc.params.serverNoContextTakeover, cc.params.clientNoContextTakeover
 	if !c.server {
@@ -139,14 +146,15 @@ func (c *Conn) setupCompression(cc *compressionConfig) {
 	if level == 0 {
 		level = defaultDeflateLevel(ownNo)
 	}
-	d, err := newDeflater(level, ownNo, 15)
+	ownBits, peerBits := bitsOr15(cc.ownWindowBits), bitsOr15(cc.peerWindowBits)
+	d, err := newDeflater(level, ownNo, ownBits)
 	if err != nil {
 		// Unreachable: Upgrade and Dial check the level before the
 		// handshake. Were it not, the default level is a defined answer.
-		d, _ = newDeflater(defaultDeflateLevel(ownNo), ownNo, 15)
+		d, _ = newDeflater(defaultDeflateLevel(ownNo), ownNo, ownBits)
 	}
 	c.deflate = d
-	c.inflate = newInflater(peerNo, 15)
+	c.inflate = newInflater(peerNo, peerBits)
 	c.extensions = cc.extension
 	// Section 6: the extension gives RSV1 its meaning, "Per-Message
 	// Compressed".

@@ -233,8 +233,8 @@ func cpWriteStream(ctx context.Context, c *Conn, msg []byte, chunk int) error {
 }
 
 // TestUpgradeExtensionOffers: what the server answers to offers of every
-// shape: several in one header, over several lines, malformed ones, ones
-// it cannot honour. It never refuses the handshake for them.
+// shape: several in one header, over several lines, malformed ones, every
+// parameter. It never refuses the handshake for them.
 func TestUpgradeExtensionOffers(t *testing.T) {
 	on := &UpgradeOptions{Compression: &CompressionOptions{ContextTakeover: true}}
 	cases := []struct {
@@ -250,9 +250,11 @@ func TestUpgradeExtensionOffers(t *testing.T) {
 		{"7.1.1.2 client_no_context_takeover", on, []string{"permessage-deflate; client_no_context_takeover"}, "permessage-deflate; client_no_context_takeover"},
 		{"7.1.2.2 bare client_max_window_bits", on, []string{"permessage-deflate; client_max_window_bits"}, "permessage-deflate"},
 		{"7.1.2.1 server_max_window_bits=15", on, []string{"permessage-deflate; server_max_window_bits=15"}, "permessage-deflate; server_max_window_bits=15"},
-		{"7.1.2.1 server_max_window_bits=10 declined", on, []string{"permessage-deflate; server_max_window_bits=10"}, ""},
-		{"5.1 first acceptable offer wins", on, []string{"permessage-deflate; server_max_window_bits=9, permessage-deflate; client_no_context_takeover, permessage-deflate"}, "permessage-deflate; client_no_context_takeover"},
-		{"5.1 offers over several lines", on, []string{"x-webkit-deflate-frame", "permessage-deflate; server_max_window_bits=8", "permessage-deflate; server_no_context_takeover"}, "permessage-deflate; server_no_context_takeover"},
+		{"7.1.2.1 server_max_window_bits=10 honoured", on, []string{"permessage-deflate; server_max_window_bits=10"}, "permessage-deflate; server_max_window_bits=10"},
+		{"7.1.2.1 server_max_window_bits=8 honoured", on, []string{"permessage-deflate; server_max_window_bits=8"}, "permessage-deflate; server_max_window_bits=8"},
+		{"7.1.2.2 client_max_window_bits=10 answered", on, []string{"permessage-deflate; client_max_window_bits=10"}, "permessage-deflate; client_max_window_bits=10"},
+		{"5.1 first acceptable offer wins", on, []string{"permessage-deflate; server_max_window_bits=16, permessage-deflate; client_no_context_takeover, permessage-deflate"}, "permessage-deflate; client_no_context_takeover"},
+		{"5.1 offers over several lines", on, []string{"x-webkit-deflate-frame", "permessage-deflate; server_max_window_bits=08", "permessage-deflate; server_no_context_takeover"}, "permessage-deflate; server_no_context_takeover"},
 		{"9.1 malformed line declined, next line used", on, []string{"permessage-deflate; =", "permessage-deflate"}, "permessage-deflate"},
 		{"9.1 malformed only", on, []string{"permessage-deflate;;"}, ""},
 		{"7.1 unknown parameter declined", on, []string{"permessage-deflate; foo=1"}, ""},
@@ -330,9 +332,13 @@ func TestDialExtensionResponses(t *testing.T) {
 		{"accepted", CompressionOptions{ContextTakeover: true}, "Sec-WebSocket-Extensions: permessage-deflate\r\n", "permessage-deflate", ""},
 		{"7.1.1.1 server_no_context_takeover unasked", CompressionOptions{ContextTakeover: true}, "Sec-WebSocket-Extensions: permessage-deflate; server_no_context_takeover\r\n", "permessage-deflate; server_no_context_takeover", ""},
 		{"7.1.1.2 client_no_context_takeover unasked", CompressionOptions{ContextTakeover: true}, "Sec-WebSocket-Extensions: permessage-deflate; client_no_context_takeover\r\n", "permessage-deflate; client_no_context_takeover", ""},
-		{"7.1.2.2 client_max_window_bits=15 tolerated", CompressionOptions{ContextTakeover: true}, "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits=15\r\n", "permessage-deflate", ""},
+		{"7.1.2.2 client_max_window_bits=15 honoured", CompressionOptions{ContextTakeover: true}, "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits=15\r\n", "permessage-deflate; client_max_window_bits=15", ""},
 		{"7.1.2.1 server_max_window_bits unasked", CompressionOptions{ContextTakeover: true}, "Sec-WebSocket-Extensions: permessage-deflate; server_max_window_bits=10\r\n", "permessage-deflate; server_max_window_bits=10", ""},
-		{"7.1.2.2 client_max_window_bits=10", CompressionOptions{ContextTakeover: true}, "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits=10\r\n", "", "client_max_window_bits=10"},
+		{"7.1.2.2 client_max_window_bits=10 honoured", CompressionOptions{ContextTakeover: true}, "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits=10\r\n", "permessage-deflate; client_max_window_bits=10", ""},
+		{"7.1.2.2 client_max_window_bits=8 honoured", CompressionOptions{ContextTakeover: true}, "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits=8\r\n", "permessage-deflate; client_max_window_bits=8", ""},
+		{"7.1.2.2 client_max_window_bits without value", CompressionOptions{ContextTakeover: true}, "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n", "", "has no value"},
+		{"7.1.2.2 client_max_window_bits=16", CompressionOptions{ContextTakeover: true}, "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits=16\r\n", "", "8 to 15"},
+		{"7.1.2.1 server_max_window_bits=7", CompressionOptions{ContextTakeover: true}, "Sec-WebSocket-Extensions: permessage-deflate; server_max_window_bits=7\r\n", "", "8 to 15"},
 		{"7.1 unknown parameter", CompressionOptions{ContextTakeover: true}, "Sec-WebSocket-Extensions: permessage-deflate; foo\r\n", "", "unknown parameter foo"},
 		{"7.1 duplicate parameter", CompressionOptions{ContextTakeover: true}, "Sec-WebSocket-Extensions: permessage-deflate; client_no_context_takeover; client_no_context_takeover\r\n", "", "duplicate parameter"},
 		{"7.1.2.1 server_max_window_bits without value", CompressionOptions{ContextTakeover: true}, "Sec-WebSocket-Extensions: permessage-deflate; server_max_window_bits\r\n", "", "has no value"},
@@ -351,7 +357,7 @@ func TestDialExtensionResponses(t *testing.T) {
 			})
 			opts := tc.opts
 			c, _, err := dtDial(t, s.URL("/ws"), &DialOptions{Compression: &opts})
-			if got := <-offered; got != "permessage-deflate" {
+			if got := <-offered; got != "permessage-deflate; client_max_window_bits" {
 				t.Errorf("offered %q", got)
 			}
 			if tc.wantErr != "" {
@@ -373,10 +379,10 @@ func TestDialExtensionResponses(t *testing.T) {
 		opts CompressionOptions
 		want string
 	}{
-		{CompressionOptions{}, "permessage-deflate; client_no_context_takeover"},
-		{CompressionOptions{ContextTakeover: true, PeerNoContextTakeover: true}, "permessage-deflate; server_no_context_takeover"},
-		{CompressionOptions{ContextTakeover: true}, "permessage-deflate"},
-		{CompressionOptions{PeerNoContextTakeover: true, Level: 9, Threshold: 10}, "permessage-deflate; server_no_context_takeover; client_no_context_takeover"},
+		{CompressionOptions{}, "permessage-deflate; client_no_context_takeover; client_max_window_bits"},
+		{CompressionOptions{ContextTakeover: true, PeerNoContextTakeover: true}, "permessage-deflate; server_no_context_takeover; client_max_window_bits"},
+		{CompressionOptions{ContextTakeover: true}, "permessage-deflate; client_max_window_bits"},
+		{CompressionOptions{PeerNoContextTakeover: true, Level: 9, Threshold: 10}, "permessage-deflate; server_no_context_takeover; client_no_context_takeover; client_max_window_bits"},
 	} {
 		offered := make(chan string, 1)
 		s := rawpeer.Serve(t, func(nc net.Conn, br *bufio.Reader, r *http.Request, done <-chan struct{}) {
