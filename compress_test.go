@@ -262,12 +262,12 @@ func deflateServer(t testing.TB) string {
 		})
 	}
 	on := func(o wsproto.CompressionOptions) *wsproto.CompressionOptions { return &o }
-	route("/deflate", wsproto.UpgradeOptions{Compression: on(wsproto.CompressionOptions{ContextTakeover: true})}, false)
-	route("/stream", wsproto.UpgradeOptions{WriteBufferSize: 1024, Compression: on(wsproto.CompressionOptions{ContextTakeover: true})}, true)
-	route("/nctx", wsproto.UpgradeOptions{Compression: on(wsproto.CompressionOptions{})}, false)
-	route("/pnctx", wsproto.UpgradeOptions{Compression: on(wsproto.CompressionOptions{ContextTakeover: true, PeerNoContextTakeover: true})}, true)
-	route("/limit", wsproto.UpgradeOptions{ReadLimit: 64 << 10, Compression: on(wsproto.CompressionOptions{ContextTakeover: true})}, false)
-	route("/low", wsproto.UpgradeOptions{Compression: on(wsproto.CompressionOptions{ContextTakeover: true, Threshold: -1, Level: 9})}, false)
+	route("/deflate", wsproto.UpgradeOptions{Compression: on(wsproto.CompressionOptions{})}, false)
+	route("/stream", wsproto.UpgradeOptions{WriteBufferSize: 1024, Compression: on(wsproto.CompressionOptions{})}, true)
+	route("/nctx", wsproto.UpgradeOptions{Compression: on(wsproto.CompressionOptions{NoContextTakeover: true})}, false)
+	route("/pnctx", wsproto.UpgradeOptions{Compression: on(wsproto.CompressionOptions{PeerNoContextTakeover: true})}, true)
+	route("/limit", wsproto.UpgradeOptions{ReadLimit: 64 << 10, Compression: on(wsproto.CompressionOptions{})}, false)
+	route("/low", wsproto.UpgradeOptions{Compression: on(wsproto.CompressionOptions{Threshold: -1, Level: 9})}, false)
 	route("/plain", wsproto.UpgradeOptions{}, false)
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
@@ -514,16 +514,16 @@ func TestCompressionClient(t *testing.T) {
 		response string
 		want     deflateParams
 	}{
-		{"default", wsproto.CompressionOptions{ContextTakeover: true}, "permessage-deflate; client_max_window_bits", "permessage-deflate", deflateParams{agreed: true}},
-		{"server_no_context_takeover unasked", wsproto.CompressionOptions{ContextTakeover: true}, "permessage-deflate; client_max_window_bits", "permessage-deflate; server_no_context_takeover", deflateParams{agreed: true, serverNoTakeover: true}},
-		{"client_no_context_takeover unasked", wsproto.CompressionOptions{ContextTakeover: true}, "permessage-deflate; client_max_window_bits", "permessage-deflate; client_no_context_takeover", deflateParams{agreed: true, clientNoTakeover: true}},
-		{"both asked", wsproto.CompressionOptions{PeerNoContextTakeover: true},
+		{"default", wsproto.CompressionOptions{}, "permessage-deflate; client_max_window_bits", "permessage-deflate", deflateParams{agreed: true}},
+		{"server_no_context_takeover unasked", wsproto.CompressionOptions{}, "permessage-deflate; client_max_window_bits", "permessage-deflate; server_no_context_takeover", deflateParams{agreed: true, serverNoTakeover: true}},
+		{"client_no_context_takeover unasked", wsproto.CompressionOptions{}, "permessage-deflate; client_max_window_bits", "permessage-deflate; client_no_context_takeover", deflateParams{agreed: true, clientNoTakeover: true}},
+		{"both asked", wsproto.CompressionOptions{NoContextTakeover: true, PeerNoContextTakeover: true},
 			"permessage-deflate; server_no_context_takeover; client_no_context_takeover; client_max_window_bits",
 			"permessage-deflate; server_no_context_takeover; client_no_context_takeover", deflateParams{agreed: true, serverNoTakeover: true, clientNoTakeover: true}},
-		{"client_max_window_bits=15 honoured", wsproto.CompressionOptions{ContextTakeover: true}, "permessage-deflate; client_max_window_bits", "permessage-deflate; client_max_window_bits=15", deflateParams{agreed: true, clientBits: 15}},
-		{"declined", wsproto.CompressionOptions{ContextTakeover: true}, "permessage-deflate; client_max_window_bits", "", deflateParams{}},
-		{"client_max_window_bits=9 honoured", wsproto.CompressionOptions{ContextTakeover: true}, "permessage-deflate; client_max_window_bits", "permessage-deflate; client_max_window_bits=9", deflateParams{agreed: true, clientBits: 9}},
-		{"server_max_window_bits=8 unasked", wsproto.CompressionOptions{ContextTakeover: true}, "permessage-deflate; client_max_window_bits", "permessage-deflate; server_max_window_bits=8", deflateParams{agreed: true, serverBits: 8}},
+		{"client_max_window_bits=15 honoured", wsproto.CompressionOptions{}, "permessage-deflate; client_max_window_bits", "permessage-deflate; client_max_window_bits=15", deflateParams{agreed: true, clientBits: 15}},
+		{"declined", wsproto.CompressionOptions{}, "permessage-deflate; client_max_window_bits", "", deflateParams{}},
+		{"client_max_window_bits=9 honoured", wsproto.CompressionOptions{}, "permessage-deflate; client_max_window_bits", "permessage-deflate; client_max_window_bits=9", deflateParams{agreed: true, clientBits: 9}},
+		{"server_max_window_bits=8 unasked", wsproto.CompressionOptions{}, "permessage-deflate; client_max_window_bits", "permessage-deflate; server_max_window_bits=8", deflateParams{agreed: true, serverBits: 8}},
 	}
 	var cases []compressCase
 	for c, combo := range combos {
@@ -553,7 +553,7 @@ func TestCompressionClient(t *testing.T) {
 			return rawpeer.Response(r, "Sec-WebSocket-Extensions: "+response+"\r\n")
 		})
 		ctx, cancel := context.WithTimeout(context.Background(), rawpeer.Wait)
-		c, _, err := wsproto.Dial(ctx, s.URL("/"), &wsproto.DialOptions{Compression: &wsproto.CompressionOptions{ContextTakeover: true}})
+		c, _, err := wsproto.Dial(ctx, s.URL("/"), &wsproto.DialOptions{Compression: &wsproto.CompressionOptions{}})
 		cancel()
 		if err == nil {
 			c.CloseNow()

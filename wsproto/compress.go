@@ -9,10 +9,9 @@ import (
 
 // CompressionOptions switches on permessage-deflate (RFC 7692) in
 // UpgradeOptions and DialOptions; nil leaves it off. The zero value is
-// ready to use and cheap to hold: this endpoint compresses each message on
-// its own, the peer may keep its context, at the default level and
-// threshold. See "Compression" in the package documentation for what each
-// choice costs.
+// ready to use: both endpoints may keep their context between messages,
+// with 32 KiB windows, at the default level and threshold. See
+// "Compression" in the package documentation for what each choice costs.
 type CompressionOptions struct {
 	// Level is the compress/flate level: 1 (flate.BestSpeed) to 9
 	// (flate.BestCompression), -1 (flate.DefaultCompression, which is 6)
@@ -26,18 +25,19 @@ type CompressionOptions struct {
 	// uncompressed. 0 picks DefaultCompressionThreshold; a negative value
 	// compresses every message, even an empty one.
 	Threshold int
-	// ContextTakeover lets this endpoint's messages refer to the ones it
-	// sent before (RFC 7692 section 7.1.1): short, similar messages such
-	// as a chat's compress far better. It costs the compressor, which is
-	// large, kept for the connection's whole life once it has sent a
-	// compressed message (docs/PERFORMANCE.md has the sizes). Without it,
-	// the default, each message is a new deflate stream, compressors are
-	// borrowed from a pool for one message at a time, and this endpoint
-	// says so in the handshake (a server answers with
-	// server_no_context_takeover, a client offers
-	// client_no_context_takeover), so the peer need not keep a window
-	// for it either.
-	ContextTakeover bool
+	// NoContextTakeover makes this endpoint compress each message on its
+	// own, as a new deflate stream, and say so in the handshake (RFC 7692
+	// section 7.1.1): a server answers with server_no_context_takeover, a
+	// client offers client_no_context_takeover, so the peer need not keep
+	// a window for it either. Compressors are then borrowed from a pool
+	// for one message at a time, and an idle connection holds nothing for
+	// compressing. Without it, the default, this endpoint's messages refer
+	// to the ones it sent before whenever the peer allows it: short,
+	// similar messages such as a chat's compress far better, and the
+	// compressor keeps its state for the connection's life once it has
+	// sent a compressed message: the window plus a hash table of at most
+	// 16 KiB.
+	NoContextTakeover bool
 	// PeerNoContextTakeover asks the peer to compress each message on its
 	// own too: a server answers with client_no_context_takeover, a client
 	// offers server_no_context_takeover. It saves the 32 KiB window this
@@ -98,7 +98,7 @@ func negotiateServer(lines []string, o *CompressionOptions) *compressionConfig {
 			offers = append(offers, parsed...)
 		}
 	}
-	want := deflateParams{serverNoContextTakeover: !o.ContextTakeover, clientNoContextTakeover: o.PeerNoContextTakeover}
+	want := deflateParams{serverNoContextTakeover: o.NoContextTakeover, clientNoContextTakeover: o.PeerNoContextTakeover}
 	params, response, ok := acceptDeflateWith(offers, want)
 	if !ok {
 		return nil
@@ -109,7 +109,7 @@ func negotiateServer(lines []string, o *CompressionOptions) *compressionConfig {
 
 // clientOffer returns the parameters a client with options o offers.
 func clientOffer(o *CompressionOptions) deflateParams {
-	return deflateParams{clientNoContextTakeover: !o.ContextTakeover, serverNoContextTakeover: o.PeerNoContextTakeover}
+	return deflateParams{clientNoContextTakeover: o.NoContextTakeover, serverNoContextTakeover: o.PeerNoContextTakeover}
 }
 
 // negotiateClient checks, as a client that offered with options o (nil:
@@ -127,7 +127,7 @@ func negotiateClient(lines []string, o *CompressionOptions) (*compressionConfig,
 	if err != nil {
 		return nil, fmt.Errorf("websocket: server's Sec-WebSocket-Extensions %q: %w", value, err)
 	}
-	return &compressionConfig{params: params, extension: deflateResponse(params), level: o.Level, threshold: o.Threshold, ownNoTakeover: !o.ContextTakeover,
+	return &compressionConfig{params: params, extension: deflateResponse(params), level: o.Level, threshold: o.Threshold, ownNoTakeover: o.NoContextTakeover,
 		ownWindowBits: bitsOr15(params.clientMaxWindowBits), peerWindowBits: bitsOr15(params.serverMaxWindowBits)}, nil
 }
 

@@ -140,10 +140,10 @@ func TestCompressionNegotiation(t *testing.T) {
 			var do *DialOptions
 			want := ""
 			if so != nil {
-				uo = &UpgradeOptions{Compression: &CompressionOptions{ContextTakeover: !so.own, PeerNoContextTakeover: so.peer}}
+				uo = &UpgradeOptions{Compression: &CompressionOptions{NoContextTakeover: so.own, PeerNoContextTakeover: so.peer}}
 			}
 			if co != nil {
-				do = &DialOptions{Compression: &CompressionOptions{ContextTakeover: !co.own, PeerNoContextTakeover: co.peer}}
+				do = &DialOptions{Compression: &CompressionOptions{NoContextTakeover: co.own, PeerNoContextTakeover: co.peer}}
 			}
 			if so != nil && co != nil {
 				// The server's compressor resets if either side asks; so
@@ -236,7 +236,7 @@ func cpWriteStream(ctx context.Context, c *Conn, msg []byte, chunk int) error {
 // shape: several in one header, over several lines, malformed ones, every
 // parameter. It never refuses the handshake for them.
 func TestUpgradeExtensionOffers(t *testing.T) {
-	on := &UpgradeOptions{Compression: &CompressionOptions{ContextTakeover: true}}
+	on := &UpgradeOptions{Compression: &CompressionOptions{}}
 	cases := []struct {
 		name  string
 		opts  *UpgradeOptions
@@ -263,12 +263,14 @@ func TestUpgradeExtensionOffers(t *testing.T) {
 		{"7.1.1 valued no_context_takeover declined", on, []string{"permessage-deflate; client_no_context_takeover=1"}, ""},
 		{"quoted value", on, []string{`permessage-deflate; server_max_window_bits="15"`}, "permessage-deflate; server_max_window_bits=15"},
 		{"other extension only", on, []string{"permessage-bzip2"}, ""},
-		{"server asks for no takeover both ways", &UpgradeOptions{Compression: &CompressionOptions{PeerNoContextTakeover: true}},
+		{"server asks for no takeover both ways", &UpgradeOptions{Compression: &CompressionOptions{NoContextTakeover: true, PeerNoContextTakeover: true}},
 			[]string{"permessage-deflate"}, "permessage-deflate; server_no_context_takeover; client_no_context_takeover"},
 		{"9.1 two names in one element", on, []string{"permessage-deflate server_no_context_takeover"}, ""},
-		// The zero CompressionOptions: no context takeover for the
-		// server's messages, said in the answer (a browser's offer).
+		// The zero CompressionOptions: context takeover both ways, so
+		// nothing to add to a browser's offer.
 		{"default options", &UpgradeOptions{Compression: &CompressionOptions{}},
+			[]string{"permessage-deflate; client_max_window_bits"}, "permessage-deflate"},
+		{"server compresses each message on its own", &UpgradeOptions{Compression: &CompressionOptions{NoContextTakeover: true}},
 			[]string{"permessage-deflate; client_max_window_bits"}, "permessage-deflate; server_no_context_takeover"},
 	}
 	for _, tc := range cases {
@@ -303,16 +305,16 @@ func TestUpgradeExtensionOffers(t *testing.T) {
 // TestUpgradeBadCompressionLevel: a level compress/flate does not have is
 // refused before the handshake, as a server error.
 func TestUpgradeBadCompressionLevel(t *testing.T) {
-	srv, _, errs := hsServer(t, &UpgradeOptions{Compression: &CompressionOptions{ContextTakeover: true, Level: 12}})
+	srv, _, errs := hsServer(t, &UpgradeOptions{Compression: &CompressionOptions{Level: 12}})
 	ctx := ctCtx(t)
-	_, resp, err := Dial(ctx, hsURL(srv), &DialOptions{Compression: &CompressionOptions{ContextTakeover: true}})
+	_, resp, err := Dial(ctx, hsURL(srv), &DialOptions{Compression: &CompressionOptions{}})
 	if err == nil || resp == nil || resp.StatusCode != http.StatusInternalServerError {
 		t.Fatalf("Dial: %v, %v", resp, err)
 	}
 	if uerr := <-errs; uerr == nil || !strings.Contains(uerr.Error(), "level 12") {
 		t.Fatalf("Upgrade: %v", uerr)
 	}
-	if _, _, err := Dial(ctx, hsURL(srv), &DialOptions{Compression: &CompressionOptions{ContextTakeover: true, Level: -3}}); err == nil || !strings.Contains(err.Error(), "level -3") {
+	if _, _, err := Dial(ctx, hsURL(srv), &DialOptions{Compression: &CompressionOptions{Level: -3}}); err == nil || !strings.Contains(err.Error(), "level -3") {
 		t.Fatalf("Dial with level -3: %v", err)
 	}
 }
@@ -328,24 +330,24 @@ func TestDialExtensionResponses(t *testing.T) {
 		want    string // agreed, if no error
 		wantErr string
 	}{
-		{"declined", CompressionOptions{ContextTakeover: true}, "", "", ""},
-		{"accepted", CompressionOptions{ContextTakeover: true}, "Sec-WebSocket-Extensions: permessage-deflate\r\n", "permessage-deflate", ""},
-		{"7.1.1.1 server_no_context_takeover unasked", CompressionOptions{ContextTakeover: true}, "Sec-WebSocket-Extensions: permessage-deflate; server_no_context_takeover\r\n", "permessage-deflate; server_no_context_takeover", ""},
-		{"7.1.1.2 client_no_context_takeover unasked", CompressionOptions{ContextTakeover: true}, "Sec-WebSocket-Extensions: permessage-deflate; client_no_context_takeover\r\n", "permessage-deflate; client_no_context_takeover", ""},
-		{"7.1.2.2 client_max_window_bits=15 honoured", CompressionOptions{ContextTakeover: true}, "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits=15\r\n", "permessage-deflate; client_max_window_bits=15", ""},
-		{"7.1.2.1 server_max_window_bits unasked", CompressionOptions{ContextTakeover: true}, "Sec-WebSocket-Extensions: permessage-deflate; server_max_window_bits=10\r\n", "permessage-deflate; server_max_window_bits=10", ""},
-		{"7.1.2.2 client_max_window_bits=10 honoured", CompressionOptions{ContextTakeover: true}, "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits=10\r\n", "permessage-deflate; client_max_window_bits=10", ""},
-		{"7.1.2.2 client_max_window_bits=8 honoured", CompressionOptions{ContextTakeover: true}, "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits=8\r\n", "permessage-deflate; client_max_window_bits=8", ""},
-		{"7.1.2.2 client_max_window_bits without value", CompressionOptions{ContextTakeover: true}, "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n", "", "has no value"},
-		{"7.1.2.2 client_max_window_bits=16", CompressionOptions{ContextTakeover: true}, "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits=16\r\n", "", "8 to 15"},
-		{"7.1.2.1 server_max_window_bits=7", CompressionOptions{ContextTakeover: true}, "Sec-WebSocket-Extensions: permessage-deflate; server_max_window_bits=7\r\n", "", "8 to 15"},
-		{"7.1 unknown parameter", CompressionOptions{ContextTakeover: true}, "Sec-WebSocket-Extensions: permessage-deflate; foo\r\n", "", "unknown parameter foo"},
-		{"7.1 duplicate parameter", CompressionOptions{ContextTakeover: true}, "Sec-WebSocket-Extensions: permessage-deflate; client_no_context_takeover; client_no_context_takeover\r\n", "", "duplicate parameter"},
-		{"7.1.2.1 server_max_window_bits without value", CompressionOptions{ContextTakeover: true}, "Sec-WebSocket-Extensions: permessage-deflate; server_max_window_bits\r\n", "", "has no value"},
-		{"5.1 two extensions", CompressionOptions{ContextTakeover: true}, "Sec-WebSocket-Extensions: permessage-deflate, permessage-deflate\r\n", "", "not the one permessage-deflate offered"},
-		{"5.1 two lines", CompressionOptions{ContextTakeover: true}, "Sec-WebSocket-Extensions: permessage-deflate\r\nSec-WebSocket-Extensions: permessage-deflate\r\n", "", "not the one"},
-		{"5.1 another extension", CompressionOptions{ContextTakeover: true}, "Sec-WebSocket-Extensions: x-webkit-deflate-frame\r\n", "", "not the one"},
-		{"9.1 malformed", CompressionOptions{ContextTakeover: true}, "Sec-WebSocket-Extensions: permessage-deflate; \"unterminated\r\n", "", "malformed"},
+		{"declined", CompressionOptions{}, "", "", ""},
+		{"accepted", CompressionOptions{}, "Sec-WebSocket-Extensions: permessage-deflate\r\n", "permessage-deflate", ""},
+		{"7.1.1.1 server_no_context_takeover unasked", CompressionOptions{}, "Sec-WebSocket-Extensions: permessage-deflate; server_no_context_takeover\r\n", "permessage-deflate; server_no_context_takeover", ""},
+		{"7.1.1.2 client_no_context_takeover unasked", CompressionOptions{}, "Sec-WebSocket-Extensions: permessage-deflate; client_no_context_takeover\r\n", "permessage-deflate; client_no_context_takeover", ""},
+		{"7.1.2.2 client_max_window_bits=15 honoured", CompressionOptions{}, "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits=15\r\n", "permessage-deflate; client_max_window_bits=15", ""},
+		{"7.1.2.1 server_max_window_bits unasked", CompressionOptions{}, "Sec-WebSocket-Extensions: permessage-deflate; server_max_window_bits=10\r\n", "permessage-deflate; server_max_window_bits=10", ""},
+		{"7.1.2.2 client_max_window_bits=10 honoured", CompressionOptions{}, "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits=10\r\n", "permessage-deflate; client_max_window_bits=10", ""},
+		{"7.1.2.2 client_max_window_bits=8 honoured", CompressionOptions{}, "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits=8\r\n", "permessage-deflate; client_max_window_bits=8", ""},
+		{"7.1.2.2 client_max_window_bits without value", CompressionOptions{}, "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n", "", "has no value"},
+		{"7.1.2.2 client_max_window_bits=16", CompressionOptions{}, "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits=16\r\n", "", "8 to 15"},
+		{"7.1.2.1 server_max_window_bits=7", CompressionOptions{}, "Sec-WebSocket-Extensions: permessage-deflate; server_max_window_bits=7\r\n", "", "8 to 15"},
+		{"7.1 unknown parameter", CompressionOptions{}, "Sec-WebSocket-Extensions: permessage-deflate; foo\r\n", "", "unknown parameter foo"},
+		{"7.1 duplicate parameter", CompressionOptions{}, "Sec-WebSocket-Extensions: permessage-deflate; client_no_context_takeover; client_no_context_takeover\r\n", "", "duplicate parameter"},
+		{"7.1.2.1 server_max_window_bits without value", CompressionOptions{}, "Sec-WebSocket-Extensions: permessage-deflate; server_max_window_bits\r\n", "", "has no value"},
+		{"5.1 two extensions", CompressionOptions{}, "Sec-WebSocket-Extensions: permessage-deflate, permessage-deflate\r\n", "", "not the one permessage-deflate offered"},
+		{"5.1 two lines", CompressionOptions{}, "Sec-WebSocket-Extensions: permessage-deflate\r\nSec-WebSocket-Extensions: permessage-deflate\r\n", "", "not the one"},
+		{"5.1 another extension", CompressionOptions{}, "Sec-WebSocket-Extensions: x-webkit-deflate-frame\r\n", "", "not the one"},
+		{"9.1 malformed", CompressionOptions{}, "Sec-WebSocket-Extensions: permessage-deflate; \"unterminated\r\n", "", "malformed"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -379,10 +381,10 @@ func TestDialExtensionResponses(t *testing.T) {
 		opts CompressionOptions
 		want string
 	}{
-		{CompressionOptions{}, "permessage-deflate; client_no_context_takeover; client_max_window_bits"},
-		{CompressionOptions{ContextTakeover: true, PeerNoContextTakeover: true}, "permessage-deflate; server_no_context_takeover; client_max_window_bits"},
-		{CompressionOptions{ContextTakeover: true}, "permessage-deflate; client_max_window_bits"},
-		{CompressionOptions{PeerNoContextTakeover: true, Level: 9, Threshold: 10}, "permessage-deflate; server_no_context_takeover; client_no_context_takeover; client_max_window_bits"},
+		{CompressionOptions{}, "permessage-deflate; client_max_window_bits"},
+		{CompressionOptions{PeerNoContextTakeover: true}, "permessage-deflate; server_no_context_takeover; client_max_window_bits"},
+		{CompressionOptions{NoContextTakeover: true}, "permessage-deflate; client_no_context_takeover; client_max_window_bits"},
+		{CompressionOptions{NoContextTakeover: true, PeerNoContextTakeover: true, Level: 9, Threshold: 10}, "permessage-deflate; server_no_context_takeover; client_no_context_takeover; client_max_window_bits"},
 	} {
 		offered := make(chan string, 1)
 		s := rawpeer.Serve(t, func(nc net.Conn, br *bufio.Reader, r *http.Request, done <-chan struct{}) {
@@ -400,11 +402,11 @@ func TestDialExtensionResponses(t *testing.T) {
 	}
 }
 
-// TestClientOwnNoTakeover: a client without ContextTakeover offers
+// TestClientOwnNoTakeover: a client with NoContextTakeover offers
 // client_no_context_takeover; a server may leave it out of its answer
 // (RFC 7692 section 7.1.1.2), and the client still compresses every
 // message on its own: the same message twice comes out the same size.
-// With ContextTakeover the second refers to the first and shrinks.
+// Without it the second refers to the first and shrinks.
 func TestClientOwnNoTakeover(t *testing.T) {
 	msg := []byte(strings.Repeat(`{"user":"ada","room":"general","text":"hello there, how are you today?"} `, 4))
 	for _, takeover := range []bool{false, true} {
@@ -420,7 +422,7 @@ func TestClientOwnNoTakeover(t *testing.T) {
 			sizes <- [2]int64{int64(len(f1.Payload)), int64(len(f2.Payload))}
 			<-done
 		})
-		c, _, err := dtDial(t, s.URL("/ws"), &DialOptions{Compression: &CompressionOptions{ContextTakeover: takeover}})
+		c, _, err := dtDial(t, s.URL("/ws"), &DialOptions{Compression: &CompressionOptions{NoContextTakeover: !takeover}})
 		if err != nil {
 			t.Fatal(err)
 		}
