@@ -40,9 +40,35 @@ type CompressionOptions struct {
 	NoContextTakeover bool
 	// PeerNoContextTakeover asks the peer to compress each message on its
 	// own too: a server answers with client_no_context_takeover, a client
-	// offers server_no_context_takeover. It saves the 32 KiB window this
+	// offers server_no_context_takeover. It saves the window, 2^bits bytes
+	// for the peer's window of bits bits (see PeerWindowBits), that this
 	// endpoint would otherwise keep to decompress the peer's messages.
 	PeerNoContextTakeover bool
+	// WindowBits is the largest LZ77 window this endpoint compresses with,
+	// 2^WindowBits bytes, from 8 (256 bytes) to 15 (32 KiB); 0 means 15.
+	// A server compresses with the smaller of it and the offer's
+	// server_max_window_bits, and answers with server_max_window_bits
+	// whenever the offer had it or its window is under 15 bits (RFC 7692
+	// section 7.1.2.1). A client always offers client_max_window_bits,
+	// with WindowBits as its value when under 15, and compresses with the
+	// smaller of it and the value the response gives (section 7.1.2.2).
+	// With context takeover the compressor keeps, per connection, its
+	// window plus a hash table of at most 16 KiB; a smaller window costs
+	// less memory and finds fewer matches.
+	WindowBits int
+	// PeerWindowBits asks the peer to compress with a window of at most
+	// 2^PeerWindowBits bytes, 8 to 15; 0 asks nothing. A client offers it
+	// as server_max_window_bits (section 7.1.2.1). A server answers with
+	// client_max_window_bits, the smaller of it and the offer's value, but
+	// only when the offer has client_max_window_bits: a client that leaves
+	// it out may not support it (section 7.1.2.2). Asking nothing, a server
+	// still answers with the value a client offered, which binds the
+	// client to it. With context takeover this endpoint keeps the last
+	// 2^bits bytes the peer sent to decompress its next message, bits
+	// being the window the response states (15 when it states none), and
+	// never under 9: zlib-based peers compress with 9 bits when 8 was
+	// agreed.
+	PeerWindowBits int
 }
 
 // DefaultCompressionThreshold is the size under which a message is sent
@@ -74,11 +100,20 @@ type compressionConfig struct {
 
 // checkCompressionOptions reports an option that cannot be honoured.
 func checkCompressionOptions(o *CompressionOptions) error {
-	if o == nil || o.Level == 0 {
+	if o == nil {
 		return nil
 	}
-	if o.Level < flate.HuffmanOnly || o.Level > flate.BestCompression {
+	if o.Level != 0 && (o.Level < flate.HuffmanOnly || o.Level > flate.BestCompression) {
 		return fmt.Errorf("websocket: compression level %d is not from %d to %d", o.Level, flate.HuffmanOnly, flate.BestCompression)
+	}
+	// RFC 7692 sections 7.1.2.1, 7.1.2.2: a window size is 8 to 15 bits.
+	for _, w := range []struct {
+		name string
+		bits int
+	}{{"WindowBits", o.WindowBits}, {"PeerWindowBits", o.PeerWindowBits}} {
+		if w.bits != 0 && (w.bits < 8 || w.bits > 15) {
+			return fmt.Errorf("websocket: compression %s %d is not 0 or from 8 to 15", w.name, w.bits)
+		}
 	}
 	return nil
 }
@@ -98,7 +133,8 @@ func negotiateServer(lines []string, o *CompressionOptions) *compressionConfig {
 			offers = append(offers, parsed...)
 		}
 	}
-	want := deflateParams{serverNoContextTakeover: o.NoContextTakeover, clientNoContextTakeover: o.PeerNoContextTakeover}
+	want := deflateParams{serverNoContextTakeover: o.NoContextTakeover, clientNoContextTakeover: o.PeerNoContextTakeover,
+		serverMaxWindowBits: o.WindowBits, clientMaxWindowBits: o.PeerWindowBits}
 	params, response, ok := acceptDeflateWith(offers, want)
 	if !ok {
 		return nil
@@ -107,9 +143,16 @@ func negotiateServer(lines []string, o *CompressionOptions) *compressionConfig {
 		ownWindowBits: bitsOr15(params.serverMaxWindowBits), peerWindowBits: bitsOr15(params.clientMaxWindowBits)}
 }
 
-// clientOffer returns the parameters a client with options o offers.
+// clientOffer returns the parameters a client with options o offers. Its
+// window goes in client_max_window_bits only when under 15 bits: a bare
+// one says the same, and is what browsers send (RFC 7692 section 7.1.2.2).
 func clientOffer(o *CompressionOptions) deflateParams {
-	return deflateParams{clientNoContextTakeover: o.NoContextTakeover, serverNoContextTakeover: o.PeerNoContextTakeover}
+	p := deflateParams{clientNoContextTakeover: o.NoContextTakeover, serverNoContextTakeover: o.PeerNoContextTakeover,
+		serverMaxWindowBits: o.PeerWindowBits}
+	if o.WindowBits < 15 {
+		p.clientMaxWindowBits = o.WindowBits
+	}
+	return p
 }
 
 // negotiateClient checks, as a client that offered with options o (nil:
@@ -128,7 +171,7 @@ func negotiateClient(lines []string, o *CompressionOptions) (*compressionConfig,
 		return nil, fmt.Errorf("websocket: server's Sec-WebSocket-Extensions %q: %w", value, err)
 	}
 	return &compressionConfig{params: params, extension: deflateResponse(params), level: o.Level, threshold: o.Threshold, ownNoTakeover: o.NoContextTakeover,
-		ownWindowBits: bitsOr15(params.clientMaxWindowBits), peerWindowBits: bitsOr15(params.serverMaxWindowBits)}, nil
+		ownWindowBits: min(bitsOr15(o.WindowBits), bitsOr15(params.clientMaxWindowBits)), peerWindowBits: bitsOr15(params.serverMaxWindowBits)}, nil
 }
 
 // setupCompression gives c its deflater and inflater for the agreement cc.
