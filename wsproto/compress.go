@@ -10,8 +10,15 @@ import (
 // CompressionOptions switches on permessage-deflate (RFC 7692) in
 // UpgradeOptions and DialOptions; nil leaves it off. The zero value is
 // ready to use: both endpoints may keep their context between messages,
-// with 32 KiB windows, at the default level and threshold. See
-// "Compression" in the package documentation for what each choice costs.
+// with 32 KiB windows, at the default level and threshold.
+//
+// What the choices cost per connection, between messages: in each
+// direction that uses context takeover, the compressing end keeps its
+// window, 2^bits bytes for a window of bits bits, plus a hash table of at
+// most 16 KiB (48 KiB in all for the default 32 KiB window), and the
+// decompressing end keeps 2^bits bytes of output (never under 512). A
+// direction without context takeover costs nothing between messages. See
+// "Compression" in the package documentation.
 type CompressionOptions struct {
 	// Level is the compress/flate level: 1 (flate.BestSpeed) to 9
 	// (flate.BestCompression), -1 (flate.DefaultCompression, which is 6)

@@ -28,10 +28,8 @@ import (
 //
 // So an idle connection costs nothing for compression without context
 // takeover. With it, it keeps a window for each direction it inflates, and
-// a whole writer for each direction it deflates. That is why
-// CompressionOptions leaves context takeover off for an endpoint's own
-// messages unless asked (server_no_context_takeover in a server's answer),
-// keeping the inflater's window only. docs/PERFORMANCE.md has the sizes.
+// a whole writer for each direction it deflates. docs/PERFORMANCE.md has
+// the sizes.
 
 // defaultDeflateLevel is the compression level to use unless told
 // otherwise. The choice was measured on chat-like JSON, short messages
