@@ -20,6 +20,7 @@ import (
 	mrand "math/rand/v2"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -30,10 +31,12 @@ import (
 	"wsraise/wsproto"
 )
 
-// deflateParams is what a handshake agreed, parsed here on its own.
+// deflateParams is what a handshake agreed, parsed here on its own. A
+// window size of 0 was not stated: 15 bits.
 type deflateParams struct {
 	agreed                             bool
 	serverNoTakeover, clientNoTakeover bool
+	serverBits, clientBits             int
 }
 
 func parseAgreed(t testing.TB, h []string) deflateParams {
@@ -55,9 +58,21 @@ func parseAgreed(t testing.TB, h []string) deflateParams {
 			p.serverNoTakeover = true
 		case "client_no_context_takeover":
 			p.clientNoTakeover = true
-		case "server_max_window_bits=15", "client_max_window_bits=15":
 		default:
-			t.Fatalf("parameter %q in %q", q, h[0])
+			// RFC 7692 sections 7.1.2.1, 7.1.2.2: 8 to 15, no leading zero.
+			name, v, _ := strings.Cut(q, "=")
+			bits, err := strconv.Atoi(v)
+			if err != nil || bits < 8 || bits > 15 || v[0] == '0' || v[0] == '+' {
+				t.Fatalf("parameter %q in %q", q, h[0])
+			}
+			switch name {
+			case "server_max_window_bits":
+				p.serverBits = bits
+			case "client_max_window_bits":
+				p.clientBits = bits
+			default:
+				t.Fatalf("parameter %q in %q", q, h[0])
+			}
 		}
 	}
 	return p
@@ -65,21 +80,36 @@ func parseAgreed(t testing.TB, h []string) deflateParams {
 
 // deflatePeer is a raw peer with permessage-deflate: its own compressor
 // and decompressor, with or without context takeover as agreed.
+//
+// compress/flate cannot narrow its window. When the agreement gives the
+// peer's compressor less than 15 bits, each message starts a new writer
+// whose dictionary is the last 2^bits bytes the peer sent, so that it
+// refers across messages no further than the window the other side keeps
+// (RFC 7692 section 7.1.2); within a message it may still refer up to 32
+// KiB back, which a flate reader inflates whatever the window. The
+// decompressor keeps 32 KiB whatever was agreed: it inflates any window.
 type deflatePeer struct {
 	*rawpeer.Peer
 	ownTakeover, peerTakeover bool
+	ownBits                   int // the window its compressor may use
 	level                     int
 	fw                        *flate.Writer
 	wbuf                      bytes.Buffer
 	dict                      []byte // the last 32 KiB the other side compressed
+	sent                      []byte // with ownBits < 15, the last 2^ownBits bytes it compressed
 }
 
 func newDeflatePeer(p *rawpeer.Peer, params deflateParams) *deflatePeer {
 	d := &deflatePeer{Peer: p, level: flate.DefaultCompression}
 	if p.Client {
 		d.ownTakeover, d.peerTakeover = !params.clientNoTakeover, !params.serverNoTakeover
+		d.ownBits = params.clientBits
 	} else {
 		d.ownTakeover, d.peerTakeover = !params.serverNoTakeover, !params.clientNoTakeover
+		d.ownBits = params.serverBits
+	}
+	if d.ownBits == 0 {
+		d.ownBits = 15
 	}
 	return d
 }
@@ -87,7 +117,12 @@ func newDeflatePeer(p *rawpeer.Peer, params deflateParams) *deflatePeer {
 // compress is section 7.2.1: compress, sync flush, drop 00 00 ff ff.
 func (d *deflatePeer) compress(msg []byte) []byte {
 	d.T.Helper()
-	if d.fw == nil || !d.ownTakeover {
+	switch {
+	case d.ownTakeover && d.ownBits < 15:
+		d.fw, _ = flate.NewWriterDict(&d.wbuf, d.level, d.sent)
+		d.sent = append(d.sent, msg...)
+		d.sent = d.sent[max(0, len(d.sent)-1<<d.ownBits):]
+	case d.fw == nil || !d.ownTakeover:
 		d.fw, _ = flate.NewWriter(&d.wbuf, d.level)
 	}
 	d.wbuf.Reset()
@@ -227,12 +262,12 @@ func deflateServer(t testing.TB) string {
 		})
 	}
 	on := func(o wsproto.CompressionOptions) *wsproto.CompressionOptions { return &o }
-	route("/deflate", wsproto.UpgradeOptions{Compression: on(wsproto.CompressionOptions{ContextTakeover: true})}, false)
-	route("/stream", wsproto.UpgradeOptions{WriteBufferSize: 1024, Compression: on(wsproto.CompressionOptions{ContextTakeover: true})}, true)
-	route("/nctx", wsproto.UpgradeOptions{Compression: on(wsproto.CompressionOptions{})}, false)
-	route("/pnctx", wsproto.UpgradeOptions{Compression: on(wsproto.CompressionOptions{ContextTakeover: true, PeerNoContextTakeover: true})}, true)
-	route("/limit", wsproto.UpgradeOptions{ReadLimit: 64 << 10, Compression: on(wsproto.CompressionOptions{ContextTakeover: true})}, false)
-	route("/low", wsproto.UpgradeOptions{Compression: on(wsproto.CompressionOptions{ContextTakeover: true, Threshold: -1, Level: 9})}, false)
+	route("/deflate", wsproto.UpgradeOptions{Compression: on(wsproto.CompressionOptions{})}, false)
+	route("/stream", wsproto.UpgradeOptions{WriteBufferSize: 1024, Compression: on(wsproto.CompressionOptions{})}, true)
+	route("/nctx", wsproto.UpgradeOptions{Compression: on(wsproto.CompressionOptions{NoContextTakeover: true})}, false)
+	route("/pnctx", wsproto.UpgradeOptions{Compression: on(wsproto.CompressionOptions{PeerNoContextTakeover: true})}, true)
+	route("/limit", wsproto.UpgradeOptions{ReadLimit: 64 << 10, Compression: on(wsproto.CompressionOptions{})}, false)
+	route("/low", wsproto.UpgradeOptions{Compression: on(wsproto.CompressionOptions{Threshold: -1, Level: 9})}, false)
 	route("/plain", wsproto.UpgradeOptions{}, false)
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
@@ -369,13 +404,15 @@ func compressionServerCases() []compressCase {
 		{"client_no_context_takeover", "/stream", "permessage-deflate; client_no_context_takeover", deflateParams{agreed: true, clientNoTakeover: true}, 128},
 		{"server_no_context_takeover", "/deflate", "permessage-deflate; server_no_context_takeover", deflateParams{agreed: true, serverNoTakeover: true}, 128},
 		{"no context takeover either way", "/stream", "permessage-deflate; server_no_context_takeover; client_no_context_takeover", deflateParams{agreed: true, serverNoTakeover: true, clientNoTakeover: true}, 128},
-		{"server_max_window_bits=15 accepted", "/deflate", "permessage-deflate; server_max_window_bits=15", deflateParams{agreed: true}, 128},
+		{"server_max_window_bits=15 accepted", "/deflate", "permessage-deflate; server_max_window_bits=15", deflateParams{agreed: true, serverBits: 15}, 128},
 		{"bare client_max_window_bits accepted, not answered", "/deflate", "permessage-deflate; client_max_window_bits", deflateParams{agreed: true}, 128},
-		{"server_max_window_bits=9 declined: no compression", "/deflate", "permessage-deflate; server_max_window_bits=9", deflateParams{}, 0},
-		{"window < 15 declined, next offer taken", "/stream", "permessage-deflate; server_max_window_bits=10; client_max_window_bits, permessage-deflate; client_no_context_takeover", deflateParams{agreed: true, clientNoTakeover: true}, 128},
+		{"server_max_window_bits=9 accepted", "/deflate", "permessage-deflate; server_max_window_bits=9", deflateParams{agreed: true, serverBits: 9}, 128},
+		{"malformed window declined, next offer taken", "/stream", "permessage-deflate; server_max_window_bits=16; client_max_window_bits, permessage-deflate; client_no_context_takeover", deflateParams{agreed: true, clientNoTakeover: true}, 128},
 		{"server imposes server_no_context_takeover", "/nctx", "permessage-deflate", deflateParams{agreed: true, serverNoTakeover: true}, 128},
 		{"server imposes client_no_context_takeover", "/pnctx", "permessage-deflate", deflateParams{agreed: true, clientNoTakeover: true}, 128},
 		{"server compresses every message at level 9", "/low", "permessage-deflate; client_max_window_bits", deflateParams{agreed: true}, 0},
+		{"client_max_window_bits=10 answered", "/stream", "permessage-deflate; client_max_window_bits=10", deflateParams{agreed: true, clientBits: 10}, 128},
+		{"8-bit windows both ways", "/deflate", "permessage-deflate; server_max_window_bits=8; client_max_window_bits=8", deflateParams{agreed: true, serverBits: 8, clientBits: 8}, 128},
 	}
 	for c, combo := range combos {
 		for s, size := range compressSizes {
@@ -477,14 +514,16 @@ func TestCompressionClient(t *testing.T) {
 		response string
 		want     deflateParams
 	}{
-		{"default", wsproto.CompressionOptions{ContextTakeover: true}, "permessage-deflate", "permessage-deflate", deflateParams{agreed: true}},
-		{"server_no_context_takeover unasked", wsproto.CompressionOptions{ContextTakeover: true}, "permessage-deflate", "permessage-deflate; server_no_context_takeover", deflateParams{agreed: true, serverNoTakeover: true}},
-		{"client_no_context_takeover unasked", wsproto.CompressionOptions{ContextTakeover: true}, "permessage-deflate", "permessage-deflate; client_no_context_takeover", deflateParams{agreed: true, clientNoTakeover: true}},
-		{"both asked", wsproto.CompressionOptions{PeerNoContextTakeover: true},
-			"permessage-deflate; server_no_context_takeover; client_no_context_takeover",
+		{"default", wsproto.CompressionOptions{}, "permessage-deflate; client_max_window_bits", "permessage-deflate", deflateParams{agreed: true}},
+		{"server_no_context_takeover unasked", wsproto.CompressionOptions{}, "permessage-deflate; client_max_window_bits", "permessage-deflate; server_no_context_takeover", deflateParams{agreed: true, serverNoTakeover: true}},
+		{"client_no_context_takeover unasked", wsproto.CompressionOptions{}, "permessage-deflate; client_max_window_bits", "permessage-deflate; client_no_context_takeover", deflateParams{agreed: true, clientNoTakeover: true}},
+		{"both asked", wsproto.CompressionOptions{NoContextTakeover: true, PeerNoContextTakeover: true},
+			"permessage-deflate; server_no_context_takeover; client_no_context_takeover; client_max_window_bits",
 			"permessage-deflate; server_no_context_takeover; client_no_context_takeover", deflateParams{agreed: true, serverNoTakeover: true, clientNoTakeover: true}},
-		{"client_max_window_bits=15 tolerated", wsproto.CompressionOptions{ContextTakeover: true}, "permessage-deflate", "permessage-deflate; client_max_window_bits=15", deflateParams{agreed: true}},
-		{"declined", wsproto.CompressionOptions{ContextTakeover: true}, "permessage-deflate", "", deflateParams{}},
+		{"client_max_window_bits=15 honoured", wsproto.CompressionOptions{}, "permessage-deflate; client_max_window_bits", "permessage-deflate; client_max_window_bits=15", deflateParams{agreed: true, clientBits: 15}},
+		{"declined", wsproto.CompressionOptions{}, "permessage-deflate; client_max_window_bits", "", deflateParams{}},
+		{"client_max_window_bits=9 honoured", wsproto.CompressionOptions{}, "permessage-deflate; client_max_window_bits", "permessage-deflate; client_max_window_bits=9", deflateParams{agreed: true, clientBits: 9}},
+		{"server_max_window_bits=8 unasked", wsproto.CompressionOptions{}, "permessage-deflate; client_max_window_bits", "permessage-deflate; server_max_window_bits=8", deflateParams{agreed: true, serverBits: 8}},
 	}
 	var cases []compressCase
 	for c, combo := range combos {
@@ -504,7 +543,8 @@ func TestCompressionClient(t *testing.T) {
 	logCompressionCounts(t, cases)
 	// A response the client must reject fails the handshake.
 	for _, response := range []string{
-		"permessage-deflate; client_max_window_bits=9",
+		"permessage-deflate; client_max_window_bits",
+		"permessage-deflate; server_max_window_bits=16",
 		"permessage-deflate; mystery",
 		"permessage-deflate, permessage-deflate",
 		"x-webkit-deflate-frame",
@@ -513,7 +553,7 @@ func TestCompressionClient(t *testing.T) {
 			return rawpeer.Response(r, "Sec-WebSocket-Extensions: "+response+"\r\n")
 		})
 		ctx, cancel := context.WithTimeout(context.Background(), rawpeer.Wait)
-		c, _, err := wsproto.Dial(ctx, s.URL("/"), &wsproto.DialOptions{Compression: &wsproto.CompressionOptions{ContextTakeover: true}})
+		c, _, err := wsproto.Dial(ctx, s.URL("/"), &wsproto.DialOptions{Compression: &wsproto.CompressionOptions{}})
 		cancel()
 		if err == nil {
 			c.CloseNow()

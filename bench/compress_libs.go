@@ -66,9 +66,9 @@ var compLibWsraise = compLib{name: "wsraise", modes: []string{compOff, compNoTak
 func wsprotoCompression(mode string) *wsproto.CompressionOptions {
 	switch mode {
 	case compNoTakeover:
-		return &wsproto.CompressionOptions{PeerNoContextTakeover: true}
+		return &wsproto.CompressionOptions{NoContextTakeover: true, PeerNoContextTakeover: true}
 	case compTakeover:
-		return &wsproto.CompressionOptions{ContextTakeover: true}
+		return &wsproto.CompressionOptions{}
 	}
 	return nil
 }

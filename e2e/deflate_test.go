@@ -67,8 +67,8 @@ func TestNodeWSClientDeflate(t *testing.T) {
 	needNode(t, "ws")
 	sets := map[string][]echoMsg{"big": bigSet(), "small": smallSet()}
 	s := newDeflateServer(t, map[string]*wsproto.CompressionOptions{
-		"/echo":     {ContextTakeover: true},
-		"/echo-nct": {PeerNoContextTakeover: true},
+		"/echo":     {},
+		"/echo-nct": {NoContextTakeover: true, PeerNoContextTakeover: true},
 	}, sets, nil)
 	wsURL := "ws" + strings.TrimPrefix(s.url, "http")
 	for _, c := range []struct {
@@ -111,11 +111,11 @@ func TestNodeWSServerDeflate(t *testing.T) {
 		opts          wsproto.CompressionOptions
 		want          []string
 	}{
-		{"context takeover", `{"threshold":0}`, wsproto.CompressionOptions{ContextTakeover: true}, ctxTakeover},
+		{"context takeover", `{"threshold":0}`, wsproto.CompressionOptions{}, ctxTakeover},
 		{"server asks for no context takeover",
-			`{"threshold":0,"serverNoContextTakeover":true,"clientNoContextTakeover":true}`, wsproto.CompressionOptions{ContextTakeover: true}, noTakeover},
+			`{"threshold":0,"serverNoContextTakeover":true,"clientNoContextTakeover":true}`, wsproto.CompressionOptions{}, noTakeover},
 		{"client asks for no context takeover", `{"threshold":0}`,
-			wsproto.CompressionOptions{PeerNoContextTakeover: true}, noTakeover},
+			wsproto.CompressionOptions{NoContextTakeover: true, PeerNoContextTakeover: true}, noTakeover},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			addr, conns := startNodeServer(t, c.deflate)
@@ -282,8 +282,8 @@ func TestChromiumDeflate(t *testing.T) {
 		index = append(index, "small/"+m.name)
 	}
 	s := newDeflateServer(t, map[string]*wsproto.CompressionOptions{
-		"/echo":     {ContextTakeover: true},
-		"/echo-nct": {PeerNoContextTakeover: true},
+		"/echo":     {},
+		"/echo-nct": {NoContextTakeover: true, PeerNoContextTakeover: true},
 	}, map[string][]echoMsg{"big": big, "small": small, "all": all}, index)
 	paths := []string{"/echo?set=all", "/echo-nct?set=all"}
 	var got map[string]peerResult

@@ -35,9 +35,9 @@ func TestCompressionOption(t *testing.T) {
 			}
 		}
 	}
-	app, srv, _ := newApp(t, server.Options{Compression: &wsproto.CompressionOptions{ContextTakeover: true}})
+	app, srv, _ := newApp(t, server.Options{Compression: &wsproto.CompressionOptions{}})
 	app.Handle("/app", echo)
-	app.Handle("/route", echo).Compression(&wsproto.CompressionOptions{PeerNoContextTakeover: true})
+	app.Handle("/route", echo).Compression(&wsproto.CompressionOptions{NoContextTakeover: true, PeerNoContextTakeover: true})
 	app.Handle("/off", echo).Compression(nil)
 
 	msg := bytes.Repeat([]byte(`{"user":"alice","text":"hello, compressed world"},`), 40)
@@ -51,7 +51,7 @@ func TestCompressionOption(t *testing.T) {
 		t.Run(tc.path, func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), wstest.Timeout)
 			defer cancel()
-			c, _, err := wsproto.Dial(ctx, srv.URL+tc.path, &wsproto.DialOptions{Compression: &wsproto.CompressionOptions{ContextTakeover: true}})
+			c, _, err := wsproto.Dial(ctx, srv.URL+tc.path, &wsproto.DialOptions{Compression: &wsproto.CompressionOptions{}})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -9,40 +9,75 @@ import (
 
 // CompressionOptions switches on permessage-deflate (RFC 7692) in
 // UpgradeOptions and DialOptions; nil leaves it off. The zero value is
-// ready to use and cheap to hold: this endpoint compresses each message on
-// its own, the peer may keep its context, at the default level and
-// threshold. See "Compression" in the package documentation for what each
-// choice costs.
+// ready to use: both endpoints may keep their context between messages,
+// with 32 KiB windows, at the default level and threshold.
+//
+// What the choices cost per connection, between messages: in each
+// direction that uses context takeover, the compressing end keeps its
+// window, 2^bits bytes for a window of bits bits, plus a hash table of at
+// most 8 KiB (40 KiB in all for the default 32 KiB window), and the
+// decompressing end keeps 2^bits bytes of output (never under 512). A
+// direction without context takeover costs nothing between messages. See
+// "Compression" in the package documentation.
 type CompressionOptions struct {
-	// Level is the compress/flate level: 1 (flate.BestSpeed) to 9
-	// (flate.BestCompression), -1 (flate.DefaultCompression, which is 6)
-	// or -2 (flate.HuffmanOnly). 0 picks the default: 1 when this endpoint
-	// compresses without context takeover, where every message is a new
-	// stream and level 1 compresses it as well as any other, fastest; 2
-	// with context takeover, whose matcher finds far more in the earlier
-	// messages than level 1's does, at about the same speed.
+	// Level trades speed for size, numbered as compress/flate numbers
+	// its levels: 1 (flate.BestSpeed, fastest) to 9
+	// (flate.BestCompression, smallest), -1 (flate.DefaultCompression,
+	// which is 6) or -2 (flate.HuffmanOnly, no matches, only Huffman
+	// codes). The compressor is wsraise's own, which honours any window
+	// size: a higher level follows its hash chains further. 0 picks the
+	// default, 2: on chat messages and JSON documents it compresses about
+	// as well as compress/flate's level 2, in less time
+	// (docs/PERFORMANCE.md).
 	Level int
 	// Threshold is the size, in bytes, under which a message is sent
 	// uncompressed. 0 picks DefaultCompressionThreshold; a negative value
 	// compresses every message, even an empty one.
 	Threshold int
-	// ContextTakeover lets this endpoint's messages refer to the ones it
-	// sent before (RFC 7692 section 7.1.1): short, similar messages such
-	// as a chat's compress far better. It costs the compressor, which is
-	// large, kept for the connection's whole life once it has sent a
-	// compressed message (docs/PERFORMANCE.md has the sizes). Without it,
-	// the default, each message is a new deflate stream, compressors are
-	// borrowed from a pool for one message at a time, and this endpoint
-	// says so in the handshake (a server answers with
-	// server_no_context_takeover, a client offers
-	// client_no_context_takeover), so the peer need not keep a window
-	// for it either.
-	ContextTakeover bool
+	// NoContextTakeover makes this endpoint compress each message on its
+	// own, as a new deflate stream, and say so in the handshake (RFC 7692
+	// section 7.1.1): a server answers with server_no_context_takeover, a
+	// client offers client_no_context_takeover, so the peer need not keep
+	// a window for it either. Compressors are then borrowed from a pool
+	// for one message at a time, and an idle connection holds nothing for
+	// compressing. Without it, the default, this endpoint's messages refer
+	// to the ones it sent before whenever the peer allows it: short,
+	// similar messages such as a chat's compress far better, and the
+	// compressor keeps its state for the connection's life once it has
+	// sent a compressed message: the window plus a hash table of at most
+	// 8 KiB.
+	NoContextTakeover bool
 	// PeerNoContextTakeover asks the peer to compress each message on its
 	// own too: a server answers with client_no_context_takeover, a client
-	// offers server_no_context_takeover. It saves the 32 KiB window this
+	// offers server_no_context_takeover. It saves the window, 2^bits bytes
+	// for the peer's window of bits bits (see PeerWindowBits), that this
 	// endpoint would otherwise keep to decompress the peer's messages.
 	PeerNoContextTakeover bool
+	// WindowBits is the largest LZ77 window this endpoint compresses with,
+	// 2^WindowBits bytes, from 8 (256 bytes) to 15 (32 KiB); 0 means 15.
+	// A server compresses with the smaller of it and the offer's
+	// server_max_window_bits, and answers with server_max_window_bits
+	// whenever the offer had it or its window is under 15 bits (RFC 7692
+	// section 7.1.2.1). A client always offers client_max_window_bits,
+	// with WindowBits as its value when under 15, and compresses with the
+	// smaller of it and the value the response gives (section 7.1.2.2).
+	// With context takeover the compressor keeps, per connection, its
+	// window plus a hash table of at most 8 KiB; a smaller window costs
+	// less memory and finds fewer matches.
+	WindowBits int
+	// PeerWindowBits asks the peer to compress with a window of at most
+	// 2^PeerWindowBits bytes, 8 to 15; 0 asks nothing. A client offers it
+	// as server_max_window_bits (section 7.1.2.1). A server answers with
+	// client_max_window_bits, the smaller of it and the offer's value, but
+	// only when the offer has client_max_window_bits: a client that leaves
+	// it out may not support it (section 7.1.2.2). Asking nothing, a server
+	// still answers with the value a client offered, which binds the
+	// client to it. With context takeover this endpoint keeps the last
+	// 2^bits bytes the peer sent to decompress its next message, bits
+	// being the window the response states (15 when it states none), and
+	// never under 9: zlib-based peers compress with 9 bits when 8 was
+	// agreed.
+	PeerWindowBits int
 }
 
 // DefaultCompressionThreshold is the size under which a message is sent
@@ -66,15 +101,28 @@ type compressionConfig struct {
 	// client_no_context_takeover a client offered; section 7.1.1.2 then
 	// still lets the client reset its context, as any compressor may).
 	ownNoTakeover bool
+	// ownWindowBits is the largest LZ77 window this endpoint compresses
+	// with, peerWindowBits the largest the peer does, as agreed: 8 to 15
+	// (sections 7.1.2.1, 7.1.2.2), or 0 for 15.
+	ownWindowBits, peerWindowBits int
 }
 
 // checkCompressionOptions reports an option that cannot be honoured.
 func checkCompressionOptions(o *CompressionOptions) error {
-	if o == nil || o.Level == 0 {
+	if o == nil {
 		return nil
 	}
-	if o.Level < flate.HuffmanOnly || o.Level > flate.BestCompression {
+	if o.Level != 0 && (o.Level < flate.HuffmanOnly || o.Level > flate.BestCompression) {
 		return fmt.Errorf("websocket: compression level %d is not from %d to %d", o.Level, flate.HuffmanOnly, flate.BestCompression)
+	}
+	// RFC 7692 sections 7.1.2.1, 7.1.2.2: a window size is 8 to 15 bits.
+	for _, w := range []struct {
+		name string
+		bits int
+	}{{"WindowBits", o.WindowBits}, {"PeerWindowBits", o.PeerWindowBits}} {
+		if w.bits != 0 && (w.bits < 8 || w.bits > 15) {
+			return fmt.Errorf("websocket: compression %s %d is not 0 or from 8 to 15", w.name, w.bits)
+		}
 	}
 	return nil
 }
@@ -94,17 +142,26 @@ func negotiateServer(lines []string, o *CompressionOptions) *compressionConfig {
 			offers = append(offers, parsed...)
 		}
 	}
-	want := deflateParams{serverNoContextTakeover: !o.ContextTakeover, clientNoContextTakeover: o.PeerNoContextTakeover}
+	want := deflateParams{serverNoContextTakeover: o.NoContextTakeover, clientNoContextTakeover: o.PeerNoContextTakeover,
+		serverMaxWindowBits: o.WindowBits, clientMaxWindowBits: o.PeerWindowBits}
 	params, response, ok := acceptDeflateWith(offers, want)
 	if !ok {
 		return nil
 	}
-	return &compressionConfig{params: params, extension: response, level: o.Level, threshold: o.Threshold}
+	return &compressionConfig{params: params, extension: response, level: o.Level, threshold: o.Threshold,
+		ownWindowBits: bitsOr15(params.serverMaxWindowBits), peerWindowBits: bitsOr15(params.clientMaxWindowBits)}
 }
 
-// clientOffer returns the parameters a client with options o offers.
+// clientOffer returns the parameters a client with options o offers. Its
+// window goes in client_max_window_bits only when under 15 bits: a bare
+// one says the same, and is what browsers send (RFC 7692 section 7.1.2.2).
 func clientOffer(o *CompressionOptions) deflateParams {
-	return deflateParams{clientNoContextTakeover: !o.ContextTakeover, serverNoContextTakeover: o.PeerNoContextTakeover}
+	p := deflateParams{clientNoContextTakeover: o.NoContextTakeover, serverNoContextTakeover: o.PeerNoContextTakeover,
+		serverMaxWindowBits: o.PeerWindowBits}
+	if o.WindowBits < 15 {
+		p.clientMaxWindowBits = o.WindowBits
+	}
+	return p
 }
 
 // negotiateClient checks, as a client that offered with options o (nil:
@@ -122,27 +179,30 @@ func negotiateClient(lines []string, o *CompressionOptions) (*compressionConfig,
 	if err != nil {
 		return nil, fmt.Errorf("websocket: server's Sec-WebSocket-Extensions %q: %w", value, err)
 	}
-	return &compressionConfig{params: params, extension: deflateResponse(params), level: o.Level, threshold: o.Threshold, ownNoTakeover: !o.ContextTakeover}, nil
+	return &compressionConfig{params: params, extension: deflateResponse(params), level: o.Level, threshold: o.Threshold, ownNoTakeover: o.NoContextTakeover,
+		ownWindowBits: min(bitsOr15(o.WindowBits), bitsOr15(params.clientMaxWindowBits)), peerWindowBits: bitsOr15(params.serverMaxWindowBits)}, nil
 }
 
 // setupCompression gives c its deflater and inflater for the agreement cc.
 // RFC 7692 section 7.1.1: server_no_context_takeover binds the server's
 // compressor and so the client's decompressor; client_no_context_takeover
-// the reverse.
+// the reverse. Section 7.1.2 likewise for the window sizes, which cc holds
+// already sorted into this endpoint's own and its peer's.
 func (c *Conn) setupCompression(cc *compressionConfig) {
 	ownNo, peerNo := cc.params.serverNoContextTakeover, cc.params.clientNoContextTakeover
 	if !c.server {
 		ownNo, peerNo = peerNo, ownNo
 	}
 	ownNo = ownNo || cc.ownNoTakeover
-	d, err := newDeflater(cc.level, ownNo, 15)
+	ownBits, peerBits := bitsOr15(cc.ownWindowBits), bitsOr15(cc.peerWindowBits)
+	d, err := newDeflater(cc.level, ownNo, ownBits)
 	if err != nil {
 		// Unreachable: Upgrade and Dial check the level before the
 		// handshake. Were it not, the default level is a defined answer.
-		d, _ = newDeflater(0, ownNo, 15)
+		d, _ = newDeflater(0, ownNo, ownBits)
 	}
 	c.deflate = d
-	c.inflate = newInflater(peerNo)
+	c.inflate = newInflater(peerNo, peerBits)
 	c.extensions = cc.extension
 	// Section 6: the extension gives RSV1 its meaning, "Per-Message
 	// Compressed".

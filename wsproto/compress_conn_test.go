@@ -17,7 +17,7 @@ import (
 // Reading and writing compressed messages on a Conn (RFC 7692 sections 6
 // and 7.2), against raw peers that use compress/flate directly.
 
-var cpOn = &UpgradeOptions{Compression: &CompressionOptions{ContextTakeover: true}}
+var cpOn = &UpgradeOptions{Compression: &CompressionOptions{}}
 
 // TestCompressedRSV1Rules: with the extension agreed, RSV1 may mark the
 // first frame of a data message only (RFC 7692 section 6.1); anywhere
@@ -126,7 +126,7 @@ func (v *varReader) Read(p []byte) (int, error) {
 // fragments of at most the write buffer, RSV1 on the first only; pings
 // sent meanwhile go out between them, uncompressed.
 func TestCompressedFragmentsOut(t *testing.T) {
-	opts := &UpgradeOptions{WriteBufferSize: 512, Compression: &CompressionOptions{ContextTakeover: true}}
+	opts := &UpgradeOptions{WriteBufferSize: 512, Compression: &CompressionOptions{}}
 	server, rp := ctRawClient(t, opts, "permessage-deflate")
 	ctx := ctCtx(t)
 	dec := cpDecoder{takeover: true}
@@ -182,7 +182,8 @@ func TestCompressionThreshold(t *testing.T) {
 		{-1, 0, true},
 		{-1, 1, true},
 	} {
-		opts := &UpgradeOptions{Compression: &CompressionOptions{Threshold: tc.threshold}}
+		// Each message on its own, so that each decodes alone.
+		opts := &UpgradeOptions{Compression: &CompressionOptions{NoContextTakeover: true, Threshold: tc.threshold}}
 		server, rp := ctRawClient(t, opts, "permessage-deflate")
 		ctx := ctCtx(t)
 		msg := []byte(strings.Repeat("a", tc.size))
@@ -213,7 +214,7 @@ func TestCompressionThreshold(t *testing.T) {
 		}
 	}
 	// The empty message, compressed, is the single byte 0x00.
-	opts := &UpgradeOptions{Compression: &CompressionOptions{ContextTakeover: true, Threshold: -1}}
+	opts := &UpgradeOptions{Compression: &CompressionOptions{Threshold: -1}}
 	server, rp := ctRawClient(t, opts, "permessage-deflate")
 	for range 3 {
 		if err := server.Write(ctCtx(t), MessageBinary, nil); err != nil {
@@ -269,7 +270,7 @@ func TestCompressedBadInput(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			opts := &UpgradeOptions{ReadLimit: 4096, Compression: &CompressionOptions{ContextTakeover: true}}
+			opts := &UpgradeOptions{ReadLimit: 4096, Compression: &CompressionOptions{}}
 			if strings.HasSuffix(tc.name, "early") {
 				opts.ReadLimit = 1 << 20
 			}
@@ -319,7 +320,7 @@ func TestCompressionBomb(t *testing.T) {
 		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			opts := &UpgradeOptions{ReadLimit: 1 << 20, Compression: &CompressionOptions{ContextTakeover: true}}
+			opts := &UpgradeOptions{ReadLimit: 1 << 20, Compression: &CompressionOptions{}}
 			server, rp := ctRawClient(t, opts, "permessage-deflate")
 			ctx := ctCtx(t)
 			// Warm the pools with a small compressed message.

@@ -140,10 +140,10 @@ func TestCompressionNegotiation(t *testing.T) {
 			var do *DialOptions
 			want := ""
 			if so != nil {
-				uo = &UpgradeOptions{Compression: &CompressionOptions{ContextTakeover: !so.own, PeerNoContextTakeover: so.peer}}
+				uo = &UpgradeOptions{Compression: &CompressionOptions{NoContextTakeover: so.own, PeerNoContextTakeover: so.peer}}
 			}
 			if co != nil {
-				do = &DialOptions{Compression: &CompressionOptions{ContextTakeover: !co.own, PeerNoContextTakeover: co.peer}}
+				do = &DialOptions{Compression: &CompressionOptions{NoContextTakeover: co.own, PeerNoContextTakeover: co.peer}}
 			}
 			if so != nil && co != nil {
 				// The server's compressor resets if either side asks; so
@@ -233,10 +233,10 @@ func cpWriteStream(ctx context.Context, c *Conn, msg []byte, chunk int) error {
 }
 
 // TestUpgradeExtensionOffers: what the server answers to offers of every
-// shape: several in one header, over several lines, malformed ones, ones
-// it cannot honour. It never refuses the handshake for them.
+// shape: several in one header, over several lines, malformed ones, every
+// parameter. It never refuses the handshake for them.
 func TestUpgradeExtensionOffers(t *testing.T) {
-	on := &UpgradeOptions{Compression: &CompressionOptions{ContextTakeover: true}}
+	on := &UpgradeOptions{Compression: &CompressionOptions{}}
 	cases := []struct {
 		name  string
 		opts  *UpgradeOptions
@@ -250,9 +250,11 @@ func TestUpgradeExtensionOffers(t *testing.T) {
 		{"7.1.1.2 client_no_context_takeover", on, []string{"permessage-deflate; client_no_context_takeover"}, "permessage-deflate; client_no_context_takeover"},
 		{"7.1.2.2 bare client_max_window_bits", on, []string{"permessage-deflate; client_max_window_bits"}, "permessage-deflate"},
 		{"7.1.2.1 server_max_window_bits=15", on, []string{"permessage-deflate; server_max_window_bits=15"}, "permessage-deflate; server_max_window_bits=15"},
-		{"7.1.2.1 server_max_window_bits=10 declined", on, []string{"permessage-deflate; server_max_window_bits=10"}, ""},
-		{"5.1 first acceptable offer wins", on, []string{"permessage-deflate; server_max_window_bits=9, permessage-deflate; client_no_context_takeover, permessage-deflate"}, "permessage-deflate; client_no_context_takeover"},
-		{"5.1 offers over several lines", on, []string{"x-webkit-deflate-frame", "permessage-deflate; server_max_window_bits=8", "permessage-deflate; server_no_context_takeover"}, "permessage-deflate; server_no_context_takeover"},
+		{"7.1.2.1 server_max_window_bits=10 honoured", on, []string{"permessage-deflate; server_max_window_bits=10"}, "permessage-deflate; server_max_window_bits=10"},
+		{"7.1.2.1 server_max_window_bits=8 honoured", on, []string{"permessage-deflate; server_max_window_bits=8"}, "permessage-deflate; server_max_window_bits=8"},
+		{"7.1.2.2 client_max_window_bits=10 answered", on, []string{"permessage-deflate; client_max_window_bits=10"}, "permessage-deflate; client_max_window_bits=10"},
+		{"5.1 first acceptable offer wins", on, []string{"permessage-deflate; server_max_window_bits=16, permessage-deflate; client_no_context_takeover, permessage-deflate"}, "permessage-deflate; client_no_context_takeover"},
+		{"5.1 offers over several lines", on, []string{"x-webkit-deflate-frame", "permessage-deflate; server_max_window_bits=08", "permessage-deflate; server_no_context_takeover"}, "permessage-deflate; server_no_context_takeover"},
 		{"9.1 malformed line declined, next line used", on, []string{"permessage-deflate; =", "permessage-deflate"}, "permessage-deflate"},
 		{"9.1 malformed only", on, []string{"permessage-deflate;;"}, ""},
 		{"7.1 unknown parameter declined", on, []string{"permessage-deflate; foo=1"}, ""},
@@ -261,12 +263,14 @@ func TestUpgradeExtensionOffers(t *testing.T) {
 		{"7.1.1 valued no_context_takeover declined", on, []string{"permessage-deflate; client_no_context_takeover=1"}, ""},
 		{"quoted value", on, []string{`permessage-deflate; server_max_window_bits="15"`}, "permessage-deflate; server_max_window_bits=15"},
 		{"other extension only", on, []string{"permessage-bzip2"}, ""},
-		{"server asks for no takeover both ways", &UpgradeOptions{Compression: &CompressionOptions{PeerNoContextTakeover: true}},
+		{"server asks for no takeover both ways", &UpgradeOptions{Compression: &CompressionOptions{NoContextTakeover: true, PeerNoContextTakeover: true}},
 			[]string{"permessage-deflate"}, "permessage-deflate; server_no_context_takeover; client_no_context_takeover"},
 		{"9.1 two names in one element", on, []string{"permessage-deflate server_no_context_takeover"}, ""},
-		// The zero CompressionOptions: no context takeover for the
-		// server's messages, said in the answer (a browser's offer).
+		// The zero CompressionOptions: context takeover both ways, so
+		// nothing to add to a browser's offer.
 		{"default options", &UpgradeOptions{Compression: &CompressionOptions{}},
+			[]string{"permessage-deflate; client_max_window_bits"}, "permessage-deflate"},
+		{"server compresses each message on its own", &UpgradeOptions{Compression: &CompressionOptions{NoContextTakeover: true}},
 			[]string{"permessage-deflate; client_max_window_bits"}, "permessage-deflate; server_no_context_takeover"},
 	}
 	for _, tc := range cases {
@@ -301,16 +305,16 @@ func TestUpgradeExtensionOffers(t *testing.T) {
 // TestUpgradeBadCompressionLevel: a level compress/flate does not have is
 // refused before the handshake, as a server error.
 func TestUpgradeBadCompressionLevel(t *testing.T) {
-	srv, _, errs := hsServer(t, &UpgradeOptions{Compression: &CompressionOptions{ContextTakeover: true, Level: 12}})
+	srv, _, errs := hsServer(t, &UpgradeOptions{Compression: &CompressionOptions{Level: 12}})
 	ctx := ctCtx(t)
-	_, resp, err := Dial(ctx, hsURL(srv), &DialOptions{Compression: &CompressionOptions{ContextTakeover: true}})
+	_, resp, err := Dial(ctx, hsURL(srv), &DialOptions{Compression: &CompressionOptions{}})
 	if err == nil || resp == nil || resp.StatusCode != http.StatusInternalServerError {
 		t.Fatalf("Dial: %v, %v", resp, err)
 	}
 	if uerr := <-errs; uerr == nil || !strings.Contains(uerr.Error(), "level 12") {
 		t.Fatalf("Upgrade: %v", uerr)
 	}
-	if _, _, err := Dial(ctx, hsURL(srv), &DialOptions{Compression: &CompressionOptions{ContextTakeover: true, Level: -3}}); err == nil || !strings.Contains(err.Error(), "level -3") {
+	if _, _, err := Dial(ctx, hsURL(srv), &DialOptions{Compression: &CompressionOptions{Level: -3}}); err == nil || !strings.Contains(err.Error(), "level -3") {
 		t.Fatalf("Dial with level -3: %v", err)
 	}
 }
@@ -326,20 +330,24 @@ func TestDialExtensionResponses(t *testing.T) {
 		want    string // agreed, if no error
 		wantErr string
 	}{
-		{"declined", CompressionOptions{ContextTakeover: true}, "", "", ""},
-		{"accepted", CompressionOptions{ContextTakeover: true}, "Sec-WebSocket-Extensions: permessage-deflate\r\n", "permessage-deflate", ""},
-		{"7.1.1.1 server_no_context_takeover unasked", CompressionOptions{ContextTakeover: true}, "Sec-WebSocket-Extensions: permessage-deflate; server_no_context_takeover\r\n", "permessage-deflate; server_no_context_takeover", ""},
-		{"7.1.1.2 client_no_context_takeover unasked", CompressionOptions{ContextTakeover: true}, "Sec-WebSocket-Extensions: permessage-deflate; client_no_context_takeover\r\n", "permessage-deflate; client_no_context_takeover", ""},
-		{"7.1.2.2 client_max_window_bits=15 tolerated", CompressionOptions{ContextTakeover: true}, "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits=15\r\n", "permessage-deflate", ""},
-		{"7.1.2.1 server_max_window_bits unasked", CompressionOptions{ContextTakeover: true}, "Sec-WebSocket-Extensions: permessage-deflate; server_max_window_bits=10\r\n", "permessage-deflate; server_max_window_bits=10", ""},
-		{"7.1.2.2 client_max_window_bits=10", CompressionOptions{ContextTakeover: true}, "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits=10\r\n", "", "client_max_window_bits=10"},
-		{"7.1 unknown parameter", CompressionOptions{ContextTakeover: true}, "Sec-WebSocket-Extensions: permessage-deflate; foo\r\n", "", "unknown parameter foo"},
-		{"7.1 duplicate parameter", CompressionOptions{ContextTakeover: true}, "Sec-WebSocket-Extensions: permessage-deflate; client_no_context_takeover; client_no_context_takeover\r\n", "", "duplicate parameter"},
-		{"7.1.2.1 server_max_window_bits without value", CompressionOptions{ContextTakeover: true}, "Sec-WebSocket-Extensions: permessage-deflate; server_max_window_bits\r\n", "", "has no value"},
-		{"5.1 two extensions", CompressionOptions{ContextTakeover: true}, "Sec-WebSocket-Extensions: permessage-deflate, permessage-deflate\r\n", "", "not the one permessage-deflate offered"},
-		{"5.1 two lines", CompressionOptions{ContextTakeover: true}, "Sec-WebSocket-Extensions: permessage-deflate\r\nSec-WebSocket-Extensions: permessage-deflate\r\n", "", "not the one"},
-		{"5.1 another extension", CompressionOptions{ContextTakeover: true}, "Sec-WebSocket-Extensions: x-webkit-deflate-frame\r\n", "", "not the one"},
-		{"9.1 malformed", CompressionOptions{ContextTakeover: true}, "Sec-WebSocket-Extensions: permessage-deflate; \"unterminated\r\n", "", "malformed"},
+		{"declined", CompressionOptions{}, "", "", ""},
+		{"accepted", CompressionOptions{}, "Sec-WebSocket-Extensions: permessage-deflate\r\n", "permessage-deflate", ""},
+		{"7.1.1.1 server_no_context_takeover unasked", CompressionOptions{}, "Sec-WebSocket-Extensions: permessage-deflate; server_no_context_takeover\r\n", "permessage-deflate; server_no_context_takeover", ""},
+		{"7.1.1.2 client_no_context_takeover unasked", CompressionOptions{}, "Sec-WebSocket-Extensions: permessage-deflate; client_no_context_takeover\r\n", "permessage-deflate; client_no_context_takeover", ""},
+		{"7.1.2.2 client_max_window_bits=15 honoured", CompressionOptions{}, "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits=15\r\n", "permessage-deflate; client_max_window_bits=15", ""},
+		{"7.1.2.1 server_max_window_bits unasked", CompressionOptions{}, "Sec-WebSocket-Extensions: permessage-deflate; server_max_window_bits=10\r\n", "permessage-deflate; server_max_window_bits=10", ""},
+		{"7.1.2.2 client_max_window_bits=10 honoured", CompressionOptions{}, "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits=10\r\n", "permessage-deflate; client_max_window_bits=10", ""},
+		{"7.1.2.2 client_max_window_bits=8 honoured", CompressionOptions{}, "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits=8\r\n", "permessage-deflate; client_max_window_bits=8", ""},
+		{"7.1.2.2 client_max_window_bits without value", CompressionOptions{}, "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n", "", "has no value"},
+		{"7.1.2.2 client_max_window_bits=16", CompressionOptions{}, "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits=16\r\n", "", "8 to 15"},
+		{"7.1.2.1 server_max_window_bits=7", CompressionOptions{}, "Sec-WebSocket-Extensions: permessage-deflate; server_max_window_bits=7\r\n", "", "8 to 15"},
+		{"7.1 unknown parameter", CompressionOptions{}, "Sec-WebSocket-Extensions: permessage-deflate; foo\r\n", "", "unknown parameter foo"},
+		{"7.1 duplicate parameter", CompressionOptions{}, "Sec-WebSocket-Extensions: permessage-deflate; client_no_context_takeover; client_no_context_takeover\r\n", "", "duplicate parameter"},
+		{"7.1.2.1 server_max_window_bits without value", CompressionOptions{}, "Sec-WebSocket-Extensions: permessage-deflate; server_max_window_bits\r\n", "", "has no value"},
+		{"5.1 two extensions", CompressionOptions{}, "Sec-WebSocket-Extensions: permessage-deflate, permessage-deflate\r\n", "", "not the one permessage-deflate offered"},
+		{"5.1 two lines", CompressionOptions{}, "Sec-WebSocket-Extensions: permessage-deflate\r\nSec-WebSocket-Extensions: permessage-deflate\r\n", "", "not the one"},
+		{"5.1 another extension", CompressionOptions{}, "Sec-WebSocket-Extensions: x-webkit-deflate-frame\r\n", "", "not the one"},
+		{"9.1 malformed", CompressionOptions{}, "Sec-WebSocket-Extensions: permessage-deflate; \"unterminated\r\n", "", "malformed"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -351,7 +359,7 @@ func TestDialExtensionResponses(t *testing.T) {
 			})
 			opts := tc.opts
 			c, _, err := dtDial(t, s.URL("/ws"), &DialOptions{Compression: &opts})
-			if got := <-offered; got != "permessage-deflate" {
+			if got := <-offered; got != "permessage-deflate; client_max_window_bits" {
 				t.Errorf("offered %q", got)
 			}
 			if tc.wantErr != "" {
@@ -373,10 +381,10 @@ func TestDialExtensionResponses(t *testing.T) {
 		opts CompressionOptions
 		want string
 	}{
-		{CompressionOptions{}, "permessage-deflate; client_no_context_takeover"},
-		{CompressionOptions{ContextTakeover: true, PeerNoContextTakeover: true}, "permessage-deflate; server_no_context_takeover"},
-		{CompressionOptions{ContextTakeover: true}, "permessage-deflate"},
-		{CompressionOptions{PeerNoContextTakeover: true, Level: 9, Threshold: 10}, "permessage-deflate; server_no_context_takeover; client_no_context_takeover"},
+		{CompressionOptions{}, "permessage-deflate; client_max_window_bits"},
+		{CompressionOptions{PeerNoContextTakeover: true}, "permessage-deflate; server_no_context_takeover; client_max_window_bits"},
+		{CompressionOptions{NoContextTakeover: true}, "permessage-deflate; client_no_context_takeover; client_max_window_bits"},
+		{CompressionOptions{NoContextTakeover: true, PeerNoContextTakeover: true, Level: 9, Threshold: 10}, "permessage-deflate; server_no_context_takeover; client_no_context_takeover; client_max_window_bits"},
 	} {
 		offered := make(chan string, 1)
 		s := rawpeer.Serve(t, func(nc net.Conn, br *bufio.Reader, r *http.Request, done <-chan struct{}) {
@@ -394,11 +402,11 @@ func TestDialExtensionResponses(t *testing.T) {
 	}
 }
 
-// TestClientOwnNoTakeover: a client without ContextTakeover offers
+// TestClientOwnNoTakeover: a client with NoContextTakeover offers
 // client_no_context_takeover; a server may leave it out of its answer
 // (RFC 7692 section 7.1.1.2), and the client still compresses every
 // message on its own: the same message twice comes out the same size.
-// With ContextTakeover the second refers to the first and shrinks.
+// Without it the second refers to the first and shrinks.
 func TestClientOwnNoTakeover(t *testing.T) {
 	msg := []byte(strings.Repeat(`{"user":"ada","room":"general","text":"hello there, how are you today?"} `, 4))
 	for _, takeover := range []bool{false, true} {
@@ -414,7 +422,7 @@ func TestClientOwnNoTakeover(t *testing.T) {
 			sizes <- [2]int64{int64(len(f1.Payload)), int64(len(f2.Payload))}
 			<-done
 		})
-		c, _, err := dtDial(t, s.URL("/ws"), &DialOptions{Compression: &CompressionOptions{ContextTakeover: takeover}})
+		c, _, err := dtDial(t, s.URL("/ws"), &DialOptions{Compression: &CompressionOptions{NoContextTakeover: !takeover}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -431,5 +439,179 @@ func TestClientOwnNoTakeover(t *testing.T) {
 		if !takeover && got[1] != got[0] || takeover && got[1] >= got[0]/2 {
 			t.Errorf("takeover %v: compressed sizes %d then %d", takeover, got[0], got[1])
 		}
+	}
+}
+
+// TestCompressionWindowOptionsChecked: WindowBits and PeerWindowBits are
+// 0 or a window size, 8 to 15 (RFC 7692 sections 7.1.2.1, 7.1.2.2);
+// anything else is refused before the handshake, by Upgrade as a server
+// error and by Dial.
+func TestCompressionWindowOptionsChecked(t *testing.T) {
+	for _, tc := range []struct {
+		opts CompressionOptions
+		bad  string // "" when valid, else what the error names
+	}{
+		{CompressionOptions{}, ""},
+		{CompressionOptions{WindowBits: 8, PeerWindowBits: 8}, ""},
+		{CompressionOptions{WindowBits: 15, PeerWindowBits: 15}, ""},
+		{CompressionOptions{WindowBits: 11, PeerWindowBits: 0}, ""},
+		{CompressionOptions{WindowBits: 7}, "WindowBits 7"},
+		{CompressionOptions{WindowBits: 16}, "WindowBits 16"},
+		{CompressionOptions{WindowBits: -1}, "WindowBits -1"},
+		{CompressionOptions{WindowBits: 1}, "WindowBits 1"},
+		{CompressionOptions{PeerWindowBits: 7}, "PeerWindowBits 7"},
+		{CompressionOptions{PeerWindowBits: 16}, "PeerWindowBits 16"},
+		{CompressionOptions{PeerWindowBits: -15}, "PeerWindowBits -15"},
+		{CompressionOptions{Level: 12, WindowBits: 9}, "level 12"},
+	} {
+		err := checkCompressionOptions(&tc.opts)
+		if tc.bad == "" && err != nil || tc.bad != "" && (err == nil || !strings.Contains(err.Error(), tc.bad)) {
+			t.Errorf("%+v: %v, want an error naming %q", tc.opts, err, tc.bad)
+		}
+	}
+	srv, _, errs := hsServer(t, &UpgradeOptions{Compression: &CompressionOptions{PeerWindowBits: 16}})
+	ctx := ctCtx(t)
+	_, resp, err := Dial(ctx, hsURL(srv), &DialOptions{Compression: &CompressionOptions{}})
+	if err == nil || resp == nil || resp.StatusCode != http.StatusInternalServerError {
+		t.Fatalf("Dial: %v, %v", resp, err)
+	}
+	if uerr := <-errs; uerr == nil || !strings.Contains(uerr.Error(), "PeerWindowBits 16") {
+		t.Fatalf("Upgrade: %v", uerr)
+	}
+	if _, _, err := Dial(ctx, hsURL(srv), &DialOptions{Compression: &CompressionOptions{WindowBits: 7}}); err == nil || !strings.Contains(err.Error(), "WindowBits 7") {
+		t.Fatalf("Dial with WindowBits 7: %v", err)
+	}
+}
+
+// cpWindows returns the window c compresses with and the one it keeps to
+// decompress the peer's messages.
+func cpWindows(c *Conn) (own, peer int) { return c.deflate.windowBits, c.inflate.win.size }
+
+// TestUpgradeWindowOptions: what a server answers, compresses with and
+// keeps to decompress, for its window options and each offer (RFC 7692
+// sections 7.1.2.1, 7.1.2.2).
+func TestUpgradeWindowOptions(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		opts      CompressionOptions
+		offer     string
+		response  string
+		own, peer int // the window compressed with, and the bytes kept
+	}{
+		{"defaults", CompressionOptions{}, "permessage-deflate; client_max_window_bits", "permessage-deflate", 15, 1 << 15},
+		{"7.1.2.1 window asked", CompressionOptions{}, "permessage-deflate; server_max_window_bits=10", "permessage-deflate; server_max_window_bits=10", 10, 1 << 15},
+		{"7.1.2.1 own window announced unasked", CompressionOptions{WindowBits: 12}, "permessage-deflate", "permessage-deflate; server_max_window_bits=12", 12, 1 << 15},
+		{"7.1.2.1 own window 15 not announced", CompressionOptions{WindowBits: 15}, "permessage-deflate", "permessage-deflate", 15, 1 << 15},
+		{"7.1.2.1 own window under the asked", CompressionOptions{WindowBits: 9}, "permessage-deflate; server_max_window_bits=12", "permessage-deflate; server_max_window_bits=9", 9, 1 << 15},
+		{"7.1.2.1 asked window under the own", CompressionOptions{WindowBits: 12}, "permessage-deflate; server_max_window_bits=8", "permessage-deflate; server_max_window_bits=8", 8, 1 << 15},
+		{"7.1.2.2 peer window not asked unless offered", CompressionOptions{PeerWindowBits: 10}, "permessage-deflate", "permessage-deflate", 15, 1 << 15},
+		{"7.1.2.2 peer window asked when offered bare", CompressionOptions{PeerWindowBits: 10}, "permessage-deflate; client_max_window_bits", "permessage-deflate; client_max_window_bits=10", 15, 1 << 10},
+		{"7.1.2.2 offered client window confirmed", CompressionOptions{}, "permessage-deflate; client_max_window_bits=11", "permessage-deflate; client_max_window_bits=11", 15, 1 << 11},
+		{"7.1.2.2 offered client window under the asked", CompressionOptions{PeerWindowBits: 13}, "permessage-deflate; client_max_window_bits=11", "permessage-deflate; client_max_window_bits=11", 15, 1 << 11},
+		{"7.1.2.2 8 bits kept as 9", CompressionOptions{PeerWindowBits: 8}, "permessage-deflate; client_max_window_bits", "permessage-deflate; client_max_window_bits=8", 15, 1 << 9},
+		{"both ways", CompressionOptions{WindowBits: 9, PeerWindowBits: 9}, "permessage-deflate; client_max_window_bits; server_max_window_bits=14",
+			"permessage-deflate; server_max_window_bits=9; client_max_window_bits=9", 9, 1 << 9},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			opts := tc.opts
+			server, rp := ctRawClient(t, &UpgradeOptions{Compression: &opts}, tc.offer)
+			if got := rp.Response.Header["Sec-Websocket-Extensions"]; len(got) != 1 || got[0] != tc.response || server.Extensions() != tc.response {
+				t.Fatalf("answered %q, agreed %q; want %q", got, server.Extensions(), tc.response)
+			}
+			if own, peer := cpWindows(server); own != tc.own || peer != tc.peer {
+				t.Fatalf("compresses with %d bits, keeps %d bytes; want %d, %d", own, peer, tc.own, tc.peer)
+			}
+		})
+	}
+}
+
+// TestDialWindowOptions: what a client offers for its window options,
+// and what it compresses with and keeps to decompress for each response,
+// or why it fails the handshake (RFC 7692 sections 7.1.2.1, 7.1.2.2).
+func TestDialWindowOptions(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		opts      CompressionOptions
+		offer     string
+		response  string
+		own, peer int    // the window compressed with, and the bytes kept
+		wantErr   string // the handshake fails with this
+	}{
+		{"defaults", CompressionOptions{}, "permessage-deflate; client_max_window_bits", "permessage-deflate", 15, 1 << 15, ""},
+		{"own window offered", CompressionOptions{WindowBits: 10}, "permessage-deflate; client_max_window_bits=10", "permessage-deflate", 10, 1 << 15, ""},
+		{"own window 15 offered bare", CompressionOptions{WindowBits: 15}, "permessage-deflate; client_max_window_bits", "permessage-deflate", 15, 1 << 15, ""},
+		{"response's client window honoured", CompressionOptions{}, "permessage-deflate; client_max_window_bits", "permessage-deflate; client_max_window_bits=9", 9, 1 << 15, ""},
+		{"own window under the response's", CompressionOptions{WindowBits: 8}, "permessage-deflate; client_max_window_bits=8", "permessage-deflate; client_max_window_bits=12", 8, 1 << 15, ""},
+		{"response's window under the own", CompressionOptions{WindowBits: 12}, "permessage-deflate; client_max_window_bits=12", "permessage-deflate; client_max_window_bits=10", 10, 1 << 15, ""},
+		{"peer window asked and granted", CompressionOptions{PeerWindowBits: 10}, "permessage-deflate; server_max_window_bits=10; client_max_window_bits", "permessage-deflate; server_max_window_bits=10", 15, 1 << 10, ""},
+		{"peer window granted smaller", CompressionOptions{PeerWindowBits: 10}, "permessage-deflate; server_max_window_bits=10; client_max_window_bits", "permessage-deflate; server_max_window_bits=8", 15, 1 << 9, ""},
+		{"peer window unasked", CompressionOptions{}, "permessage-deflate; client_max_window_bits", "permessage-deflate; server_max_window_bits=11", 15, 1 << 11, ""},
+		{"peer window larger than asked", CompressionOptions{PeerWindowBits: 10}, "permessage-deflate; server_max_window_bits=10; client_max_window_bits", "permessage-deflate; server_max_window_bits=12", 0, 0, "server_max_window_bits=10"},
+		{"peer window asked, not answered", CompressionOptions{PeerWindowBits: 10}, "permessage-deflate; server_max_window_bits=10; client_max_window_bits", "permessage-deflate", 0, 0, "server_max_window_bits=10"},
+		{"client window without value", CompressionOptions{}, "permessage-deflate; client_max_window_bits", "permessage-deflate; client_max_window_bits", 0, 0, "has no value"},
+		{"client window 7", CompressionOptions{}, "permessage-deflate; client_max_window_bits", "permessage-deflate; client_max_window_bits=7", 0, 0, "8 to 15"},
+		{"server window 08", CompressionOptions{}, "permessage-deflate; client_max_window_bits", "permessage-deflate; server_max_window_bits=08", 0, 0, "8 to 15"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			offered := make(chan string, 1)
+			s := rawpeer.Serve(t, func(nc net.Conn, br *bufio.Reader, r *http.Request, done <-chan struct{}) {
+				offered <- strings.Join(r.Header["Sec-Websocket-Extensions"], " | ")
+				io.WriteString(nc, rawpeer.Response(r, "Sec-WebSocket-Extensions: "+tc.response+"\r\n"))
+				<-done
+			})
+			opts := tc.opts
+			c, _, err := dtDial(t, s.URL("/ws"), &DialOptions{Compression: &opts})
+			if got := <-offered; got != tc.offer {
+				t.Errorf("offered %q, want %q", got, tc.offer)
+			}
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("Dial: %v, want an error about %q", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c.Extensions() != tc.response {
+				t.Fatalf("agreed %q, want %q", c.Extensions(), tc.response)
+			}
+			if own, peer := cpWindows(c); own != tc.own || peer != tc.peer {
+				t.Fatalf("compresses with %d bits, keeps %d bytes; want %d, %d", own, peer, tc.own, tc.peer)
+			}
+		})
+	}
+}
+
+// TestCompressionWindowsAgree: a wsraise client and server with window
+// options on either side agree on the same extension both ends, and each
+// end's compressor uses the window the other keeps to decompress.
+func TestCompressionWindowsAgree(t *testing.T) {
+	for _, tc := range []struct {
+		server, client CompressionOptions
+		want           string
+		sOwn, cOwn     int // the window each compresses with
+	}{
+		{CompressionOptions{}, CompressionOptions{}, "permessage-deflate", 15, 15},
+		{CompressionOptions{WindowBits: 10}, CompressionOptions{}, "permessage-deflate; server_max_window_bits=10", 10, 15},
+		{CompressionOptions{}, CompressionOptions{PeerWindowBits: 9}, "permessage-deflate; server_max_window_bits=9", 9, 15},
+		{CompressionOptions{WindowBits: 12}, CompressionOptions{PeerWindowBits: 10}, "permessage-deflate; server_max_window_bits=10", 10, 15},
+		{CompressionOptions{}, CompressionOptions{WindowBits: 11}, "permessage-deflate; client_max_window_bits=11", 15, 11},
+		{CompressionOptions{PeerWindowBits: 9}, CompressionOptions{WindowBits: 11}, "permessage-deflate; client_max_window_bits=9", 15, 9},
+		{CompressionOptions{PeerWindowBits: 10}, CompressionOptions{}, "permessage-deflate; client_max_window_bits=10", 15, 10},
+		{CompressionOptions{WindowBits: 8, PeerWindowBits: 8}, CompressionOptions{WindowBits: 8, PeerWindowBits: 8},
+			"permessage-deflate; server_max_window_bits=8; client_max_window_bits=8", 8, 8},
+	} {
+		t.Run(fmt.Sprintf("server=%s/client=%s", fmtOpts(&tc.server), fmtOpts(&tc.client)), func(t *testing.T) {
+			server, client := ctPair(t, &UpgradeOptions{Compression: &tc.server}, &DialOptions{Compression: &tc.client})
+			if server.Extensions() != tc.want || client.Extensions() != tc.want {
+				t.Fatalf("agreed server %q, client %q; want %q", server.Extensions(), client.Extensions(), tc.want)
+			}
+			sOwn, sPeer := cpWindows(server)
+			cOwn, cPeer := cpWindows(client)
+			if sOwn != tc.sOwn || cOwn != tc.cOwn || 1<<max(sOwn, 9) != cPeer || 1<<max(cOwn, 9) != sPeer {
+				t.Fatalf("server compresses with %d bits, keeps %d bytes; client %d bits, %d bytes", sOwn, sPeer, cOwn, cPeer)
+			}
+		})
 	}
 }

@@ -15,12 +15,16 @@ import (
 // neither is safe for concurrent use.
 //
 // Memory: a flate reader is small. An inflater borrows one from a pool
-// for each message; with context takeover it keeps only the last window
-// of output, given to the reader as its dictionary at the next message.
+// for each message; with context takeover it keeps only the last 2^bits
+// bytes of output (the LZ77 window the peer agreed to compress with, 512
+// bytes to 32 KiB), given to the reader as its dictionary at the next
+// message.
 // An idle connection without context takeover holds nothing for
 // compression. docs/PERFORMANCE.md has the sizes.
 
-// deflateWindow is the LZ77 window of compress/flate: 15 bits, 32 KiB.
+// deflateWindow is the largest LZ77 window, 15 bits or 32 KiB (RFC 7692
+// sections 7.1.2.1, 7.1.2.2), and the only one compress/flate compresses
+// with.
 const deflateWindow = 1 << 15
 
 // inflateEnd follows a message's compressed bytes into the flate reader:
@@ -55,16 +59,30 @@ type inflater struct {
 	n        int64 // output of the current message so far
 	fr       io.ReadCloser
 	src      inflateSrc
-	win      window // with takeover, the last 32 KiB of output
+	win      window // with takeover, the last 2^bits bytes of output
 	err      error  // the current message's end: io.EOF or its error
 	broken   bool   // with takeover, the window is no longer the peer's
 }
 
 // newInflater returns an inflater for a peer that does, or does not, use
 // context takeover (RFC 7692 section 7.1.1: server_no_context_takeover
-// for a client's inflater, client_no_context_takeover for a server's).
-func newInflater(noContextTakeover bool) *inflater {
-	return &inflater{takeover: !noContextTakeover}
+// for a client's inflater, client_no_context_takeover for a server's), and
+// that compresses with an LZ77 window of at most windowBits bits, 8 to 15
+// (section 7.1.2: server_max_window_bits for a client's inflater,
+// client_max_window_bits for a server's). With context takeover it keeps
+// the last 2^bits bytes of output between messages, bits being windowBits
+// but never under 9: zlib does not compress with an 8-bit window. Before
+// 1.2.9 it silently used 9 bits when asked for 8; since, it refuses 8 for
+// raw deflate, and a zlib-based peer that agreed to 8 asks it for 9. Either
+// way its messages may refer up to 512 bytes back, which a 256-byte window
+// would fail to inflate.
+func newInflater(noContextTakeover bool, windowBits int) *inflater {
+	bits := windowBits
+	if bits < 8 || bits > 15 {
+		bits = 15 // not a window size; the largest inflates any stream
+	}
+	bits = max(bits, 9)
+	return &inflater{takeover: !noContextTakeover, win: window{size: 1 << bits}}
 }
 
 // begin starts a message whose compressed payload, without the trailing
@@ -155,10 +173,7 @@ func (f *inflater) end() {
 	}
 	if f.takeover && f.err != io.EOF {
 		f.broken = true
-		if cap(f.win.buf) == deflateWindow {
-			windowBuffers.Put((*[deflateWindow]byte)(f.win.buf[:deflateWindow]))
-		}
-		f.win = window{}
+		f.win.release()
 	}
 	// Point the pooled reader away from f, which it must not keep alive.
 	f.fr.(flate.Resetter).Reset(emptySrc{}, nil)
@@ -323,42 +338,54 @@ type emptySrc struct{}
 func (emptySrc) Read([]byte) (int, error) { return 0, io.EOF }
 func (emptySrc) ReadByte() (byte, error)  { return 0, io.EOF }
 
-// window keeps the last 32 KiB written to it, the LZ77 window context
+// window keeps the last size bytes written to it, the LZ77 window context
 // takeover shares between messages (RFC 7692 section 7.2.1 and 7.2.2).
 // Once full it is a ring, put back in order only when bytes is called, at
-// the start of a message.
+// the start of a message. A 32 KiB window takes its buffers from a pool; a
+// smaller one makes its own.
 type window struct {
-	buf []byte // len grows to deflateWindow, then stays
-	pos int    // when full, where the oldest byte is and the next goes
+	buf  []byte // len grows to size, then stays
+	pos  int    // when full, where the oldest byte is and the next goes
+	size int    // a power of two, 512 to deflateWindow
 }
 
 func (w *window) write(p []byte) {
-	if len(p) >= deflateWindow {
+	if len(p) >= w.size {
 		if w.buf == nil {
-			w.buf = windowBuffers.Get().(*[deflateWindow]byte)[:0]
+			w.buf = w.alloc()
 		}
-		w.buf = append(w.buf[:0], p[len(p)-deflateWindow:]...)
+		w.buf = append(w.buf[:0], p[len(p)-w.size:]...)
 		w.pos = 0
 		return
 	}
-	if len(w.buf) < deflateWindow {
+	if len(w.buf) < w.size {
 		if w.buf == nil {
-			w.buf = windowBuffers.Get().(*[deflateWindow]byte)[:0]
+			w.buf = w.alloc()
 		}
-		n := min(deflateWindow-len(w.buf), len(p))
+		n := min(w.size-len(w.buf), len(p))
 		w.buf = append(w.buf, p[:n]...)
 		p = p[n:]
 	}
 	for len(p) > 0 {
 		n := copy(w.buf[w.pos:], p)
 		p = p[n:]
-		w.pos = (w.pos + n) % deflateWindow
+		w.pos = (w.pos + n) % w.size
 	}
+}
+
+// alloc returns an empty buffer of capacity size.
+func (w *window) alloc() []byte {
+	if w.size == deflateWindow {
+		return windowBuffers.Get().(*[deflateWindow]byte)[:0]
+	}
+	return make([]byte, 0, w.size)
 }
 
 // bytes returns the window's contents, oldest first.
 func (w *window) bytes() []byte {
-	if w.pos != 0 {
+	switch {
+	case w.pos == 0:
+	case w.size == deflateWindow:
 		// Unroll the ring into a buffer from the pool, and give the old
 		// one back: two copies, no more.
 		buf := windowBuffers.Get().(*[deflateWindow]byte)
@@ -366,8 +393,23 @@ func (w *window) bytes() []byte {
 		copy(buf[n:], w.buf[:w.pos])
 		windowBuffers.Put((*[deflateWindow]byte)(w.buf))
 		w.buf, w.pos = buf[:], 0
+	default:
+		// Rotate in place, with no second buffer: reversing the newer
+		// and the older part, then the whole, puts the oldest byte first.
+		slices.Reverse(w.buf[:w.pos])
+		slices.Reverse(w.buf[w.pos:])
+		slices.Reverse(w.buf)
+		w.pos = 0
 	}
 	return w.buf
+}
+
+// release empties the window, and gives a pooled buffer back.
+func (w *window) release() {
+	if cap(w.buf) == deflateWindow {
+		windowBuffers.Put((*[deflateWindow]byte)(w.buf[:deflateWindow]))
+	}
+	w.buf, w.pos = nil, 0
 }
 
 var windowBuffers = sync.Pool{New: func() any { return new([deflateWindow]byte) }}

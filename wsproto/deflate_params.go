@@ -9,22 +9,30 @@ import (
 
 // Negotiation of permessage-deflate, RFC 7692 sections 5 and 7.
 //
-// compress/flate always compresses with a 32 KiB window (15 bits) and cannot
-// be told to use less; its decompressor reads a stream made with any window
-// up to 15 bits. Hence the two asymmetries below:
+// Both ends compress with any LZ77 window from 8 to 15 bits, and inflate
+// any, so every window size is negotiated both ways:
 //
-//   - A server declines an offer whose server_max_window_bits is under 15:
-//     it could not keep that promise. It honours everything else, and never
-//     sends client_max_window_bits: it inflates whatever window the client
-//     uses.
-//   - A client never offers client_max_window_bits, bare or with a value: a
-//     value under 15 is a promise it could not keep, and a bare one invites
-//     the server to ask for a window it could not honour. A response that
-//     asks for less than 15 anyway fails the handshake.
+//   - A server honours any valid server_max_window_bits, compressing with
+//     that window or a smaller one of its own, and says which in its
+//     response (section 7.1.2.1); it includes the parameter unasked when its
+//     own window is under 15 bits. It answers client_max_window_bits only
+//     when the offer named it (section 7.1.2.2), to ask for a window of its
+//     own choosing or to confirm the value the client offered, so that its
+//     inflater keeps no more than the client will use.
+//   - A client always offers client_max_window_bits, telling the server it
+//     supports the parameter (section 7.1.2.2), with a value when it
+//     compresses with less than 15 bits; it honours any window the
+//     response gives it. It offers server_max_window_bits when it asks for
+//     a smaller window, and accepts any window the server announces within
+//     that ask.
+//
+// The window each end inflates with is the one the response states, 15
+// bits when it states none: only the response binds both ends.
 
 // deflateParams are the parameters of a permessage-deflate agreement, or
 // of an offer. A window size of 0 means the parameter was not given, which
-// is 15 bits (a 32 KiB window).
+// is 15 bits (a 32 KiB window), or, for client_max_window_bits in an offer,
+// that it was given without a value.
 type deflateParams struct {
 	// The server, or the client, resets its compression context for every
 	// message (RFC 7692 sections 7.1.1.1, 7.1.1.2).
@@ -249,42 +257,65 @@ func acceptDeflate(offers []extensionOffer) (params deflateParams, response stri
 // with. ok is false when there is none; the connection then goes on without
 // compression.
 //
-// An offer that is malformed, or that asks for a server window under 15
-// bits, is declined (section 7.1: "A server MUST decline an extension
-// negotiation offer for this extension if ... the server doesn't support
-// the offered configuration"), and the next one is tried.
+// A malformed offer is declined (section 7.1: "A server MUST decline an
+// extension negotiation offer for this extension if ... The negotiation
+// offer contains an extension parameter with an invalid value"), and the
+// next one is tried. Every well-formed offer can be honoured.
 //
 // want holds what the server demands whatever the offer: its
 // serverNoContextTakeover and clientNoContextTakeover are added to the
 // response (sections 7.1.1.1 and 7.1.1.2 allow a server to include either
-// unasked), to save the memory context takeover costs. Its window sizes are
-// ignored: compress/flate neither compresses with a smaller window nor
-// saves memory when inflating a smaller one.
+// unasked), to save the memory context takeover costs. Its
+// serverMaxWindowBits is the largest window the server compresses with (0
+// for 15); its clientMaxWindowBits the window it asks of the client (0 for
+// no ask).
 //
-// The agreed clientMaxWindowBits is always 0: the response never states it
-// (section 7.1.2.2 makes it optional), so client and server agree on the
-// same parameters, and the client may still use a smaller window than 15
-// bits, which changes nothing for the inflater.
+// The agreed window sizes are those of the response, 0 where it states
+// none, so that client and server agree on the same parameters.
 func acceptDeflateWith(offers []extensionOffer, want deflateParams) (params deflateParams, response string, ok bool) {
 	for _, o := range offers {
 		if o.name != deflateName {
 			continue
 		}
-		p, _, err := readDeflateParams(o.params, false)
+		p, clientNamed, err := readDeflateParams(o.params, false)
 		if err != nil {
-			continue
-		}
-		// Section 7.1.2.1: to accept, the server answers with "the same or
-		// smaller value"; compress/flate has only 15.
-		if p.serverMaxWindowBits != 0 && p.serverMaxWindowBits < 15 {
 			continue
 		}
 		p.serverNoContextTakeover = p.serverNoContextTakeover || want.serverNoContextTakeover
 		p.clientNoContextTakeover = p.clientNoContextTakeover || want.clientNoContextTakeover
-		p.clientMaxWindowBits = 0
+		// Section 7.1.2.1: the server accepts server_max_window_bits with
+		// "the same or smaller value", and may include the parameter
+		// unasked to say it uses a smaller window than 15 bits.
+		own := bitsOr15(want.serverMaxWindowBits)
+		if p.serverMaxWindowBits != 0 {
+			own = min(own, p.serverMaxWindowBits)
+		}
+		if p.serverMaxWindowBits != 0 || own < 15 {
+			p.serverMaxWindowBits = own
+		}
+		// Section 7.1.2.2: the server "MUST NOT include" client_max_window_bits
+		// unless the offer has it. When it does, the server may ask for any
+		// window, or answer with the value offered ("equal to or smaller
+		// than the received value") to keep a smaller window to inflate.
+		switch {
+		case !clientNamed:
+			p.clientMaxWindowBits = 0
+		case want.clientMaxWindowBits != 0:
+			p.clientMaxWindowBits = min(want.clientMaxWindowBits, bitsOr15(p.clientMaxWindowBits))
+		}
 		return p, deflateResponse(p), true
 	}
 	return deflateParams{}, "", false
+}
+
+// bitsOr15 is a window size in bits, 15 where none was given (RFC 7692
+// sections 7.1.2.1, 7.1.2.2: without the parameter, the window may be as
+// large as 32 KiB).
+func bitsOr15(bits int) int {
+	if bits == 0 {
+		return 15
+	}
+	return bits
 }
 
 // deflateResponse builds the server's Sec-WebSocket-Extensions value for
@@ -294,12 +325,12 @@ func deflateResponse(p deflateParams) string {
 }
 
 // deflateOffer builds the Sec-WebSocket-Extensions value a client sends to
-// offer permessage-deflate with p: the two no_context_takeover flags, and
-// server_max_window_bits if set (sections 7.1.1.1, 7.1.1.2, 7.1.2.1).
-// p.clientMaxWindowBits is ignored: a client never offers
-// client_max_window_bits, as compress/flate cannot narrow its window.
+// offer permessage-deflate with p: the two no_context_takeover flags,
+// server_max_window_bits if set (sections 7.1.1.1, 7.1.1.2, 7.1.2.1), and
+// always client_max_window_bits, which tells the server the client honours
+// the parameter in the response (section 7.1.2.2): with p's value if set,
+// the client's promise to use no larger window, bare otherwise.
 func deflateOffer(p deflateParams) string {
-	p.clientMaxWindowBits = 0
 	return deflateParamString(p, false)
 }
 
@@ -314,8 +345,11 @@ func deflateParamString(p deflateParams, response bool) string {
 	if p.serverMaxWindowBits != 0 {
 		s += "; server_max_window_bits=" + strconv.Itoa(p.serverMaxWindowBits)
 	}
-	if response && p.clientMaxWindowBits != 0 {
+	switch {
+	case p.clientMaxWindowBits != 0:
 		s += "; client_max_window_bits=" + strconv.Itoa(p.clientMaxWindowBits)
+	case !response:
+		s += "; client_max_window_bits"
 	}
 	return s
 }
@@ -333,9 +367,9 @@ var errDeflateNotOffered = errors.New("websocket: server's Sec-WebSocket-Extensi
 // and client_no_context_takeover are accepted even unasked (sections
 // 7.1.1.1, 7.1.1.2). server_max_window_bits is accepted unasked, as any
 // window inflates, but when it was offered the response must repeat it with
-// "the same or smaller value" (section 7.1.2.1). client_max_window_bits was
-// never offered, so section 7.1.2.2 forbids it; 15 is tolerated, as it asks
-// for nothing compress/flate does not do, and anything smaller fails.
+// "the same or smaller value" (section 7.1.2.1). client_max_window_bits is
+// always offered, so any valid value is honoured (section 7.1.2.2): the
+// client compresses with no more than the smaller of it and its own.
 func checkDeflateResponse(value string, offered deflateParams) (deflateParams, error) {
 	exts, err := parseExtensions([]string{value})
 	if err != nil {
@@ -351,9 +385,5 @@ func checkDeflateResponse(value string, offered deflateParams) (deflateParams, e
 	if offered.serverMaxWindowBits != 0 && (p.serverMaxWindowBits == 0 || p.serverMaxWindowBits > offered.serverMaxWindowBits) {
 		return deflateParams{}, fmt.Errorf("websocket: server's permessage-deflate response does not accept server_max_window_bits=%d", offered.serverMaxWindowBits)
 	}
-	if p.clientMaxWindowBits != 0 && p.clientMaxWindowBits < 15 {
-		return deflateParams{}, fmt.Errorf("websocket: server asks for client_max_window_bits=%d, but compress/flate always compresses with a 15-bit window", p.clientMaxWindowBits)
-	}
-	p.clientMaxWindowBits = 0
 	return p, nil
 }

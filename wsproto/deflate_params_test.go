@@ -1,6 +1,7 @@
 package wsproto
 
 import (
+	"fmt"
 	"reflect"
 	"strings"
 	"testing"
@@ -110,21 +111,28 @@ func TestAcceptDeflate(t *testing.T) {
 			response: "permessage-deflate; server_no_context_takeover; client_no_context_takeover"},
 		// What browsers send: a bare client_max_window_bits needs no answer.
 		{name: "bare client_max_window_bits", headers: []string{"permessage-deflate; client_max_window_bits"}, response: "permessage-deflate"},
-		{name: "client_max_window_bits=8", headers: []string{"permessage-deflate; client_max_window_bits=8"}, response: "permessage-deflate"},
-		{name: "client_max_window_bits=15", headers: []string{"permessage-deflate; client_max_window_bits=15"}, response: "permessage-deflate"},
-		{name: "client_max_window_bits quoted", headers: []string{`permessage-deflate; client_max_window_bits="12"`}, response: "permessage-deflate"},
+		// Section 7.1.2.2: a valued one is answered with its value, which
+		// is all the server's inflater then keeps.
+		{name: "client_max_window_bits=8", headers: []string{"permessage-deflate; client_max_window_bits=8"},
+			want: deflateParams{clientMaxWindowBits: 8}, response: "permessage-deflate; client_max_window_bits=8"},
+		{name: "client_max_window_bits=15", headers: []string{"permessage-deflate; client_max_window_bits=15"},
+			want: deflateParams{clientMaxWindowBits: 15}, response: "permessage-deflate; client_max_window_bits=15"},
+		{name: "client_max_window_bits quoted", headers: []string{`permessage-deflate; client_max_window_bits="12"`},
+			want: deflateParams{clientMaxWindowBits: 12}, response: "permessage-deflate; client_max_window_bits=12"},
 		{name: "server_max_window_bits=15", headers: []string{"permessage-deflate; server_max_window_bits=15"},
 			want: deflateParams{serverMaxWindowBits: 15}, response: "permessage-deflate; server_max_window_bits=15"},
 		{name: "everything", headers: []string{"permessage-deflate; server_no_context_takeover; client_no_context_takeover; server_max_window_bits=15; client_max_window_bits=9"},
-			want:     deflateParams{serverNoContextTakeover: true, clientNoContextTakeover: true, serverMaxWindowBits: 15},
-			response: "permessage-deflate; server_no_context_takeover; client_no_context_takeover; server_max_window_bits=15"},
+			want:     deflateParams{serverNoContextTakeover: true, clientNoContextTakeover: true, serverMaxWindowBits: 15, clientMaxWindowBits: 9},
+			response: "permessage-deflate; server_no_context_takeover; client_no_context_takeover; server_max_window_bits=15; client_max_window_bits=9"},
 
-		// Section 7.1.2.1: compress/flate cannot narrow its window.
-		{name: "server_max_window_bits=8", headers: []string{"permessage-deflate; server_max_window_bits=8"}, declined: true},
-		{name: "server_max_window_bits=14", headers: []string{"permessage-deflate; server_max_window_bits=14"}, declined: true},
-		{name: "narrow window, then fallback", headers: []string{"permessage-deflate; server_max_window_bits=10; client_no_context_takeover, permessage-deflate; server_no_context_takeover"},
-			want: deflateParams{serverNoContextTakeover: true}, response: "permessage-deflate; server_no_context_takeover"},
-		{name: "fallback on another line", headers: []string{"permessage-deflate; server_max_window_bits=9", "permessage-deflate"}, response: "permessage-deflate"},
+		// Section 7.1.2.1: any server window is honoured, and answered.
+		{name: "server_max_window_bits=8", headers: []string{"permessage-deflate; server_max_window_bits=8"},
+			want: deflateParams{serverMaxWindowBits: 8}, response: "permessage-deflate; server_max_window_bits=8"},
+		{name: "server_max_window_bits=14", headers: []string{"permessage-deflate; server_max_window_bits=14"},
+			want: deflateParams{serverMaxWindowBits: 14}, response: "permessage-deflate; server_max_window_bits=14"},
+		{name: "narrow window taken before fallback", headers: []string{"permessage-deflate; server_max_window_bits=10; client_no_context_takeover, permessage-deflate; server_no_context_takeover"},
+			want: deflateParams{clientNoContextTakeover: true, serverMaxWindowBits: 10}, response: "permessage-deflate; client_no_context_takeover; server_max_window_bits=10"},
+		{name: "malformed window, fallback on another line", headers: []string{"permessage-deflate; server_max_window_bits=7", "permessage-deflate"}, response: "permessage-deflate"},
 		{name: "first acceptable wins", headers: []string{"x-foo, permessage-deflate; client_no_context_takeover, permessage-deflate; server_no_context_takeover"},
 			want: deflateParams{clientNoContextTakeover: true}, response: "permessage-deflate; client_no_context_takeover"},
 
@@ -149,6 +157,9 @@ func TestAcceptDeflate(t *testing.T) {
 		{name: "client window leading zero", headers: []string{"permessage-deflate; client_max_window_bits=09"}, declined: true},
 		{name: "client window not a number", headers: []string{"permessage-deflate; client_max_window_bits=ten"}, declined: true},
 		{name: "client window huge", headers: []string{"permessage-deflate; client_max_window_bits=99999999999999999999"}, declined: true},
+		{name: "client window sign", headers: []string{"permessage-deflate; client_max_window_bits=+9"}, declined: true},
+		{name: "client window quoted leading zero", headers: []string{`permessage-deflate; client_max_window_bits="09"`}, declined: true},
+		{name: "server window 0", headers: []string{"permessage-deflate; server_max_window_bits=0"}, declined: true},
 		{name: "malformed, then good", headers: []string{"permessage-deflate; foo, permessage-deflate; client_max_window_bits=16, permessage-deflate; client_no_context_takeover"},
 			want: deflateParams{clientNoContextTakeover: true}, response: "permessage-deflate; client_no_context_takeover"},
 	}
@@ -187,15 +198,15 @@ func TestAcceptDeflate(t *testing.T) {
 	}
 }
 
-// offersOf returns the params of the offer acceptDeflate chose.
+// offersOf returns the params of the offer acceptDeflate chose: the first
+// well-formed one.
 func offersOf(t *testing.T, offers []extensionOffer, _ deflateParams) []extensionParam {
 	t.Helper()
 	for _, o := range offers {
 		if o.name != deflateName {
 			continue
 		}
-		p, _, err := readDeflateParams(o.params, false)
-		if err == nil && (p.serverMaxWindowBits == 0 || p.serverMaxWindowBits == 15) {
+		if _, _, err := readDeflateParams(o.params, false); err == nil {
 			return o.params
 		}
 	}
@@ -203,26 +214,129 @@ func offersOf(t *testing.T, offers []extensionOffer, _ deflateParams) []extensio
 	return nil
 }
 
+// What the server demands of its own (want) shapes its response: the
+// no_context_takeover flags unasked (sections 7.1.1.1, 7.1.1.2), its own
+// window, announced unasked when under 15 bits (section 7.1.2.1), and the
+// window it asks of the client, only when the offer named
+// client_max_window_bits (section 7.1.2.2).
 func TestAcceptDeflateWith(t *testing.T) {
-	offers, err := parseExtensions([]string{"permessage-deflate; client_max_window_bits"})
-	if err != nil {
-		t.Fatal(err)
+	tests := []struct {
+		name     string
+		offer    string
+		want     deflateParams // the server's demands
+		agreed   deflateParams
+		response string
+	}{
+		{name: "both no_context_takeover unasked", offer: "permessage-deflate",
+			want:     deflateParams{serverNoContextTakeover: true, clientNoContextTakeover: true},
+			agreed:   deflateParams{serverNoContextTakeover: true, clientNoContextTakeover: true},
+			response: "permessage-deflate; server_no_context_takeover; client_no_context_takeover"},
+		{name: "own window under 15 announced unasked", offer: "permessage-deflate",
+			want: deflateParams{serverMaxWindowBits: 12}, agreed: deflateParams{serverMaxWindowBits: 12}, response: "permessage-deflate; server_max_window_bits=12"},
+		{name: "own window of 15 not announced", offer: "permessage-deflate",
+			want: deflateParams{serverMaxWindowBits: 15}, agreed: deflateParams{}, response: "permessage-deflate"},
+		{name: "own window under the offer's", offer: "permessage-deflate; server_max_window_bits=14",
+			want: deflateParams{serverMaxWindowBits: 12}, agreed: deflateParams{serverMaxWindowBits: 12}, response: "permessage-deflate; server_max_window_bits=12"},
+		{name: "offer's window under the own", offer: "permessage-deflate; server_max_window_bits=9",
+			want: deflateParams{serverMaxWindowBits: 12}, agreed: deflateParams{serverMaxWindowBits: 9}, response: "permessage-deflate; server_max_window_bits=9"},
+		{name: "offered window repeated", offer: "permessage-deflate; server_max_window_bits=15",
+			want: deflateParams{}, agreed: deflateParams{serverMaxWindowBits: 15}, response: "permessage-deflate; server_max_window_bits=15"},
+		{name: "client window not asked unless offered", offer: "permessage-deflate",
+			want: deflateParams{clientMaxWindowBits: 10}, agreed: deflateParams{}, response: "permessage-deflate"},
+		{name: "client window asked when offered bare", offer: "permessage-deflate; client_max_window_bits",
+			want: deflateParams{clientMaxWindowBits: 10}, agreed: deflateParams{clientMaxWindowBits: 10}, response: "permessage-deflate; client_max_window_bits=10"},
+		{name: "client window asked under the offered", offer: "permessage-deflate; client_max_window_bits=12",
+			want: deflateParams{clientMaxWindowBits: 9}, agreed: deflateParams{clientMaxWindowBits: 9}, response: "permessage-deflate; client_max_window_bits=9"},
+		{name: "client window offered under the asked", offer: "permessage-deflate; client_max_window_bits=9",
+			want: deflateParams{clientMaxWindowBits: 12}, agreed: deflateParams{clientMaxWindowBits: 9}, response: "permessage-deflate; client_max_window_bits=9"},
+		{name: "client window offered, none asked", offer: "permessage-deflate; client_max_window_bits=11",
+			want: deflateParams{}, agreed: deflateParams{clientMaxWindowBits: 11}, response: "permessage-deflate; client_max_window_bits=11"},
+		{name: "client window bare, none asked", offer: "permessage-deflate; client_max_window_bits",
+			want: deflateParams{}, agreed: deflateParams{}, response: "permessage-deflate"},
+		{name: "everything", offer: "permessage-deflate; server_max_window_bits=10; client_max_window_bits",
+			want:     deflateParams{serverNoContextTakeover: true, clientNoContextTakeover: true, serverMaxWindowBits: 8, clientMaxWindowBits: 8},
+			agreed:   deflateParams{serverNoContextTakeover: true, clientNoContextTakeover: true, serverMaxWindowBits: 8, clientMaxWindowBits: 8},
+			response: "permessage-deflate; server_no_context_takeover; client_no_context_takeover; server_max_window_bits=8; client_max_window_bits=8"},
 	}
-	want := deflateParams{serverNoContextTakeover: true, clientNoContextTakeover: true, serverMaxWindowBits: 10, clientMaxWindowBits: 10}
-	got, resp, ok := acceptDeflateWith(offers, want)
-	if !ok {
-		t.Fatal("declined")
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			offers, err := parseExtensions([]string{tt.offer})
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, resp, ok := acceptDeflateWith(offers, tt.want)
+			if !ok {
+				t.Fatal("declined")
+			}
+			if got != tt.agreed || resp != tt.response {
+				t.Fatalf("got %+v %q, want %+v %q", got, resp, tt.agreed, tt.response)
+			}
+			// The client agrees on the same parameters.
+			offered, _, _ := readDeflateParams(offers[0].params, false)
+			if back, err := checkDeflateResponse(resp, offered); err != nil || back != got {
+				t.Fatalf("the client sees %q as %+v, %v", resp, back, err)
+			}
+		})
 	}
-	// Sections 7.1.1.1 and 7.1.1.2: the server may demand either unasked;
-	// window sizes in want are ignored.
-	if exp := (deflateParams{serverNoContextTakeover: true, clientNoContextTakeover: true}); got != exp {
-		t.Fatalf("got %+v, want %+v", got, exp)
-	}
-	if exp := "permessage-deflate; server_no_context_takeover; client_no_context_takeover"; resp != exp {
-		t.Fatalf("response %q, want %q", resp, exp)
-	}
-	if _, _, ok := acceptDeflateWith(nil, want); ok {
+	if _, _, ok := acceptDeflateWith(nil, deflateParams{serverMaxWindowBits: 10}); ok {
 		t.Fatal("accepted no offer at all")
+	}
+}
+
+// Every window size from 8 to 15 bits is honoured both ways: offered as
+// server_max_window_bits or client_max_window_bits, answered with the same
+// value, which the client accepts back (sections 7.1.2.1, 7.1.2.2).
+func TestAcceptDeflateEveryWindow(t *testing.T) {
+	for bits := 8; bits <= 15; bits++ {
+		for _, param := range []string{"server_max_window_bits", "client_max_window_bits"} {
+			offer := fmt.Sprintf("%s; %s=%d", deflateName, param, bits)
+			offers, err := parseExtensions([]string{offer})
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, resp, ok := acceptDeflate(offers)
+			if !ok {
+				t.Errorf("%q declined", offer)
+				continue
+			}
+			if resp != offer {
+				t.Errorf("%q answered with %q", offer, resp)
+			}
+			want := deflateParams{serverMaxWindowBits: bits}
+			if param == "client_max_window_bits" {
+				want = deflateParams{clientMaxWindowBits: bits}
+			}
+			if got != want {
+				t.Errorf("%q agreed %+v, want %+v", offer, got, want)
+			}
+			offered, _, _ := readDeflateParams(offers[0].params, false)
+			if back, err := checkDeflateResponse(resp, offered); err != nil || back != got {
+				t.Errorf("%q: the client sees %q as %+v, %v", offer, resp, back, err)
+			}
+		}
+	}
+}
+
+// A window size that is not 8 to 15 without leading zeroes, or is
+// missing, declines the offer and fails the response, for both parameters
+// (section 7.1); only an offer may name client_max_window_bits bare.
+func TestMalformedWindowSizes(t *testing.T) {
+	for _, param := range []string{"server_max_window_bits", "client_max_window_bits"} {
+		for _, v := range []string{"=0", "=7", "=16", "=08", "=+9", "=-9", "=9.0", `="08"`, ""} {
+			value := deflateName + "; " + param + v
+			offers, err := parseExtensions([]string{value})
+			if err != nil {
+				t.Fatal(err)
+			}
+			bareOffer := v == "" && param == "client_max_window_bits"
+			if _, resp, ok := acceptDeflate(offers); ok != bareOffer {
+				t.Errorf("offer %q: accepted %v (%q), want %v", value, ok, resp, bareOffer)
+			}
+			all := deflateParams{serverMaxWindowBits: 15, clientMaxWindowBits: 15}
+			if p, err := checkDeflateResponse(value, all); err == nil {
+				t.Errorf("response %q accepted as %+v", value, p)
+			}
+		}
 	}
 }
 
@@ -231,26 +345,27 @@ func TestDeflateOffer(t *testing.T) {
 		p    deflateParams
 		want string
 	}{
-		{deflateParams{}, "permessage-deflate"},
-		{deflateParams{serverNoContextTakeover: true}, "permessage-deflate; server_no_context_takeover"},
-		{deflateParams{clientNoContextTakeover: true}, "permessage-deflate; client_no_context_takeover"},
-		{deflateParams{serverMaxWindowBits: 10}, "permessage-deflate; server_max_window_bits=10"},
-		// client_max_window_bits is never offered.
-		{deflateParams{clientMaxWindowBits: 10}, "permessage-deflate"},
-		{deflateParams{true, true, 12, 9}, "permessage-deflate; server_no_context_takeover; client_no_context_takeover; server_max_window_bits=12"},
+		// Section 7.1.2.2: client_max_window_bits is always offered, bare
+		// unless the client promises a smaller window.
+		{deflateParams{}, "permessage-deflate; client_max_window_bits"},
+		{deflateParams{serverNoContextTakeover: true}, "permessage-deflate; server_no_context_takeover; client_max_window_bits"},
+		{deflateParams{clientNoContextTakeover: true}, "permessage-deflate; client_no_context_takeover; client_max_window_bits"},
+		{deflateParams{serverMaxWindowBits: 10}, "permessage-deflate; server_max_window_bits=10; client_max_window_bits"},
+		{deflateParams{clientMaxWindowBits: 10}, "permessage-deflate; client_max_window_bits=10"},
+		{deflateParams{true, true, 12, 9}, "permessage-deflate; server_no_context_takeover; client_no_context_takeover; server_max_window_bits=12; client_max_window_bits=9"},
 	}
 	for _, tt := range tests {
 		got := deflateOffer(tt.p)
 		if got != tt.want {
 			t.Errorf("deflateOffer(%+v) = %q, want %q", tt.p, got, tt.want)
 		}
-		// What we offer, our own server parses as a well-formed offer.
+		// What we offer, our own server parses back as the same offer.
 		offers, err := parseExtensions([]string{got})
 		if err != nil || len(offers) != 1 {
 			t.Fatalf("%q: %v %v", got, offers, err)
 		}
-		if _, _, err := readDeflateParams(offers[0].params, false); err != nil {
-			t.Errorf("%q: %v", got, err)
+		if p, named, err := readDeflateParams(offers[0].params, false); err != nil || !named || p != tt.p {
+			t.Errorf("%q: read back as %+v (client_max_window_bits named %v), %v", got, p, named, err)
 		}
 	}
 }
@@ -277,12 +392,20 @@ func TestCheckDeflateResponse(t *testing.T) {
 		{name: "server window as asked", value: "permessage-deflate; server_max_window_bits=10", offered: w10, want: w10},
 		{name: "server window smaller than asked", value: "permessage-deflate; server_max_window_bits=8", offered: w10, want: deflateParams{serverMaxWindowBits: 8}},
 		{name: "server window quoted", value: `permessage-deflate; server_max_window_bits="10"`, offered: w10, want: w10},
-		{name: "client window 15 tolerated", value: "permessage-deflate; client_max_window_bits=15", offered: none},
+		// Section 7.1.2.2: client_max_window_bits is always offered, so
+		// any valid value is honoured.
+		{name: "client window 15", value: "permessage-deflate; client_max_window_bits=15", offered: none, want: deflateParams{clientMaxWindowBits: 15}},
+		{name: "client window 14", value: "permessage-deflate; client_max_window_bits=14", offered: none, want: deflateParams{clientMaxWindowBits: 14}},
+		{name: "client window 8", value: "permessage-deflate; client_max_window_bits=8", offered: none, want: deflateParams{clientMaxWindowBits: 8}},
+		{name: "client window above the offered", value: "permessage-deflate; client_max_window_bits=12", offered: deflateParams{clientMaxWindowBits: 10}, want: deflateParams{clientMaxWindowBits: 12}},
+		{name: "both windows", value: "permessage-deflate; server_max_window_bits=8; client_max_window_bits=9", offered: w10, want: deflateParams{serverMaxWindowBits: 8, clientMaxWindowBits: 9}},
 
 		{name: "server window larger than asked", value: "permessage-deflate; server_max_window_bits=11", offered: w10, wantErr: "server_max_window_bits=10"},
 		{name: "server window asked, not answered", value: "permessage-deflate", offered: w10, wantErr: "server_max_window_bits=10"},
-		{name: "client window narrowed", value: "permessage-deflate; client_max_window_bits=14", offered: none, wantErr: "client_max_window_bits=14"},
-		{name: "client window 8", value: "permessage-deflate; client_max_window_bits=8", offered: none, wantErr: "compress/flate"},
+		{name: "server window 15 when 10 asked", value: "permessage-deflate; server_max_window_bits=15", offered: w10, wantErr: "server_max_window_bits=10"},
+		{name: "client window 16", value: "permessage-deflate; client_max_window_bits=16", offered: none, wantErr: "8 to 15"},
+		{name: "client window 0", value: "permessage-deflate; client_max_window_bits=0", offered: none, wantErr: "8 to 15"},
+		{name: "client window +9", value: "permessage-deflate; client_max_window_bits=+9", offered: none, wantErr: "8 to 15"},
 		{name: "bare client window", value: "permessage-deflate; client_max_window_bits", offered: none, wantErr: "no value"},
 		{name: "bare server window", value: "permessage-deflate; server_max_window_bits", offered: none, wantErr: "no value"},
 		{name: "server window 16", value: "permessage-deflate; server_max_window_bits=16", offered: none, wantErr: "8 to 15"},
@@ -338,8 +461,8 @@ func TestAcceptDeflateCombinations(t *testing.T) {
 							offer += "; " + q
 						}
 					}
-					valid := c != "server_max_window_bits=16" && c != "server_max_window_bits" && d != "client_max_window_bits=16"
-					honoured := valid && (c == "" || c == "server_max_window_bits=15")
+					// Section 7.1: every well-formed offer is honoured.
+					honoured := c != "server_max_window_bits=16" && c != "server_max_window_bits" && d != "client_max_window_bits=16"
 					offers, err := parseExtensions([]string{offer})
 					if err != nil {
 						t.Fatal(err)
@@ -354,9 +477,8 @@ func TestAcceptDeflateCombinations(t *testing.T) {
 						continue
 					}
 					want := deflateParams{serverNoContextTakeover: a != "", clientNoContextTakeover: b != ""}
-					if c != "" {
-						want.serverMaxWindowBits = 15
-					}
+					fmt.Sscanf(c, "server_max_window_bits=%d", &want.serverMaxWindowBits)
+					fmt.Sscanf(d, "client_max_window_bits=%d", &want.clientMaxWindowBits)
 					if p != want {
 						t.Errorf("%q: %+v, want %+v", offer, p, want)
 					}

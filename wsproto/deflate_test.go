@@ -79,7 +79,7 @@ func TestDeflateRoundTrip(t *testing.T) {
 					if err != nil {
 						t.Fatal(err)
 					}
-					f := newInflater(noTakeover)
+					f := newInflater(noTakeover, 15)
 					var compressed, out []byte
 					for i := range 20 {
 						size := roundTripSizes[i%len(roundTripSizes)]
@@ -147,7 +147,7 @@ func TestDeflateContextTakeover(t *testing.T) {
 	msg := content("random", 10000, 1)
 	for _, noTakeover := range []bool{false, true} {
 		d, _ := newDeflater(flate.DefaultCompression, noTakeover, 15)
-		f := newInflater(noTakeover)
+		f := newInflater(noTakeover, 15)
 		first, _ := d.appendCompress(nil, msg)
 		second, _ := d.appendCompress(nil, msg)
 		if noTakeover && len(second) != len(first) {
@@ -166,7 +166,7 @@ func TestDeflateContextTakeover(t *testing.T) {
 	// The window spans messages: 40 KiB across many small messages, then
 	// one that refers back to all of it.
 	d, _ := newDeflater(flate.BestCompression, false, 15)
-	f := newInflater(false)
+	f := newInflater(false, 15)
 	for i := range 50 {
 		msg := content("mixed", 800+i, uint64(i))
 		c, _ := d.appendCompress(nil, msg)
@@ -217,7 +217,7 @@ func TestDeflateInterop(t *testing.T) {
 	for level := flate.HuffmanOnly; level <= flate.BestCompression; level++ {
 		var buf bytes.Buffer
 		w, _ := flate.NewWriter(&buf, level)
-		f := newInflater(false)
+		f := newInflater(false, 15)
 		for i := range 20 {
 			msg := content("json", 100*i, uint64(i))
 			buf.Reset()
@@ -252,7 +252,7 @@ func TestInflateRFCExamples(t *testing.T) {
 	}
 	for _, tt := range tests {
 		for _, streamed := range []bool{false, true} {
-			f := newInflater(!tt.takeover)
+			f := newInflater(!tt.takeover, 15)
 			for i, m := range tt.msgs {
 				var out []byte
 				var err error
@@ -271,7 +271,7 @@ func TestInflateRFCExamples(t *testing.T) {
 	}
 	// An empty payload is not valid compressed data: 00 00 ff ff alone is
 	// no block.
-	if _, err := newInflater(true).appendInflate(nil, nil, 100); !errors.Is(err, errBadDeflate) {
+	if _, err := newInflater(true, 15).appendInflate(nil, nil, 100); !errors.Is(err, errBadDeflate) {
 		t.Errorf("empty payload: %v, want errBadDeflate", err)
 	}
 	// Section 7.2.3.6: an empty message is sent as the single byte 0x00.
@@ -291,7 +291,7 @@ func TestInflateLimit(t *testing.T) {
 	msg := content("text", 5000, 1)
 	d, _ := newDeflater(0, true, 15)
 	c, _ := d.appendCompress(nil, msg)
-	f := newInflater(true)
+	f := newInflater(true, 15)
 	for _, limit := range []int64{5000, 5001, -1} {
 		if out, err := f.appendInflate(nil, c, limit); err != nil || !bytes.Equal(out, msg) {
 			t.Fatalf("limit %d: %v", limit, err)
@@ -312,7 +312,7 @@ func TestInflateLimit(t *testing.T) {
 	}
 	// With context takeover, a message cut short by the limit loses the
 	// context: the next one fails rather than inflating wrong.
-	ft := newInflater(false)
+	ft := newInflater(false, 15)
 	if _, err := ft.appendInflate(nil, c, 10); err != errInflateLimit {
 		t.Fatal(err)
 	}
@@ -335,7 +335,7 @@ func TestInflateBomb(t *testing.T) {
 	}
 	const limit = 1 << 20
 	for _, noTakeover := range []bool{false, true} {
-		f := newInflater(noTakeover)
+		f := newInflater(noTakeover, 15)
 		f.appendInflate(nil, []byte{0}, limit) // warm the pool
 		var before, after runtime.MemStats
 		runtime.ReadMemStats(&before)
@@ -352,7 +352,7 @@ func TestInflateBomb(t *testing.T) {
 			t.Logf("appendInflate: %d-byte bomb, %d bytes allocated", len(bomb), a)
 		}
 
-		f = newInflater(noTakeover) // with takeover, f's context is lost
+		f = newInflater(noTakeover, 15) // with takeover, f's context is lost
 		runtime.ReadMemStats(&before)
 		n, err := f.inflateTo(io.Discard, bytes.NewReader(bomb), limit)
 		runtime.ReadMemStats(&after)
@@ -368,7 +368,7 @@ func TestInflateBomb(t *testing.T) {
 }
 
 func TestInflateErrors(t *testing.T) {
-	f := newInflater(true)
+	f := newInflater(true, 15)
 	// BTYPE 11 is reserved (RFC 1951 section 3.2.3).
 	for _, bad := range [][]byte{{0xff}, {0x07}, {0x00, 0x05, 0x00, 0x00, 0x00}, {0xf2, 0x48, 0xcd}} {
 		out, err := f.appendInflate(nil, bad, 1000)
@@ -400,7 +400,7 @@ func TestInflateErrors(t *testing.T) {
 	if _, err := f.Read(make([]byte, 10)); err == nil {
 		t.Error("Read after the message failed")
 	}
-	if _, err := newInflater(true).Read(make([]byte, 10)); err == nil {
+	if _, err := newInflater(true, 15).Read(make([]byte, 10)); err == nil {
 		t.Error("Read with no message")
 	}
 }
@@ -417,7 +417,7 @@ func TestInflateAbandoned(t *testing.T) {
 		d, _ := newDeflater(0, noTakeover, 15)
 		c1, _ := d.appendCompress(nil, msg)
 		c2, _ := d.appendCompress(nil, msg)
-		f := newInflater(noTakeover)
+		f := newInflater(noTakeover, 15)
 		f.beginBytes(c1, -1)
 		if _, err := f.Read(make([]byte, 100)); err != nil {
 			t.Fatal(err)
@@ -445,7 +445,7 @@ func TestDeflaterErrors(t *testing.T) {
 	boom := errors.New("boom")
 	for _, noTakeover := range []bool{false, true} {
 		d, _ := newDeflater(0, noTakeover, 15)
-		f := newInflater(noTakeover)
+		f := newInflater(noTakeover, 15)
 		first := content("text", 5000, 3)
 		c0, err := d.appendCompress(nil, first)
 		if err != nil {
@@ -478,7 +478,7 @@ func TestDeflaterErrors(t *testing.T) {
 // abort drops an unfinished message only.
 func TestDeflaterAbort(t *testing.T) {
 	d, _ := newDeflater(2, false, 15)
-	f := newInflater(false)
+	f := newInflater(false, 15)
 	msg := content("json", 3000, 4)
 	var sink bytes.Buffer
 	d.begin(&sink)
@@ -497,25 +497,88 @@ func TestDeflaterAbort(t *testing.T) {
 	}
 }
 
-func TestWindow(t *testing.T) {
-	var w window
-	var all []byte
-	r := rand.New(rand.NewPCG(1, 2))
-	for i := range 200 {
-		n := r.IntN(3000)
-		if i%50 == 49 {
-			n = deflateWindow + r.IntN(100)
-		}
-		p := content("random", n, uint64(i))
-		all = append(all, p...)
-		w.write(p)
-		if i%7 == 0 {
-			want := all[max(0, len(all)-deflateWindow):]
-			if got := w.bytes(); !bytes.Equal(got, want) {
-				t.Fatalf("write %d: window of %d bytes differs from the last %d", i, len(got), len(want))
+// A window of each size holds exactly the last size bytes written, in
+// order, through writes shorter and longer than itself, whether bytes
+// unrolls the ring often or rarely.
+func TestWindowKeepsLastBytes(t *testing.T) {
+	for _, size := range []int{512, 1 << 12, deflateWindow} {
+		for _, every := range []int{1, 7} {
+			w := window{size: size}
+			var all []byte
+			r := rand.New(rand.NewPCG(1, uint64(size)))
+			for i := range 200 {
+				n := r.IntN(min(3000, size+size/2))
+				if i%50 == 49 {
+					n = size + r.IntN(100)
+				}
+				p := content("random", n, uint64(i))
+				all = append(all, p...)
+				w.write(p)
+				if i%every == 0 {
+					want := all[max(0, len(all)-size):]
+					if got := w.bytes(); !bytes.Equal(got, want) {
+						t.Fatalf("size %d, write %d: window of %d bytes differs from the last %d", size, i, len(got), len(want))
+					}
+				}
+			}
+			if len(w.buf) != size || cap(w.buf) != size {
+				t.Errorf("size %d: buffer of len %d, cap %d", size, len(w.buf), cap(w.buf))
 			}
 		}
 	}
+}
+
+// With context takeover, an inflater keeps between messages the last
+// 2^bits bytes of output for the window the peer agreed to, 512 bytes for
+// 8 bits as for 9 (zlib compresses with 9 when asked for 8): a message
+// that refers back that far inflates, one that refers further fails.
+func TestInflaterKeepsAgreedWindow(t *testing.T) {
+	for _, tc := range []struct{ bits, keeps int }{{8, 512}, {9, 512}, {12, 4096}, {14, 16384}, {15, 32768}} {
+		f := newInflater(false, tc.bits)
+		first := content("random", 40000, uint64(tc.bits))
+		if out, err := f.appendInflate(nil, flateCompress(t, nil, first), -1); err != nil || !bytes.Equal(out, first) {
+			t.Fatalf("bits %d, first message: %d bytes, %v", tc.bits, len(out), err)
+		}
+		if len(f.win.buf) != tc.keeps || cap(f.win.buf) != tc.keeps {
+			t.Fatalf("bits %d: window of len %d, cap %d; want %d", tc.bits, len(f.win.buf), cap(f.win.buf), tc.keeps)
+		}
+		tail := first[len(first)-tc.keeps:]
+		if !bytes.Equal(f.win.bytes(), tail) {
+			t.Fatalf("bits %d: the window is not the last %d bytes of output", tc.bits, tc.keeps)
+		}
+		// Random bytes compress only by referring to the window: all of
+		// it, from its oldest byte on.
+		if out, err := f.appendInflate(nil, flateCompress(t, tail, tail), -1); err != nil || !bytes.Equal(out, tail) {
+			t.Fatalf("bits %d: a message referring %d bytes back: %d bytes, %v", tc.bits, tc.keeps, len(out), err)
+		}
+		if tc.keeps == deflateWindow {
+			continue // compress/flate refers no further than 32 KiB
+		}
+		g := newInflater(false, tc.bits)
+		g.appendInflate(nil, flateCompress(t, nil, first), -1)
+		older := first[len(first)-tc.keeps-300 : len(first)-tc.keeps]
+		if out, err := g.appendInflate(nil, flateCompress(t, first, older), -1); !errors.Is(err, errBadDeflate) {
+			t.Fatalf("bits %d: a message referring past the window: %d bytes, %v", tc.bits, len(out), err)
+		}
+	}
+}
+
+// flateCompress compresses msg with compress/flate, dict as the earlier
+// output, as a peer would (RFC 7692 section 7.2.1).
+func flateCompress(t *testing.T, dict, msg []byte) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	w, err := flate.NewWriterDict(&buf, flate.BestCompression, dict)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Write(msg)
+	w.Flush()
+	c, ok := bytes.CutSuffix(buf.Bytes(), []byte{0, 0, 0xff, 0xff})
+	if !ok {
+		t.Fatal("compress/flate's flush did not end with 00 00 ff ff")
+	}
+	return c
 }
 
 // Memory per connection, as documented at the top of deflate.go: logged,
@@ -543,7 +606,7 @@ func TestDeflateMemory(t *testing.T) {
 	_ = r
 
 	d, _ := newDeflater(0, false, 15)
-	f := newInflater(false)
+	f := newInflater(false, 15)
 	c, _ := d.appendCompress(nil, msg)
 	f.appendInflate(nil, c, -1)
 	t.Logf("deflater with context takeover, 15 bits: %d bytes kept", d.kept())
@@ -552,7 +615,7 @@ func TestDeflateMemory(t *testing.T) {
 	}
 	dn, _ := newDeflater(0, true, 15)
 	fresh := dn.kept()
-	fn := newInflater(true)
+	fn := newInflater(true, 15)
 	c, _ = dn.appendCompress(nil, msg)
 	fn.appendInflate(nil, c, -1)
 	if fn.fr != nil || fn.win.buf != nil || dn.kept() != fresh {
@@ -570,7 +633,7 @@ func FuzzInflate(f *testing.F) {
 	f.Add([]byte{0xff}, uint16(10))
 	f.Fuzz(func(t *testing.T, data []byte, limit uint16) {
 		for _, noTakeover := range []bool{false, true} {
-			in := newInflater(noTakeover)
+			in := newInflater(noTakeover, 15)
 			for round := range 2 {
 				out, err := in.appendInflate(nil, data, int64(limit))
 				if len(out) > int(limit) {
@@ -582,7 +645,7 @@ func FuzzInflate(f *testing.F) {
 				default:
 					t.Fatalf("round %d: %v", round, err)
 				}
-				n, err2 := newInflater(noTakeover).inflateTo(io.Discard, iotest.HalfReader(bytes.NewReader(data)), int64(limit))
+				n, err2 := newInflater(noTakeover, 15).inflateTo(io.Discard, iotest.HalfReader(bytes.NewReader(data)), int64(limit))
 				if round == 0 && (n != int64(len(out)) || (err == nil) != (err2 == nil)) {
 					t.Fatalf("streamed: %d bytes, %v; whole: %d bytes, %v", n, err2, len(out), err)
 				}
@@ -603,7 +666,7 @@ func BenchmarkDeflate(b *testing.B) {
 			for _, level := range []int{flate.BestSpeed, 2, flate.DefaultCompression} {
 				b.Run(fmt.Sprintf("%s/noContextTakeover=%v/level=%d", tc.name, noTakeover, level), func(b *testing.B) {
 					d, _ := newDeflater(level, noTakeover, 15)
-					f := newInflater(noTakeover)
+					f := newInflater(noTakeover, 15)
 					var c, out []byte
 					var total int
 					b.SetBytes(int64(len(tc.msg)))

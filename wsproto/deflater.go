@@ -16,8 +16,9 @@ import (
 
 // deflater compresses the messages of one connection.
 type deflater struct {
-	enc *deflate.Encoder
-	dst io.Writer // a streamed message's destination, nil between messages
+	enc        *deflate.Encoder
+	dst        io.Writer // a streamed message's destination, nil between messages
+	windowBits int       // the window it compresses with, 8 to 15
 }
 
 // newDeflater returns a deflater at a compression level: 1 (fastest) to 9
@@ -37,7 +38,7 @@ func newDeflater(level int, noContextTakeover bool, windowBits int) (*deflater, 
 	if level == flate.DefaultCompression {
 		level = 6
 	}
-	return &deflater{enc: deflate.New(windowBits, level, !noContextTakeover)}, nil
+	return &deflater{enc: deflate.New(windowBits, level, !noContextTakeover), windowBits: windowBits}, nil
 }
 
 var errDeflaterIdle = errors.New("websocket: deflater used with no message begun")

@@ -119,25 +119,40 @@
 // under it a message compressed on its own saves a few bytes at most) and
 // Writer compresses on the fly, sending the compressed bytes as fragments;
 // control frames are never compressed. Messages arrive compressed or not,
-// as the peer chose, and Read, ReadAppend and Reader inflate them.
+// as the peer chose, and Read, ReadAppend and Reader inflate them. The
+// compressor is wsraise's own (internal/deflate), so that it can honour
+// any window the peer asks for, 256 bytes to 32 KiB, and keep little
+// between messages; compress/flate inflates.
 //
-// By default each message this endpoint sends stands alone (no context
-// takeover, announced in the handshake): compressors are borrowed from a
-// pool for one message at a time, and an idle connection holds nothing for
-// compressing. ContextTakeover lets each message refer to the ones before
-// it: short, similar messages such as a chat's then compress far better.
-// But the compressor, which is large, is then kept for the connection's
-// life once it has sent a compressed message. That is why it is not the
-// default: the memory would grow with the number of connections, not of
-// messages in flight (docs/PERFORMANCE.md has the sizes). To decompress a
-// peer that uses context takeover (browsers do), an endpoint keeps its
-// last 32 KiB of output; PeerNoContextTakeover asks the peer not to, and
-// saves those 32 KiB. Pooled state is held only while a message is being
-// compressed (a compressor, without context takeover) or decompressed (in
-// both modes), so its peak follows the number of messages in flight, not
-// of connections. In steady state Write and ReadAppend allocate nothing
-// per compressed message, except small tables that compress/flate's
-// decoder makes for some blocks of large messages.
+// By default each message this endpoint sends may refer to the ones it sent
+// before (context takeover, RFC 7692 section 7.1.1), whenever the peer
+// allows it: short, similar messages such as a chat's compress far better.
+// The compressor then keeps its state for the connection's life once it
+// has sent a compressed message: its window plus a hash table of at most
+// 8 KiB, 40 KiB for the default 32 KiB window. NoContextTakeover makes
+// each message stand alone, announced in the handshake: compressors are
+// then borrowed from a pool for one message at a time, and an idle
+// connection holds nothing for compressing. To decompress a peer that uses
+// context takeover (browsers do), an endpoint keeps the last 2^bits bytes
+// of its output, bits being the peer's window (32 KiB unless a smaller one
+// was agreed); PeerNoContextTakeover asks the peer not to, and saves them.
+// Pooled state is held only while a message is being compressed (a
+// compressor, without context takeover) or decompressed (in both modes),
+// so its peak follows the number of messages in flight, not of
+// connections. In steady state Write and ReadAppend allocate nothing per
+// compressed message, except small tables that compress/flate's decoder
+// makes for some blocks of large messages.
+//
+// Window sizes from 8 to 15 bits (256 bytes to 32 KiB) are negotiated both
+// ways (section 7.1.2). WindowBits bounds the window this endpoint
+// compresses with, and so what its compressor keeps; PeerWindowBits asks
+// the peer for a smaller window, and so bounds what this endpoint keeps to
+// decompress. A server honours any window a client asks of it, and says
+// which it uses; it answers client_max_window_bits only when the client
+// offered it. A client always offers client_max_window_bits, and honours
+// any value the server answers. A window the response does not state is
+// 15 bits. An endpoint never keeps less than 512 bytes to decompress:
+// zlib-based peers compress with 9 bits when 8 was agreed.
 //
 // The read limit applies to the decompressed size: a message that
 // inflates past it fails with 1009 as soon as its output does, having
@@ -152,14 +167,10 @@
 // checked, when the next one is read: with context takeover the next may
 // refer to it.
 //
-// compress/flate always compresses with a 32 KiB window (15 bits) and
-// cannot be told to use less. So the server declines an offer whose
-// server_max_window_bits is under 15, and the client never offers
-// client_max_window_bits and fails a response that asks it for less than
-// 15; both decompress a peer's smaller window. A read interrupted by its
-// context in the middle of a compressed message loses the decompressor's
-// state: without context takeover the next message reads as usual; with
-// it, the next compressed message fails the connection with 1011.
+// A read interrupted by its context in the middle of a compressed message
+// loses the decompressor's state: without context takeover the next
+// message reads as usual; with it, the next compressed message fails the
+// connection with 1011.
 //
 // # Concurrency
 //
