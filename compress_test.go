@@ -27,6 +27,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"wsraise/internal/race"
 	"wsraise/internal/rawpeer"
 	"wsraise/wsproto"
 )
@@ -81,48 +82,58 @@ func parseAgreed(t testing.TB, h []string) deflateParams {
 // deflatePeer is a raw peer with permessage-deflate: its own compressor
 // and decompressor, with or without context takeover as agreed.
 //
-// compress/flate cannot narrow its window. When the agreement gives the
-// peer's compressor less than 15 bits, each message starts a new writer
-// whose dictionary is the last 2^bits bytes the peer sent, so that it
-// refers across messages no further than the window the other side keeps
-// (RFC 7692 section 7.1.2); within a message it may still refer up to 32
-// KiB back, which a flate reader inflates whatever the window. The
-// decompressor keeps 32 KiB whatever was agreed: it inflates any window.
+// With a 15-bit window it compresses with compress/flate. compress/flate
+// cannot narrow its window, so with less the peer compresses with
+// rawpeer.NaiveDeflate, which never refers further back than the window
+// agreed (RFC 7692 section 7.1.2): wsraise's inflater, which keeps only
+// that window, is then tested for real. It inflates with compress/flate,
+// and rawpeer.Inflater checks that no message of wsraise's refers back
+// further than the window wsraise agreed to compress with.
 type deflatePeer struct {
 	*rawpeer.Peer
 	ownTakeover, peerTakeover bool
-	ownBits                   int // the window its compressor may use
+	ownBits, peerBits         int // the windows agreed for this peer's messages and for the other side's
 	level                     int
 	fw                        *flate.Writer
 	wbuf                      bytes.Buffer
 	dict                      []byte // the last 32 KiB the other side compressed
 	sent                      []byte // with ownBits < 15, the last 2^ownBits bytes it compressed
+	ref                       *rawpeer.Inflater
 }
 
 func newDeflatePeer(p *rawpeer.Peer, params deflateParams) *deflatePeer {
 	d := &deflatePeer{Peer: p, level: flate.DefaultCompression}
 	if p.Client {
 		d.ownTakeover, d.peerTakeover = !params.clientNoTakeover, !params.serverNoTakeover
-		d.ownBits = params.clientBits
+		d.ownBits, d.peerBits = params.clientBits, params.serverBits
 	} else {
 		d.ownTakeover, d.peerTakeover = !params.serverNoTakeover, !params.clientNoTakeover
-		d.ownBits = params.serverBits
+		d.ownBits, d.peerBits = params.serverBits, params.clientBits
 	}
+	// Section 7.1.2: a window not stated is 15 bits.
 	if d.ownBits == 0 {
 		d.ownBits = 15
 	}
+	if d.peerBits == 0 {
+		d.peerBits = 15
+	}
+	d.ref = rawpeer.NewInflater(d.peerBits, 64<<20)
 	return d
 }
 
 // compress is section 7.2.1: compress, sync flush, drop 00 00 ff ff.
 func (d *deflatePeer) compress(msg []byte) []byte {
 	d.T.Helper()
-	switch {
-	case d.ownTakeover && d.ownBits < 15:
-		d.fw, _ = flate.NewWriterDict(&d.wbuf, d.level, d.sent)
-		d.sent = append(d.sent, msg...)
-		d.sent = d.sent[max(0, len(d.sent)-1<<d.ownBits):]
-	case d.fw == nil || !d.ownTakeover:
+	if d.ownBits < 15 {
+		var history []byte
+		if d.ownTakeover {
+			history = d.sent
+			d.sent = append(d.sent, msg...)
+			d.sent = d.sent[max(0, len(d.sent)-1<<d.ownBits):]
+		}
+		return rawpeer.NaiveDeflate(history, msg, d.ownBits)
+	}
+	if d.fw == nil || !d.ownTakeover {
 		d.fw, _ = flate.NewWriter(&d.wbuf, d.level)
 	}
 	d.wbuf.Reset()
@@ -151,6 +162,15 @@ func (d *deflatePeer) decompress(payload []byte) []byte {
 	if d.peerTakeover {
 		d.dict = append(d.dict, out...)
 		d.dict = d.dict[max(0, len(d.dict)-32<<10):]
+	} else {
+		d.ref.Reset()
+	}
+	got, maxDist, err := d.ref.Message(payload)
+	if err != nil || !bytes.Equal(got, out) {
+		d.T.Fatalf("rawpeer's inflater disagrees with compress/flate on a %d-byte message: %v", len(payload), err)
+	}
+	if maxDist > 1<<d.peerBits {
+		d.T.Fatalf("a message refers %d bytes back, past the %d-bit window agreed", maxDist, d.peerBits)
 	}
 	return out
 }
@@ -235,7 +255,8 @@ func dialRawDeflate(t testing.TB, addr, path, offer string) (*deflatePeer, defla
 // with the defaults, /stream echoing through Reader and Writer (1 KiB
 // fragments), /nctx asking for server_no_context_takeover, /pnctx for
 // client_no_context_takeover, /limit with a 64 KiB read limit, /low
-// compressing every message, at level 9, and /plain without compression.
+// compressing every message, at level 9, /win9 with 9-bit windows both
+// ways, and /plain without compression.
 func deflateServer(t testing.TB) string {
 	mux := http.NewServeMux()
 	route := func(path string, opts wsproto.UpgradeOptions, stream bool) {
@@ -268,6 +289,7 @@ func deflateServer(t testing.TB) string {
 	route("/pnctx", wsproto.UpgradeOptions{Compression: on(wsproto.CompressionOptions{PeerNoContextTakeover: true})}, true)
 	route("/limit", wsproto.UpgradeOptions{ReadLimit: 64 << 10, Compression: on(wsproto.CompressionOptions{})}, false)
 	route("/low", wsproto.UpgradeOptions{Compression: on(wsproto.CompressionOptions{Threshold: -1, Level: 9})}, false)
+	route("/win9", wsproto.UpgradeOptions{Compression: on(wsproto.CompressionOptions{WindowBits: 9, PeerWindowBits: 9})}, true)
 	route("/plain", wsproto.UpgradeOptions{}, false)
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
@@ -323,6 +345,25 @@ var compressSizes = []int{16, 64, 256, 1 << 10, 4 << 10, 16 << 10, 64 << 10, 128
 // messages up to 1 KiB (Autobahn sends 1000), fewer of the larger ones,
 // and at least 4, enough for context takeover to carry over.
 func messagesFor(size int) int { return max(4, min(100, (256<<10)/size)) }
+
+// messagesForWindow is messagesFor for a peer that compresses with a
+// window of bits bits. Under 15 bits the peer compresses with
+// rawpeer.NaiveDeflate, whose brute force costs the window's size at
+// every position, so a case sends about 36 KiB, in messages of 256 bytes
+// to 16 KiB; that is still past the largest of these windows, so the
+// windows slide. It returns 0 for a case left out: the other sizes, and
+// under -race the windows from 11 bits up, which would cost the race run
+// half a minute of CPU; CI runs them in its run without -race (-tags
+// purego).
+func messagesForWindow(size, bits int) int {
+	switch {
+	case bits == 0 || bits >= 15:
+		return messagesFor(size)
+	case size < 256 || size > 16<<10, race.Enabled && bits >= 11:
+		return 0
+	}
+	return max(2, min(messagesFor(size), (36<<10)/size))
+}
 
 // exchange sends n messages of kind and size through a deflatePeer
 // client, compressed, every third one in fragments and every fifth one
@@ -413,12 +454,27 @@ func compressionServerCases() []compressCase {
 		{"server compresses every message at level 9", "/low", "permessage-deflate; client_max_window_bits", deflateParams{agreed: true}, 0},
 		{"client_max_window_bits=10 answered", "/stream", "permessage-deflate; client_max_window_bits=10", deflateParams{agreed: true, clientBits: 10}, 128},
 		{"8-bit windows both ways", "/deflate", "permessage-deflate; server_max_window_bits=8; client_max_window_bits=8", deflateParams{agreed: true, serverBits: 8, clientBits: 8}, 128},
+		{"server imposes 9-bit windows both ways", "/win9", "permessage-deflate; client_max_window_bits", deflateParams{agreed: true, serverBits: 9, clientBits: 9}, 128},
+		{"server window smaller than offered", "/win9", "permessage-deflate; server_max_window_bits=12; client_max_window_bits=10", deflateParams{agreed: true, serverBits: 9, clientBits: 9}, 128},
+	}
+	// Every window size, both ways, through Reader and Writer and through
+	// whole messages.
+	for bits := 9; bits <= 15; bits++ {
+		offer := fmt.Sprintf("permessage-deflate; server_max_window_bits=%d; client_max_window_bits=%d", bits, bits)
+		combos = append(combos, struct {
+			name, path, offer string
+			want              deflateParams
+			threshold         int
+		}{fmt.Sprintf("%d-bit windows both ways", bits), []string{"/deflate", "/stream"}[bits%2], offer, deflateParams{agreed: true, serverBits: bits, clientBits: bits}, 128})
 	}
 	for c, combo := range combos {
 		for s, size := range compressSizes {
+			if messagesForWindow(size, combo.want.clientBits) == 0 {
+				continue
+			}
 			cs = append(cs, compressCase{
 				id: fmt.Sprintf("13.%d.%d", c+1, s+1), section: "7.1",
-				name: fmt.Sprintf("%s, %d messages of %d bytes", combo.name, messagesFor(size), size),
+				name: fmt.Sprintf("%s, %d messages of %d bytes", combo.name, messagesForWindow(size, combo.want.clientBits), size),
 				run: func(t *testing.T, addr string) {
 					d, params := dialRawDeflate(t, addr, combo.path, combo.offer)
 					if params != combo.want {
@@ -427,7 +483,7 @@ func compressionServerCases() []compressCase {
 					if s%2 == 0 {
 						d.level = flate.BestSpeed
 					}
-					exchange(d, params, "json", size, messagesFor(size), combo.threshold)
+					exchange(d, params, "json", size, messagesForWindow(size, combo.want.clientBits), combo.threshold)
 				},
 			})
 		}
@@ -524,13 +580,34 @@ func TestCompressionClient(t *testing.T) {
 		{"declined", wsproto.CompressionOptions{}, "permessage-deflate; client_max_window_bits", "", deflateParams{}},
 		{"client_max_window_bits=9 honoured", wsproto.CompressionOptions{}, "permessage-deflate; client_max_window_bits", "permessage-deflate; client_max_window_bits=9", deflateParams{agreed: true, clientBits: 9}},
 		{"server_max_window_bits=8 unasked", wsproto.CompressionOptions{}, "permessage-deflate; client_max_window_bits", "permessage-deflate; server_max_window_bits=8", deflateParams{agreed: true, serverBits: 8}},
+		{"client_max_window_bits smaller than offered", wsproto.CompressionOptions{WindowBits: 12}, "permessage-deflate; client_max_window_bits=12", "permessage-deflate; client_max_window_bits=9", deflateParams{agreed: true, clientBits: 9}},
+	}
+	// Every window size, both ways: the client asks for the server's
+	// window and offers its own.
+	for bits := 8; bits <= 15; bits++ {
+		offer := fmt.Sprintf("permessage-deflate; server_max_window_bits=%d; client_max_window_bits=%d", bits, bits)
+		if bits == 15 {
+			offer = "permessage-deflate; server_max_window_bits=15; client_max_window_bits"
+		}
+		combos = append(combos, struct {
+			name     string
+			opts     wsproto.CompressionOptions
+			offer    string
+			response string
+			want     deflateParams
+		}{fmt.Sprintf("%d-bit windows both ways", bits), wsproto.CompressionOptions{WindowBits: bits, PeerWindowBits: bits}, offer,
+			fmt.Sprintf("permessage-deflate; server_max_window_bits=%d; client_max_window_bits=%d", bits, bits),
+			deflateParams{agreed: true, serverBits: bits, clientBits: bits}})
 	}
 	var cases []compressCase
 	for c, combo := range combos {
 		for s, size := range compressSizes {
+			if messagesForWindow(size, combo.want.serverBits) == 0 {
+				continue
+			}
 			cases = append(cases, compressCase{
 				id: fmt.Sprintf("13.%d.%d", 50+c, s+1), section: "7.1",
-				name: fmt.Sprintf("client, %s, %d messages of %d bytes", combo.name, messagesFor(size), size),
+				name: fmt.Sprintf("client, %s, %d messages of %d bytes", combo.name, messagesForWindow(size, combo.want.serverBits), size),
 				run: func(t *testing.T, _ string) {
 					runClientCase(t, combo.opts, combo.offer, combo.response, combo.want, size)
 				},
@@ -615,7 +692,7 @@ func runClientCase(t *testing.T, opts wsproto.CompressionOptions, offer, respons
 		}
 	}()
 	d := newDeflatePeer(p, want)
-	n := messagesFor(size)
+	n := messagesForWindow(size, want.serverBits)
 	for i := range n {
 		msg := payload("json", size, i)
 		if want.agreed && i%4 != 3 {
