@@ -124,19 +124,28 @@ func writeSets(t *testing.T, sets map[string][]echoMsg) string {
 }
 
 // countingConn counts the bytes through a socket, and keeps what is
-// written while capturing is on (to read back a handshake response).
+// written while capturing is on (to read back a handshake response). With
+// keep set, it also keeps every byte read and written, for a test to
+// decode the frames afterwards.
 type countingConn struct {
 	net.Conn
 	read, written atomic.Int64
+	keep          bool
 
 	mu        sync.Mutex
 	capturing bool
 	captured  []byte
+	in, out   []byte // everything read and written, with keep
 }
 
 func (c *countingConn) Read(p []byte) (int, error) {
 	n, err := c.Conn.Read(p)
 	c.read.Add(int64(n))
+	if c.keep {
+		c.mu.Lock()
+		c.in = append(c.in, p[:n]...)
+		c.mu.Unlock()
+	}
 	return n, err
 }
 
@@ -147,8 +156,18 @@ func (c *countingConn) Write(p []byte) (int, error) {
 	if c.capturing {
 		c.captured = append(c.captured, p[:n]...)
 	}
+	if c.keep {
+		c.out = append(c.out, p[:n]...)
+	}
 	c.mu.Unlock()
 	return n, err
+}
+
+// kept returns copies of what was read and written so far, with keep.
+func (c *countingConn) kept() (in, out []byte) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return bytes.Clone(c.in), bytes.Clone(c.out)
 }
 
 // capture starts keeping what is written; stop returns it.
@@ -172,7 +191,7 @@ func (l countingListener) Accept() (net.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &countingConn{Conn: c}, nil
+	return &countingConn{Conn: c, keep: true}, nil
 }
 
 type connKey struct{}
@@ -201,7 +220,9 @@ type echoReport struct {
 	payload   int64    // bytes of the messages received (and echoed)
 	wireIn    int64    // bytes read from the socket after the handshake
 	wireOut   int64    // bytes written, the 101 response excluded
-	err       string
+	// in and out are every byte read and written, handshake included.
+	in, out []byte
+	err     string
 }
 
 // deflateServer serves, for each route, a wsraise echo with those
@@ -288,6 +309,7 @@ func (s *deflateServer) echo(w http.ResponseWriter, r *http.Request, path string
 		}
 	}
 	rep.wireIn, rep.wireOut = cc.read.Load()-in0, cc.written.Load()-out0
+	rep.in, rep.out = cc.kept()
 }
 
 // await returns the next n reports.

@@ -214,6 +214,7 @@ func startNodeServer(t *testing.T, deflate string) (string, <-chan []byte) {
 type dialResult struct {
 	response        string // Sec-WebSocket-Extensions of the 101
 	wireOut, wireIn int64  // after the handshake
+	in, out         []byte // every byte read and written, handshake included
 }
 
 // dialEcho dials addr with compression, sends each message of set and
@@ -231,7 +232,7 @@ func dialEcho(t *testing.T, addr string, opts *wsproto.CompressionOptions, set [
 			if err != nil {
 				return nil, err
 			}
-			cc = &countingConn{Conn: nc}
+			cc = &countingConn{Conn: nc, keep: true}
 			return cc, nil
 		},
 	})
@@ -264,6 +265,7 @@ func dialEcho(t *testing.T, addr string, opts *wsproto.CompressionOptions, set [
 	if err := c.Close(wsproto.StatusNormalClosure, ""); err != nil {
 		t.Errorf("close: %v", err)
 	}
+	res.in, res.out = cc.kept()
 	return res
 }
 
