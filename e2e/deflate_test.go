@@ -31,6 +31,7 @@ type peerResult struct {
 	Errors     []string `json:"errors"`
 	Extensions string   `json:"extensions"` // the peer's WebSocket.extensions
 	Response   string   `json:"response"`   // the Sec-WebSocket-Extensions it got (ws)
+	Params     any      `json:"params"`     // the parameters ws accepted
 	Code       int      `json:"code"`
 	WasClean   bool     `json:"wasClean"` // (Chromium)
 }

@@ -1,0 +1,91 @@
+package e2e
+
+import (
+	"encoding/json"
+	"fmt"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"wsraise/wsproto"
+)
+
+// permessage-deflate with each window size agreed (RFC 7692 section
+// 7.1.2), both ways, with peers we did not write. Besides what the tests
+// of deflate_test.go check, each side must state the windows agreed, and
+// the frames each side wrote must refer no further back than its window
+// (checkWindow).
+
+// maxWireWindow is maxWire with context takeover, for windows of bits
+// bits. In a 9-bit window zlib reaches back 250 bytes at most, wsraise
+// 512: chat messages then take 0.52 to 0.60 of their size on the wire,
+// against about 0.4 with 12 bits or more.
+func maxWireWindow(set string, bits int) float64 {
+	if set == "small" && bits < 12 {
+		return 0.75
+	}
+	return maxWire(set, true)
+}
+
+// windowParams is the parameters of an agreement on windows of bits bits
+// both ways, as ws holds them once parsed.
+func windowParams(bits int) map[string]any {
+	return map[string]any{"server_max_window_bits": float64(bits), "client_max_window_bits": float64(bits)}
+}
+
+// windowResponse is wsraise's answer agreeing to windows of bits bits
+// both ways, with context takeover.
+func windowResponse(bits int) string {
+	return fmt.Sprintf("permessage-deflate; server_max_window_bits=%d; client_max_window_bits=%d", bits, bits)
+}
+
+// TestNodeWSClientHonoursWindowBits: npm ws, as a client, asks a wsraise
+// server with the default options for windows of 9, 12 or 15 bits both
+// ways, and gets them; then a server set to 9 bits both ways imposes them
+// on a ws client that only offers a bare client_max_window_bits. Both
+// sides state the windows agreed, every echo is intact and compressed,
+// and neither side refers further back than its window.
+func TestNodeWSClientHonoursWindowBits(t *testing.T) {
+	needNode(t, "ws")
+	sets := map[string][]echoMsg{"big": bigSet(), "small": smallSet()}
+	s := newDeflateServer(t, map[string]*wsproto.CompressionOptions{
+		"/echo":    {},
+		"/echo-w9": {WindowBits: 9, PeerWindowBits: 9},
+	}, sets, nil)
+	wsURL := "ws" + strings.TrimPrefix(s.url, "http")
+	type windowCase struct {
+		name, path, deflate string
+		bits                int
+	}
+	var cases []windowCase
+	for _, bits := range []int{9, 12, 15} {
+		cases = append(cases, windowCase{fmt.Sprintf("ws asks for %d bits", bits), "/echo",
+			fmt.Sprintf(`{"threshold":0,"serverMaxWindowBits":%d,"clientMaxWindowBits":%d}`, bits, bits), bits})
+	}
+	cases = append(cases, windowCase{"the server imposes 9 bits", "/echo-w9", `{"threshold":0,"clientMaxWindowBits":true}`, 9})
+	for _, c := range cases {
+		for _, set := range []string{"big", "small"} {
+			t.Run(c.name+"/"+set, func(t *testing.T) {
+				var got peerResult
+				out := run(t, 60*time.Second, "node", "ws_deflate_client.js", wsURL+c.path+"?set="+set, filepath.Join(s.dir, set), c.deflate)
+				if err := json.Unmarshal(out, &got); err != nil {
+					t.Fatalf("%v: %s", err, out)
+				}
+				rep := s.await(t, 1)[0]
+				got.check(t, "ws client", len(sets[set]))
+				if want := windowResponse(c.bits); rep.response != want {
+					t.Errorf("the server answered %q, want %q", rep.response, want)
+				}
+				if got.Extensions != "permessage-deflate" || got.Response != rep.response || !reflect.DeepEqual(got.Params, windowParams(c.bits)) {
+					t.Errorf("ws client: extensions %q, response header %q, parameters %v; the server wrote %q, want parameters %v",
+						got.Extensions, got.Response, got.Params, rep.response, windowParams(c.bits))
+				}
+				checkReport(t, rep, sets[set], nil, maxWireWindow(set, c.bits))
+				checkWindow(t, "ws's messages", rep.in, sets[set], c.bits, true)
+				checkWindow(t, "wsraise's echoes", rep.out, sets[set], c.bits, true)
+			})
+		}
+	}
+}
