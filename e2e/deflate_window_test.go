@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -88,4 +89,72 @@ func TestNodeWSClientHonoursWindowBits(t *testing.T) {
 			})
 		}
 	}
+}
+
+// TestNodeWSServerHonoursWindowBits: wsraise's Dial, with WindowBits and
+// PeerWindowBits of 9, 12 or 15, against an npm ws server configured with
+// the same serverMaxWindowBits and clientMaxWindowBits. Both sides state
+// the windows agreed, every echo is intact and compressed, and neither
+// side refers further back than its window.
+func TestNodeWSServerHonoursWindowBits(t *testing.T) {
+	needNode(t, "ws")
+	sets := map[string][]echoMsg{"big": bigSet(), "small": smallSet()}
+	for _, bits := range []int{9, 12, 15} {
+		t.Run(fmt.Sprintf("%d bits", bits), func(t *testing.T) {
+			addr, conns := startNodeServer(t, fmt.Sprintf(`{"threshold":0,"serverMaxWindowBits":%d,"clientMaxWindowBits":%d}`, bits, bits))
+			opts := &wsproto.CompressionOptions{WindowBits: bits, PeerWindowBits: bits}
+			for _, set := range []string{"big", "small"} {
+				got := dialEcho(t, addr, opts, sets[set])
+				what := set
+				if !sameParams(got.response, windowResponse(bits)) {
+					t.Errorf("%s: ws answered %q, want %q", what, got.response, windowResponse(bits))
+				}
+				var peer struct {
+					Offer, Response, Extensions string
+					Params                      any
+					Messages                    int
+					Errors                      []string
+					Code                        int
+				}
+				select {
+				case line := <-conns:
+					if err := json.Unmarshal(line, &peer); err != nil {
+						t.Fatalf("%s: %v: %s", what, err, line)
+					}
+				case <-time.After(30 * time.Second):
+					t.Fatalf("%s: the ws server reported no connection", what)
+				}
+				if peer.Extensions != "permessage-deflate" || peer.Response != got.response || !reflect.DeepEqual(peer.Params, windowParams(bits)) ||
+					peer.Messages != len(sets[set]) || len(peer.Errors) > 0 || peer.Code != 1000 {
+					t.Errorf("%s: the ws server saw offer %q, answered %q (we read %q), extensions %q, parameters %v (want %v), %d messages of %d, errors %v, close %d",
+						what, peer.Offer, peer.Response, got.response, peer.Extensions, peer.Params, windowParams(bits),
+						peer.Messages, len(sets[set]), peer.Errors, peer.Code)
+				}
+				payload := payloadSize(sets[set])
+				limit := int64(float64(payload) * maxWireWindow(set, bits))
+				if got.wireOut >= limit || got.wireIn >= limit {
+					t.Errorf("%s: %d payload bytes each way, on the wire %d out and %d in: want under %d (compressed)",
+						what, payload, got.wireOut, got.wireIn, limit)
+				}
+				t.Logf("%s: offered %q, agreed %q; wire %d out (%.2f), %d in (%.2f)", what, peer.Offer, got.response,
+					got.wireOut, float64(got.wireOut)/float64(payload), got.wireIn, float64(got.wireIn)/float64(payload))
+				checkWindow(t, what+": ws's echoes", got.in, sets[set], bits, true)
+				checkWindow(t, what+": wsraise's messages", got.out, sets[set], bits, true)
+			}
+		})
+	}
+}
+
+// sameParams reports whether two extension values hold the same
+// elements, in any order: names and parameters, split at ; and ,.
+func sameParams(a, b string) bool {
+	elements := func(s string) []string {
+		var out []string
+		for _, f := range strings.FieldsFunc(s, func(r rune) bool { return r == ';' || r == ',' }) {
+			out = append(out, strings.TrimSpace(f))
+		}
+		slices.Sort(out)
+		return out
+	}
+	return slices.Equal(elements(a), elements(b))
 }
