@@ -213,6 +213,7 @@ func extensionsHeader(head []byte) (string, error) {
 // echoReport is what the wsraise server saw on one connection.
 type echoReport struct {
 	path, set string
+	offer     string // the request's Sec-WebSocket-Extensions
 	response  string // our 101's Sec-WebSocket-Extensions, as written on the wire
 	agreed    string // Conn.Extensions()
 	received  int
@@ -264,7 +265,8 @@ func newDeflateServer(t *testing.T, routes map[string]*wsproto.CompressionOption
 }
 
 func (s *deflateServer) echo(w http.ResponseWriter, r *http.Request, path string, opts *wsproto.CompressionOptions, sets map[string][]echoMsg) {
-	rep := echoReport{path: path, set: r.URL.Query().Get("set")}
+	rep := echoReport{path: path, set: r.URL.Query().Get("set"),
+		offer: strings.Join(r.Header.Values("Sec-WebSocket-Extensions"), ", ")}
 	defer func() { s.reports <- rep }()
 	want, ok := sets[rep.set]
 	if !ok {

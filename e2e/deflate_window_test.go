@@ -167,3 +167,67 @@ func sameParams(a, b string) bool {
 	}
 	return slices.Equal(elements(a), elements(b))
 }
+
+// TestChromiumHonoursWindowBits: headless Chromium offers
+// permessage-deflate with a bare client_max_window_bits. A wsraise server
+// with the default options agrees without window parameters, 15 bits
+// both ways; one set to 9 bits both ways answers server_max_window_bits=9
+// and client_max_window_bits=9. The page sees the value the server sent,
+// every echo is intact and compressed, and neither side refers further
+// back than its window.
+func TestChromiumHonoursWindowBits(t *testing.T) {
+	needChromium(t)
+	big, small := bigSet(), smallSet()
+	all := append(append([]echoMsg{}, big...), small...)
+	var index []string
+	for _, m := range big {
+		index = append(index, "big/"+m.name)
+	}
+	for _, m := range small {
+		index = append(index, "small/"+m.name)
+	}
+	s := newDeflateServer(t, map[string]*wsproto.CompressionOptions{
+		"/echo":    {},
+		"/echo-w9": {WindowBits: 9, PeerWindowBits: 9},
+	}, map[string][]echoMsg{"big": big, "small": small, "all": all}, index)
+	cases := []struct {
+		path, response string
+		bits           int
+	}{
+		{"/echo?set=all", "permessage-deflate", 15},
+		{"/echo-w9?set=all", windowResponse(9), 9},
+	}
+	var paths []string
+	for _, c := range cases {
+		paths = append(paths, c.path)
+	}
+	var got map[string]peerResult
+	out := run(t, 120*time.Second, "node", "browser_deflate.js", s.url, strings.Join(paths, ","))
+	if err := json.Unmarshal(out, &got); err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	reps := s.await(t, len(cases))
+	for i, c := range cases {
+		r, rep := got[c.path], reps[i]
+		if rep.path+"?set="+rep.set != c.path {
+			t.Fatalf("the server's reports came in another order: %s for %s", rep.path, c.path)
+		}
+		what := "Chromium, " + c.path
+		r.check(t, what, len(all))
+		if !r.WasClean {
+			t.Errorf("%s: the close was not clean", what)
+		}
+		// The 9-bit route can only ask for client_max_window_bits
+		// because the offer has it (RFC 7692 section 7.1.2.2).
+		if !hasParam(rep.offer, "client_max_window_bits") {
+			t.Errorf("%s: Chromium offered %q, without client_max_window_bits", what, rep.offer)
+		}
+		if rep.response != c.response || r.Extensions != rep.response {
+			t.Errorf("%s: the server wrote %q, want %q; WebSocket.extensions %q", what, rep.response, c.response, r.Extensions)
+		}
+		checkReport(t, rep, all, nil, 0.5)
+		t.Logf("%s: offered %q", what, rep.offer)
+		checkWindow(t, what+": Chromium's messages", rep.in, all, c.bits, true)
+		checkWindow(t, what+": wsraise's echoes", rep.out, all, c.bits, true)
+	}
+}
