@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 
@@ -26,6 +27,7 @@ type windowUse struct {
 	compressed int    // messages sent with RSV1
 	maxDist    int    // the furthest back any reference reached, in bytes
 	where      string // the message that reached it
+	sizes      []int  // the payload of each message, in bytes, as sent
 }
 
 // windowUsed decodes the data messages of one direction of a connection.
@@ -73,6 +75,7 @@ func windowUsed(stream []byte, want []echoMsg, takeover bool) (windowUse, error)
 		}
 		m := want[n]
 		n++
+		u.sizes = append(u.sizes, len(msg))
 		if !compressed {
 			// RFC 7692 section 6: a message without RSV1 is not part of
 			// the compressed stream.
@@ -104,13 +107,13 @@ func windowUsed(stream []byte, want []echoMsg, takeover bool) (windowUse, error)
 
 // checkWindow checks what one side sent, stream as windowUsed takes it:
 // every message arrived, some compressed, none referring further back
-// than a window of bits bits.
-func checkWindow(t *testing.T, what string, stream []byte, want []echoMsg, bits int, takeover bool) {
+// than a window of bits bits. It returns what windowUsed found.
+func checkWindow(t *testing.T, what string, stream []byte, want []echoMsg, bits int, takeover bool) windowUse {
 	t.Helper()
 	u, err := windowUsed(stream, want, takeover)
 	if err != nil {
 		t.Errorf("%s: %v", what, err)
-		return
+		return u
 	}
 	if u.compressed == 0 {
 		t.Errorf("%s: none of the %d messages was compressed", what, len(want))
@@ -121,6 +124,7 @@ func checkWindow(t *testing.T, what string, stream []byte, want []echoMsg, bits 
 	}
 	t.Logf("%s: %d of %d messages compressed, the furthest reference %d bytes back (in %s), window %d",
 		what, u.compressed, len(want), u.maxDist, u.where, 1<<bits)
+	return u
 }
 
 // TestWindowUsedMeasuresReferences: the measure the window tests rely on
@@ -135,16 +139,19 @@ func TestWindowUsedMeasuresReferences(t *testing.T) {
 	}
 	msgs := []echoMsg{{"first", true, first}, {"again", true, first}}
 	// stream frames the messages as a server would send them, each
-	// compressed with at most a window of bits bits.
-	stream := func(bits int) []byte {
+	// compressed with at most a window of bits bits, and returns the
+	// sizes of their payloads.
+	stream := func(bits int) ([]byte, []int) {
 		s := []byte("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\r\n")
 		var history []byte
+		var sizes []int
 		for _, m := range msgs {
 			p := rawpeer.NaiveDeflate(history, m.data, bits)
 			history = append(history, m.data...)
+			sizes = append(sizes, len(p))
 			s = append(s, rawpeer.Frame{Fin: true, RSV: rawpeer.RSV1, Op: rawpeer.OpBinary, Payload: p}.Encode()...)
 		}
-		return append(s, rawpeer.Close(1000, "").Encode()...)
+		return append(s, rawpeer.Close(1000, "").Encode()...), sizes
 	}
 	// The second message, with a 15-bit window, repeats the first from
 	// 1000 bytes back; with 9 bits it can reach no further than 512, and
@@ -152,23 +159,26 @@ func TestWindowUsedMeasuresReferences(t *testing.T) {
 	for _, c := range []struct {
 		bits, want int
 	}{{15, 1000}, {9, 0}} {
-		u, err := windowUsed(stream(c.bits), msgs, true)
+		s, sizes := stream(c.bits)
+		u, err := windowUsed(s, msgs, true)
 		if err != nil {
 			t.Fatalf("%d bits: %v", c.bits, err)
 		}
-		if u.compressed != 2 || u.maxDist != c.want {
-			t.Errorf("%d bits: %d messages compressed, furthest reference %d bytes back; want 2 and %d", c.bits, u.compressed, u.maxDist, c.want)
+		if u.compressed != 2 || u.maxDist != c.want || !slices.Equal(u.sizes, sizes) {
+			t.Errorf("%d bits: %d messages compressed, of %v bytes, the furthest reference %d bytes back; want 2, %v and %d",
+				c.bits, u.compressed, u.sizes, u.maxDist, sizes, c.want)
 		}
 	}
+	far, _ := stream(15)
 	// Without context takeover the second message refers to nothing.
-	if _, err := windowUsed(stream(15), msgs, false); err == nil || !strings.Contains(err.Error(), "before the start") {
+	if _, err := windowUsed(far, msgs, false); err == nil || !strings.Contains(err.Error(), "before the start") {
 		t.Errorf("a reference into the message before, without context takeover: error %v, want one about the start of the stream", err)
 	}
 	other := []echoMsg{msgs[0], {"other", true, first[:999]}}
-	if _, err := windowUsed(stream(15), other, true); err == nil {
+	if _, err := windowUsed(far, other, true); err == nil {
 		t.Errorf("a message that differs from the one sent: no error")
 	}
-	if _, err := windowUsed(stream(15), msgs[:1], true); err == nil {
+	if _, err := windowUsed(far, msgs[:1], true); err == nil {
 		t.Errorf("more messages than were sent: no error")
 	}
 }
