@@ -1,11 +1,15 @@
 package e2e
 
 import (
+	"bytes"
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"os/exec"
 	"path/filepath"
 	"reflect"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -229,5 +233,106 @@ func TestChromiumHonoursWindowBits(t *testing.T) {
 		t.Logf("%s: offered %q", what, rep.offer)
 		checkWindow(t, what+": Chromium's messages", rep.in, all, c.bits, true)
 		checkWindow(t, what+": wsraise's echoes", rep.out, all, c.bits, true)
+	}
+}
+
+// needPythonWebsockets returns Debian's python3, after skipping the test
+// (or failing it in CI) unless it has python3-websockets.
+func needPythonWebsockets(t *testing.T) string {
+	t.Helper()
+	const python = "/usr/bin/python3"
+	ok := fileExists(python) && exec.Command(python, "-c", "import websockets").Run() == nil
+	need(t, "Debian's python3-websockets", ok, "apt-get install python3-websockets")
+	return python
+}
+
+// pySet: a few messages of each kind for Python websockets, which
+// compresses every message, however short: an empty one, a word,
+// multi-byte text, a 70 KB chat history, binary records, and a chat
+// message sent 20 times, which context takeover shrinks to a few bytes
+// after the first. That message is 196 bytes: over wsraise's default
+// threshold, 128, and within the 250 bytes zlib reaches back in a 9-bit
+// window.
+func pySet() []echoMsg {
+	history := []byte("[")
+	for _, m := range chatJSON(3, 400) {
+		if len(history)+len(m)+2 > 70_000 {
+			break
+		}
+		if len(history) > 1 {
+			history = append(history, ',')
+		}
+		history = append(history, m...)
+	}
+	history = append(history, ']')
+	var records []byte
+	for i := range 1024 {
+		records = binary.LittleEndian.AppendUint32(records, uint32(i))
+		records = binary.LittleEndian.AppendUint32(records, uint32(20000+i%97*3))
+		records = append(records, "sensor-7"...)
+	}
+	set := []echoMsg{
+		{"000-empty.txt", false, nil},
+		{"001-hello.txt", false, []byte("hello")},
+		{"002-utf8.txt", false, []byte(strings.Repeat("héllo wörld ✓ 𝄞 κόσμε ", 100))},
+		{"003-history.json", false, history},
+		{"004-records.bin", true, records},
+	}
+	chat := []byte(`{"type":"message","id":4242,"room":"ops","user":"user7","ts":1718000000000,` +
+		`"text":"deploy done: the build is green, the tests pass, and the release notes are in the ticket; thanks for the review"}`)
+	for i := range 20 {
+		set = append(set, echoMsg{fmt.Sprintf("%03d-chat.json", 5+i), false, chat})
+	}
+	return set
+}
+
+// TestPythonClientHonoursWindowBits: Python websockets, as a client,
+// offers server_max_window_bits and client_max_window_bits of 9, 12 or
+// 15 to a wsraise server with the default options, which grants them.
+// Both sides state the windows agreed, every echo is intact and
+// compressed, and neither side refers further back than its window.
+func TestPythonClientHonoursWindowBits(t *testing.T) {
+	python := needPythonWebsockets(t)
+	set := pySet()
+	s := newDeflateServer(t, map[string]*wsproto.CompressionOptions{"/echo": {}}, map[string][]echoMsg{"py": set}, nil)
+	wsURL := "ws" + strings.TrimPrefix(s.url, "http")
+	for _, bits := range []int{9, 12, 15} {
+		t.Run(fmt.Sprintf("%d bits", bits), func(t *testing.T) {
+			var got peerResult
+			out := run(t, 90*time.Second, python, "py_deflate_client.py", wsURL+"/echo?set=py", filepath.Join(s.dir, "py"), strconv.Itoa(bits))
+			if err := json.Unmarshal(out, &got); err != nil {
+				t.Fatalf("%v: %s", err, out)
+			}
+			rep := s.await(t, 1)[0]
+			got.check(t, "websockets client", len(set))
+			if want := windowResponse(bits); rep.response != want {
+				t.Errorf("the server answered %q to the offer %q, want %q", rep.response, rep.offer, want)
+			}
+			wantParams := map[string]any{"remote_max_window_bits": float64(bits), "local_max_window_bits": float64(bits),
+				"remote_no_context_takeover": false, "local_no_context_takeover": false}
+			if got.Extensions != "permessage-deflate" || got.Response != rep.response || !reflect.DeepEqual(got.Params, wantParams) {
+				t.Errorf("websockets client: extensions %q, response header %q, parameters %v; the server wrote %q, want parameters %v",
+					got.Extensions, got.Response, got.Params, rep.response, wantParams)
+			}
+			checkReport(t, rep, set, nil, 0.5)
+			t.Logf("offered %q", rep.offer)
+			checkRepeats(t, "websockets' messages", checkWindow(t, "websockets' messages", rep.in, set, bits, true), set)
+			checkRepeats(t, "wsraise's echoes", checkWindow(t, "wsraise's echoes", rep.out, set, bits, true), set)
+		})
+	}
+}
+
+// checkRepeats checks that each message of set that repeats the one
+// before took a few bytes at most on the wire: context takeover.
+func checkRepeats(t *testing.T, what string, u windowUse, set []echoMsg) {
+	t.Helper()
+	if len(u.sizes) != len(set) {
+		return // checkWindow failed the test
+	}
+	for i := 1; i < len(set); i++ {
+		if bytes.Equal(set[i].data, set[i-1].data) && u.sizes[i] > 16 {
+			t.Errorf("%s: %s, a %d-byte repeat of the message before, took %d bytes: no context taken over",
+				what, set[i].name, len(set[i].data), u.sizes[i])
+		}
 	}
 }
