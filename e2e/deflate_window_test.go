@@ -286,6 +286,14 @@ func pySet() []echoMsg {
 	return set
 }
 
+// pyParams is what Python websockets agreed, as py_deflate_client.py and
+// py_deflate_server.py print it, for windows of bits bits both ways with
+// context takeover.
+func pyParams(bits int) map[string]any {
+	return map[string]any{"remote_max_window_bits": float64(bits), "local_max_window_bits": float64(bits),
+		"remote_no_context_takeover": false, "local_no_context_takeover": false}
+}
+
 // TestPythonClientHonoursWindowBits: Python websockets, as a client,
 // offers server_max_window_bits and client_max_window_bits of 9, 12 or
 // 15 to a wsraise server with the default options, which grants them.
@@ -308,8 +316,7 @@ func TestPythonClientHonoursWindowBits(t *testing.T) {
 			if want := windowResponse(bits); rep.response != want {
 				t.Errorf("the server answered %q to the offer %q, want %q", rep.response, rep.offer, want)
 			}
-			wantParams := map[string]any{"remote_max_window_bits": float64(bits), "local_max_window_bits": float64(bits),
-				"remote_no_context_takeover": false, "local_no_context_takeover": false}
+			wantParams := pyParams(bits)
 			if got.Extensions != "permessage-deflate" || got.Response != rep.response || !reflect.DeepEqual(got.Params, wantParams) {
 				t.Errorf("websockets client: extensions %q, response header %q, parameters %v; the server wrote %q, want parameters %v",
 					got.Extensions, got.Response, got.Params, rep.response, wantParams)
@@ -318,6 +325,57 @@ func TestPythonClientHonoursWindowBits(t *testing.T) {
 			t.Logf("offered %q", rep.offer)
 			checkRepeats(t, "websockets' messages", checkWindow(t, "websockets' messages", rep.in, set, bits, true), set)
 			checkRepeats(t, "wsraise's echoes", checkWindow(t, "wsraise's echoes", rep.out, set, bits, true), set)
+		})
+	}
+}
+
+// TestPythonServerHonoursWindowBits: wsraise's Dial, with WindowBits and
+// PeerWindowBits of 9, 12 or 15, against a Python websockets server whose
+// ServerPerMessageDeflateFactory has the same server_max_window_bits and
+// client_max_window_bits. Both sides state the windows agreed, every
+// echo is intact and compressed, neither side refers further back than
+// its window, and each repeated message takes a few bytes both ways.
+func TestPythonServerHonoursWindowBits(t *testing.T) {
+	python := needPythonWebsockets(t)
+	set := pySet()
+	for _, bits := range []int{9, 12, 15} {
+		t.Run(fmt.Sprintf("%d bits", bits), func(t *testing.T) {
+			addr, conns := startPeerServer(t, "the websockets server", python, "py_deflate_server.py", strconv.Itoa(bits))
+			got := dialEcho(t, addr, &wsproto.CompressionOptions{WindowBits: bits, PeerWindowBits: bits}, set)
+			if !sameParams(got.response, windowResponse(bits)) {
+				t.Errorf("websockets answered %q, want %q", got.response, windowResponse(bits))
+			}
+			var peer struct {
+				Offer, Response, Extensions string
+				Params                      any
+				Messages                    int
+				Errors                      []string
+				Code                        int
+			}
+			select {
+			case line := <-conns:
+				if err := json.Unmarshal(line, &peer); err != nil {
+					t.Fatalf("%v: %s", err, line)
+				}
+			case <-time.After(30 * time.Second):
+				t.Fatalf("the websockets server reported no connection")
+			}
+			if peer.Extensions != "permessage-deflate" || peer.Response != got.response || !reflect.DeepEqual(peer.Params, pyParams(bits)) ||
+				peer.Messages != len(set) || len(peer.Errors) > 0 || peer.Code != 1000 {
+				t.Errorf("the websockets server saw offer %q, answered %q (we read %q), extensions %q, parameters %v (want %v), %d messages of %d, errors %v, close %d",
+					peer.Offer, peer.Response, got.response, peer.Extensions, peer.Params, pyParams(bits),
+					peer.Messages, len(set), peer.Errors, peer.Code)
+			}
+			payload := payloadSize(set)
+			limit := payload / 2
+			if got.wireOut >= limit || got.wireIn >= limit {
+				t.Errorf("%d payload bytes each way, on the wire %d out and %d in: want under %d (compressed)",
+					payload, got.wireOut, got.wireIn, limit)
+			}
+			t.Logf("offered %q, agreed %q; wire %d out (%.2f), %d in (%.2f)", peer.Offer, got.response,
+				got.wireOut, float64(got.wireOut)/float64(payload), got.wireIn, float64(got.wireIn)/float64(payload))
+			checkRepeats(t, "websockets' echoes", checkWindow(t, "websockets' echoes", got.in, set, bits, true), set)
+			checkRepeats(t, "wsraise's messages", checkWindow(t, "wsraise's messages", got.out, set, bits, true), set)
 		})
 	}
 }
