@@ -124,19 +124,28 @@ func writeSets(t *testing.T, sets map[string][]echoMsg) string {
 }
 
 // countingConn counts the bytes through a socket, and keeps what is
-// written while capturing is on (to read back a handshake response).
+// written while capturing is on (to read back a handshake response). With
+// keep set, it also keeps every byte read and written, for a test to
+// decode the frames afterwards.
 type countingConn struct {
 	net.Conn
 	read, written atomic.Int64
+	keep          bool
 
 	mu        sync.Mutex
 	capturing bool
 	captured  []byte
+	in, out   []byte // everything read and written, with keep
 }
 
 func (c *countingConn) Read(p []byte) (int, error) {
 	n, err := c.Conn.Read(p)
 	c.read.Add(int64(n))
+	if c.keep {
+		c.mu.Lock()
+		c.in = append(c.in, p[:n]...)
+		c.mu.Unlock()
+	}
 	return n, err
 }
 
@@ -147,8 +156,18 @@ func (c *countingConn) Write(p []byte) (int, error) {
 	if c.capturing {
 		c.captured = append(c.captured, p[:n]...)
 	}
+	if c.keep {
+		c.out = append(c.out, p[:n]...)
+	}
 	c.mu.Unlock()
 	return n, err
+}
+
+// kept returns copies of what was read and written so far, with keep.
+func (c *countingConn) kept() (in, out []byte) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return bytes.Clone(c.in), bytes.Clone(c.out)
 }
 
 // capture starts keeping what is written; stop returns it.
@@ -172,7 +191,7 @@ func (l countingListener) Accept() (net.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &countingConn{Conn: c}, nil
+	return &countingConn{Conn: c, keep: true}, nil
 }
 
 type connKey struct{}
@@ -194,6 +213,7 @@ func extensionsHeader(head []byte) (string, error) {
 // echoReport is what the wsraise server saw on one connection.
 type echoReport struct {
 	path, set string
+	offer     string // the request's Sec-WebSocket-Extensions
 	response  string // our 101's Sec-WebSocket-Extensions, as written on the wire
 	agreed    string // Conn.Extensions()
 	received  int
@@ -201,7 +221,9 @@ type echoReport struct {
 	payload   int64    // bytes of the messages received (and echoed)
 	wireIn    int64    // bytes read from the socket after the handshake
 	wireOut   int64    // bytes written, the 101 response excluded
-	err       string
+	// in and out are every byte read and written, handshake included.
+	in, out []byte
+	err     string
 }
 
 // deflateServer serves, for each route, a wsraise echo with those
@@ -243,7 +265,8 @@ func newDeflateServer(t *testing.T, routes map[string]*wsproto.CompressionOption
 }
 
 func (s *deflateServer) echo(w http.ResponseWriter, r *http.Request, path string, opts *wsproto.CompressionOptions, sets map[string][]echoMsg) {
-	rep := echoReport{path: path, set: r.URL.Query().Get("set")}
+	rep := echoReport{path: path, set: r.URL.Query().Get("set"),
+		offer: strings.Join(r.Header.Values("Sec-WebSocket-Extensions"), ", ")}
 	defer func() { s.reports <- rep }()
 	want, ok := sets[rep.set]
 	if !ok {
@@ -288,6 +311,7 @@ func (s *deflateServer) echo(w http.ResponseWriter, r *http.Request, path string
 		}
 	}
 	rep.wireIn, rep.wireOut = cc.read.Load()-in0, cc.written.Load()-out0
+	rep.in, rep.out = cc.kept()
 }
 
 // await returns the next n reports.

@@ -31,6 +31,7 @@ type peerResult struct {
 	Errors     []string `json:"errors"`
 	Extensions string   `json:"extensions"` // the peer's WebSocket.extensions
 	Response   string   `json:"response"`   // the Sec-WebSocket-Extensions it got (ws)
+	Params     any      `json:"params"`     // the parameters ws accepted
 	Code       int      `json:"code"`
 	WasClean   bool     `json:"wasClean"` // (Chromium)
 }
@@ -166,8 +167,17 @@ func TestNodeWSServerDeflate(t *testing.T) {
 // the connection reports it prints.
 func startNodeServer(t *testing.T, deflate string) (string, <-chan []byte) {
 	t.Helper()
+	return startPeerServer(t, "the ws server", "node", "ws_deflate_server.js", deflate)
+}
+
+// startPeerServer runs a peer's echo server, what, as the command name
+// with args, and returns its address and the connection reports it
+// prints. The server prints {"port":N} once listening on 127.0.0.1, then
+// a line of JSON per connection, and exits when its input ends.
+func startPeerServer(t *testing.T, what, name string, args ...string) (string, <-chan []byte) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
-	cmd := exec.CommandContext(ctx, "node", "ws_deflate_server.js", deflate)
+	cmd := exec.CommandContext(ctx, name, args...)
 	cmd.Stderr = os.Stderr
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
@@ -194,11 +204,11 @@ func startNodeServer(t *testing.T, deflate string) (string, <-chan []byte) {
 	})
 	sc := bufio.NewScanner(stdout)
 	if !sc.Scan() {
-		t.Fatalf("the ws server printed no port: %v", sc.Err())
+		t.Fatalf("%s printed no port: %v", what, sc.Err())
 	}
 	var hello struct{ Port int }
 	if err := json.Unmarshal(sc.Bytes(), &hello); err != nil || hello.Port == 0 {
-		t.Fatalf("the ws server printed %q", sc.Bytes())
+		t.Fatalf("%s printed %q", what, sc.Bytes())
 	}
 	lines := make(chan []byte, 16)
 	go func() {
@@ -214,6 +224,7 @@ func startNodeServer(t *testing.T, deflate string) (string, <-chan []byte) {
 type dialResult struct {
 	response        string // Sec-WebSocket-Extensions of the 101
 	wireOut, wireIn int64  // after the handshake
+	in, out         []byte // every byte read and written, handshake included
 }
 
 // dialEcho dials addr with compression, sends each message of set and
@@ -231,7 +242,7 @@ func dialEcho(t *testing.T, addr string, opts *wsproto.CompressionOptions, set [
 			if err != nil {
 				return nil, err
 			}
-			cc = &countingConn{Conn: nc}
+			cc = &countingConn{Conn: nc, keep: true}
 			return cc, nil
 		},
 	})
@@ -264,6 +275,7 @@ func dialEcho(t *testing.T, addr string, opts *wsproto.CompressionOptions, set [
 	if err := c.Close(wsproto.StatusNormalClosure, ""); err != nil {
 		t.Errorf("close: %v", err)
 	}
+	res.in, res.out = cc.kept()
 	return res
 }
 

@@ -2,7 +2,9 @@
 // Usage: node ws_deflate_client.js ws://127.0.0.1:PORT/echo DIR 'PERMESSAGEDEFLATE_JSON'
 // Sends every file of DIR in name order (*.bin as binary, the rest as
 // text), all at once, then reads the echoes in order and compares them.
-// Prints one JSON object with what it saw, extensions included.
+// Prints one JSON object with what it saw, extensions included, and the
+// permessage-deflate parameters ws accepted: its internal state, from
+// which it sizes its zlib windows.
 "use strict";
 const fs = require("fs");
 const path = require("path");
@@ -25,6 +27,8 @@ ws.on("upgrade", (res) => { r.response = res.headers["sec-websocket-extensions"]
 ws.on("error", (e) => r.errors.push(String(e.message)));
 ws.on("open", () => {
   r.extensions = ws.extensions;
+  const pmd = ws._extensions["permessage-deflate"];
+  r.params = pmd ? pmd.params : null;
   for (const m of msgs) ws.send(m, { binary: typeof m !== "string" });
 });
 ws.on("message", (data, isBinary) => {

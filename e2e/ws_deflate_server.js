@@ -2,7 +2,8 @@
 // Usage: node ws_deflate_server.js 'PERMESSAGEDEFLATE_JSON'
 // Prints {"port":N} once listening on 127.0.0.1, then one JSON line per
 // connection once it closes: the extension offered and agreed, the
-// messages echoed, the errors. Exits when its standard input closes, or
+// parameters ws accepted (its internal state, from which it sizes its
+// zlib windows), the messages echoed, the errors. Exits when its standard input closes, or
 // after two minutes at most.
 "use strict";
 const { WebSocketServer } = require("ws");
@@ -20,6 +21,8 @@ wss.on("listening", () => {
 wss.on("connection", (ws, req) => {
   const r = { offer: req.headers["sec-websocket-extensions"] || "", response: lastResponse,
     extensions: ws.extensions, messages: 0, errors: [] };
+  const pmd = ws._extensions["permessage-deflate"];
+  r.params = pmd ? pmd.params : null;
   ws.on("error", (e) => r.errors.push(String(e.message)));
   ws.on("message", (data, isBinary) => {
     r.messages++;
