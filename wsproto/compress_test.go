@@ -612,6 +612,37 @@ func TestCompressionWindowsAgree(t *testing.T) {
 			if sOwn != tc.sOwn || cOwn != tc.cOwn || 1<<max(sOwn, 9) != cPeer || 1<<max(cOwn, 9) != sPeer {
 				t.Fatalf("server compresses with %d bits, keeps %d bytes; client %d bits, %d bytes", sOwn, sPeer, cOwn, cPeer)
 			}
+			// Then messages both ways with context takeover, each side
+			// compressing with its window and inflating the other's:
+			// chat messages that refer to the ones before, and documents
+			// longer than any window.
+			ctx := context.Background()
+			go func() {
+				var buf []byte
+				for {
+					typ, p, err := server.ReadAppend(ctx, buf[:0])
+					if err != nil {
+						return
+					}
+					buf = p
+					if server.Write(ctx, typ, p) != nil {
+						return
+					}
+				}
+			}()
+			for i := range 60 {
+				msg := chatMessage(i)
+				if i%20 == 19 {
+					msg = jsonDocument(40000 + i)
+				}
+				if err := client.Write(ctx, MessageText, msg); err != nil {
+					t.Fatal(err)
+				}
+				_, got, err := client.Read(ctx)
+				if err != nil || !bytes.Equal(got, msg) {
+					t.Fatalf("message %d of %d bytes: echo of %d bytes, %v", i, len(msg), len(got), err)
+				}
+			}
 		})
 	}
 }
