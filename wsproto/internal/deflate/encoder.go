@@ -250,8 +250,9 @@ func (e *Encoder) compressBlock() {
 		s.prev[p&mask] = cand
 		return cand
 	}
+	// A block ends early once it holds maxTokens tokens.
 	i, blockStart := 0, 0
-	endBlock := func() {
+	splitIfFull := func() {
 		if len(s.tokens) >= maxTokens {
 			s.writeBlock(s.tokens, in[blockStart:i])
 			s.tokens = s.tokens[:0]
@@ -259,7 +260,7 @@ func (e *Encoder) compressBlock() {
 		}
 	}
 	for i+4 <= n && e.chain > 0 {
-		endBlock()
+		splitIfFull()
 		cand := insert(i)
 		p := uint16(e.pos + uint32(i))
 		maxLen := min(maxMatch, n-i)
@@ -309,7 +310,7 @@ func (e *Encoder) compressBlock() {
 		}
 	}
 	for ; i < n; i++ {
-		endBlock()
+		splitIfFull()
 		s.countLiteral(in[i])
 		s.tokens = append(s.tokens, uint32(in[i]))
 	}
