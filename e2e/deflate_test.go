@@ -131,20 +131,7 @@ func TestNodeWSServerDeflate(t *testing.T) {
 				if len(c.want) == 1 && strings.Contains(got.response, "no_context_takeover") {
 					t.Errorf("%s: ws answered %q, want context takeover both ways", what, got.response)
 				}
-				var peer struct {
-					Offer, Response, Extensions string
-					Messages                    int
-					Errors                      []string
-					Code                        int
-				}
-				select {
-				case line := <-conns:
-					if err := json.Unmarshal(line, &peer); err != nil {
-						t.Fatalf("%s: %v: %s", what, err, line)
-					}
-				case <-time.After(30 * time.Second):
-					t.Fatalf("%s: the ws server reported no connection", what)
-				}
+				peer := readPeerReport(t, what, "the ws server", conns)
 				if peer.Extensions != "permessage-deflate" || peer.Response != got.response ||
 					peer.Messages != len(sets[set]) || len(peer.Errors) > 0 || peer.Code != 1000 {
 					t.Errorf("%s: the ws server saw offer %q, answered %q (we read %q), extensions %q, %d messages of %d, errors %v, close %d",
@@ -165,6 +152,32 @@ func TestNodeWSServerDeflate(t *testing.T) {
 
 // startNodeServer starts ws_deflate_server.js and returns its address and
 // the connection reports it prints.
+// peerReport is what a peer's echo server prints of each connection
+// once it closes.
+type peerReport struct {
+	Offer, Response, Extensions string
+	Params                      any // the parameters the peer agreed to, where it tells them
+	Messages                    int
+	Errors                      []string
+	Code                        int
+}
+
+// readPeerReport reads the next connection's report from a peer server
+// that startPeerServer started.
+func readPeerReport(t *testing.T, what, server string, conns <-chan []byte) peerReport {
+	t.Helper()
+	var peer peerReport
+	select {
+	case line := <-conns:
+		if err := json.Unmarshal(line, &peer); err != nil {
+			t.Fatalf("%s: %v: %s", what, err, line)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatalf("%s: %s reported no connection", what, server)
+	}
+	return peer
+}
+
 func startNodeServer(t *testing.T, deflate string) (string, <-chan []byte) {
 	t.Helper()
 	return startPeerServer(t, "the ws server", "node", "ws_deflate_server.js", deflate)
@@ -279,13 +292,10 @@ func dialEcho(t *testing.T, addr string, opts *wsproto.CompressionOptions, set [
 	return res
 }
 
-// TestChromiumDeflate: headless Chromium offers permessage-deflate; a
-// wsraise server agrees, with context takeover and without, and large
-// compressible messages go both ways.
-func TestChromiumDeflate(t *testing.T) {
-	needChromium(t)
+// pageSets returns the message sets a page fetches (big, small and all
+// of them), and the index of their files.
+func pageSets() (map[string][]echoMsg, []string) {
 	big, small := bigSet(), smallSet()
-	all := append(append([]echoMsg{}, big...), small...)
 	var index []string
 	for _, m := range big {
 		index = append(index, "big/"+m.name)
@@ -293,10 +303,21 @@ func TestChromiumDeflate(t *testing.T) {
 	for _, m := range small {
 		index = append(index, "small/"+m.name)
 	}
+	all := append(append([]echoMsg{}, big...), small...)
+	return map[string][]echoMsg{"big": big, "small": small, "all": all}, index
+}
+
+// TestChromiumDeflate: headless Chromium offers permessage-deflate; a
+// wsraise server agrees, with context takeover and without, and large
+// compressible messages go both ways.
+func TestChromiumDeflate(t *testing.T) {
+	needChromium(t)
+	sets, index := pageSets()
+	all := sets["all"]
 	s := newDeflateServer(t, map[string]*wsproto.CompressionOptions{
 		"/echo":     {},
 		"/echo-nct": {NoContextTakeover: true, PeerNoContextTakeover: true},
-	}, map[string][]echoMsg{"big": big, "small": small, "all": all}, index)
+	}, sets, index)
 	paths := []string{"/echo?set=all", "/echo-nct?set=all"}
 	var got map[string]peerResult
 	out := run(t, 120*time.Second, "node", "browser_deflate.js", s.url, strings.Join(paths, ","))

@@ -122,21 +122,7 @@ func TestNodeWSServerHonoursWindowBits(t *testing.T) {
 				if !sameParams(got.response, windowResponse(bits)) {
 					t.Errorf("%s: ws answered %q, want %q", what, got.response, windowResponse(bits))
 				}
-				var peer struct {
-					Offer, Response, Extensions string
-					Params                      any
-					Messages                    int
-					Errors                      []string
-					Code                        int
-				}
-				select {
-				case line := <-conns:
-					if err := json.Unmarshal(line, &peer); err != nil {
-						t.Fatalf("%s: %v: %s", what, err, line)
-					}
-				case <-time.After(30 * time.Second):
-					t.Fatalf("%s: the ws server reported no connection", what)
-				}
+				peer := readPeerReport(t, what, "the ws server", conns)
 				if peer.Extensions != "permessage-deflate" || peer.Response != got.response || !reflect.DeepEqual(peer.Params, windowParams(bits)) ||
 					peer.Messages != len(sets[set]) || len(peer.Errors) > 0 || peer.Code != 1000 {
 					t.Errorf("%s: the ws server saw offer %q, answered %q (we read %q), extensions %q, parameters %v (want %v), %d messages of %d, errors %v, close %d",
@@ -181,19 +167,12 @@ func sameParams(a, b string) bool {
 // back than its window.
 func TestChromiumHonoursWindowBits(t *testing.T) {
 	needChromium(t)
-	big, small := bigSet(), smallSet()
-	all := append(append([]echoMsg{}, big...), small...)
-	var index []string
-	for _, m := range big {
-		index = append(index, "big/"+m.name)
-	}
-	for _, m := range small {
-		index = append(index, "small/"+m.name)
-	}
+	sets, index := pageSets()
+	all := sets["all"]
 	s := newDeflateServer(t, map[string]*wsproto.CompressionOptions{
 		"/echo":    {},
 		"/echo-w9": {WindowBits: 9, PeerWindowBits: 9},
-	}, map[string][]echoMsg{"big": big, "small": small, "all": all}, index)
+	}, sets, index)
 	cases := []struct {
 		path, response string
 		bits           int
@@ -345,21 +324,7 @@ func TestPythonServerHonoursWindowBits(t *testing.T) {
 			if !sameParams(got.response, windowResponse(bits)) {
 				t.Errorf("websockets answered %q, want %q", got.response, windowResponse(bits))
 			}
-			var peer struct {
-				Offer, Response, Extensions string
-				Params                      any
-				Messages                    int
-				Errors                      []string
-				Code                        int
-			}
-			select {
-			case line := <-conns:
-				if err := json.Unmarshal(line, &peer); err != nil {
-					t.Fatalf("%v: %s", err, line)
-				}
-			case <-time.After(30 * time.Second):
-				t.Fatalf("the websockets server reported no connection")
-			}
+			peer := readPeerReport(t, fmt.Sprintf("%d bits", bits), "the websockets server", conns)
 			if peer.Extensions != "permessage-deflate" || peer.Response != got.response || !reflect.DeepEqual(peer.Params, pyParams(bits)) ||
 				peer.Messages != len(set) || len(peer.Errors) > 0 || peer.Code != 1000 {
 				t.Errorf("the websockets server saw offer %q, answered %q (we read %q), extensions %q, parameters %v (want %v), %d messages of %d, errors %v, close %d",
