@@ -57,9 +57,10 @@ func onlyConn(nc net.Conn) func(context.Context, string, string) (net.Conn, erro
 	}
 }
 
-// wsraise (wsproto): CompressionOptions at its defaults (level 1 without
-// context takeover, 2 with it; a threshold of 128 bytes, under every
-// message here), the same on both sides.
+// wsraise (wsproto): CompressionOptions at its defaults (level 2, a
+// 32 KiB window, a threshold of 128 bytes, under every message here), the
+// same on both sides; "no context takeover" sets NoContextTakeover and
+// PeerNoContextTakeover, "context takeover" is the zero value.
 
 var compLibWsraise = compLib{name: "wsraise", modes: []string{compOff, compNoTakeover, compTakeover}, serve: serveWsprotoComp, dial: dialWsprotoComp}
 
