@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 
+	coder "github.com/coder/websocket"
 	gorilla "github.com/gorilla/websocket"
 	"github.com/lxzan/gws"
 
@@ -42,6 +43,7 @@ type compClient interface {
 var compLibs = []compLib{
 	compLibWsraise,
 	{name: "gorilla", modes: []string{compOff, compNoTakeover}, serve: serveGorillaComp, dial: dialGorillaComp},
+	compLibCoder,
 	{name: "gws", modes: []string{compOff, compNoTakeover, compTakeover}, serve: serveGwsComp, dial: dialGwsComp},
 }
 
@@ -179,6 +181,66 @@ func (g gorillaClient) echo(msg []byte) (bool, error) {
 }
 
 func (g gorillaClient) close() { g.c.NetConn().Close() }
+
+// coder: compress/flate at flate.BestSpeed. With context takeover it keeps
+// a flate.Writer per connection (its documentation says 1.2 MB) and a
+// 32 KiB window for reading: compress/flate as a connection keeps it. Both
+// sides compress from 128 bytes, wsraise's default threshold (coder's own
+// is 512 without context takeover, which would leave most chat messages
+// uncompressed).
+
+const coderThreshold = 128
+
+var compLibCoder = compLib{name: "coder", modes: []string{compOff, compNoTakeover, compTakeover}, serve: serveCoderComp, dial: dialCoderComp}
+
+func coderCompression(mode string) coder.CompressionMode {
+	switch mode {
+	case compNoTakeover:
+		return coder.CompressionNoContextTakeover
+	case compTakeover:
+		return coder.CompressionContextTakeover
+	}
+	return coder.CompressionDisabled
+}
+
+func serveCoderComp(ln net.Listener, mode string) error {
+	return serveHTTP(ln, func(w http.ResponseWriter, r *http.Request) {
+		c, err := coder.Accept(w, r, &coder.AcceptOptions{CompressionMode: coderCompression(mode), CompressionThreshold: coderThreshold})
+		if err != nil {
+			return
+		}
+		coderEcho(c)
+	})
+}
+
+type coderClient struct{ c *coder.Conn }
+
+func dialCoderComp(nc net.Conn, addr, mode string) (compClient, error) {
+	c, _, err := coder.Dial(context.Background(), "ws://"+addr+"/", &coder.DialOptions{
+		HTTPClient:           &http.Client{Transport: &http.Transport{DialContext: onlyConn(nc)}},
+		CompressionMode:      coderCompression(mode),
+		CompressionThreshold: coderThreshold,
+	})
+	if err != nil {
+		return nil, err
+	}
+	c.SetReadLimit(maxMessage)
+	return coderClient{c}, nil
+}
+
+func (k coderClient) echo(msg []byte) (bool, error) {
+	ctx := context.Background()
+	if err := k.c.Write(ctx, coder.MessageText, msg); err != nil {
+		return false, err
+	}
+	typ, got, err := k.c.Read(ctx)
+	if err != nil {
+		return false, err
+	}
+	return typ == coder.MessageText && bytes.Equal(got, msg), nil
+}
+
+func (k coderClient) close() { k.c.CloseNow() }
 
 // gws: PermessageDeflate, with its default level (flate.BestSpeed) and
 // two settings changed on both sides so that it does what the others do:

@@ -24,7 +24,9 @@ func compressMarkdown(rs []compressResult, d time.Duration, chart string) string
 		"\"64 KiB document\": eight room histories of 64 KiB. Every library at its default level;\n"+
 		"gws told to use a 32 KiB window and to compress messages of any size, as the others do\n"+
 		"(its defaults: a 4 KiB server window with context takeover, nothing under 512 bytes\n"+
-		"compressed without). gorilla implements no context takeover only.\n", d)
+		"compressed without); coder told to compress from 128 bytes, as wsraise does (its default\n"+
+		"without context takeover is 512). gorilla and coder compress with compress/flate at level 1\n"+
+		"(flate.BestSpeed), gws with klauspost/compress. gorilla implements no context takeover only.\n", d)
 	if chart != "" {
 		fmt.Fprintf(&b, "\n![Bar charts, per workload and compression mode: each library's compression ratio "+
 			"(higher is better) and CPU time per round trip (lower is better)](%s)\n", chart)
