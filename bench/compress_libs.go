@@ -44,7 +44,14 @@ var compLibs = []compLib{
 	compLibWsraise,
 	{name: "gorilla", modes: []string{compOff, compNoTakeover}, serve: serveGorillaComp, dial: dialGorillaComp},
 	compLibCoder,
-	{name: "gws", modes: []string{compOff, compNoTakeover, compTakeover}, serve: serveGwsComp, dial: dialGwsComp},
+	gwsCompLib("gws", 15, compOff, compNoTakeover, compTakeover),
+}
+
+// compWindowLibs are wsraise with smaller windows, both ways, with context
+// takeover: the table by window size, beside wsraise's default of 15 bits.
+var compWindowLibs = []compLib{
+	wsraiseCompLib("wsraise-w12", 12, compTakeover),
+	wsraiseCompLib("wsraise-w9", 9, compTakeover),
 }
 
 // onlyConn is a dialer that returns nc, once.
@@ -64,20 +71,37 @@ func onlyConn(nc net.Conn) func(context.Context, string, string) (net.Conn, erro
 // same on both sides; "no context takeover" sets NoContextTakeover and
 // PeerNoContextTakeover, "context takeover" is the zero value.
 
-var compLibWsraise = compLib{name: "wsraise", modes: []string{compOff, compNoTakeover, compTakeover}, serve: serveWsprotoComp, dial: dialWsprotoComp}
+var compLibWsraise = wsraiseCompLib("wsraise", 0, compOff, compNoTakeover, compTakeover)
 
-func wsprotoCompression(mode string) *wsproto.CompressionOptions {
+// wsraiseCompLib is wsraise with windows of bits bits both ways (0 for
+// the default, 15), in the modes given.
+func wsraiseCompLib(name string, bits int, modes ...string) compLib {
+	return compLib{
+		name:  name,
+		modes: modes,
+		serve: func(ln net.Listener, mode string) error {
+			return serveWsprotoComp(ln, wsprotoCompression(mode, bits))
+		},
+		dial: func(nc net.Conn, addr, mode string) (compClient, error) {
+			return dialWsprotoComp(nc, addr, wsprotoCompression(mode, bits))
+		},
+	}
+}
+
+// wsprotoCompression is the options of a mode, with windows of bits bits
+// (WindowBits and PeerWindowBits; 0 for the default).
+func wsprotoCompression(mode string, bits int) *wsproto.CompressionOptions {
 	switch mode {
 	case compNoTakeover:
-		return &wsproto.CompressionOptions{NoContextTakeover: true, PeerNoContextTakeover: true}
+		return &wsproto.CompressionOptions{NoContextTakeover: true, PeerNoContextTakeover: true, WindowBits: bits, PeerWindowBits: bits}
 	case compTakeover:
-		return &wsproto.CompressionOptions{}
+		return &wsproto.CompressionOptions{WindowBits: bits, PeerWindowBits: bits}
 	}
 	return nil
 }
 
-func serveWsprotoComp(ln net.Listener, mode string) error {
-	opts := &wsproto.UpgradeOptions{Compression: wsprotoCompression(mode), ReadLimit: maxMessage}
+func serveWsprotoComp(ln net.Listener, compression *wsproto.CompressionOptions) error {
+	opts := &wsproto.UpgradeOptions{Compression: compression, ReadLimit: maxMessage}
 	return serveHTTP(ln, func(w http.ResponseWriter, r *http.Request) {
 		c, err := wsproto.Upgrade(w, r, opts)
 		if err != nil {
@@ -105,11 +129,11 @@ type wsprotoClient struct {
 	buf []byte
 }
 
-func dialWsprotoComp(nc net.Conn, addr, mode string) (compClient, error) {
+func dialWsprotoComp(nc net.Conn, addr string, compression *wsproto.CompressionOptions) (compClient, error) {
 	c, _, err := wsproto.Dial(context.Background(), "ws://"+addr+"/", &wsproto.DialOptions{
 		NetDial:     onlyConn(nc),
 		ReadLimit:   maxMessage,
-		Compression: wsprotoCompression(mode),
+		Compression: compression,
 	})
 	if err != nil {
 		return nil, err
@@ -249,21 +273,34 @@ func (k coderClient) close() { k.c.CloseNow() }
 // messages uncompressed without context takeover, which would be most
 // chat messages).
 
-func gwsDeflate(mode string) gws.PermessageDeflate {
+// gwsCompLib is gws with windows of bits bits both ways, in the modes
+// given.
+func gwsCompLib(name string, bits int, modes ...string) compLib {
+	return compLib{
+		name:  name,
+		modes: modes,
+		serve: func(ln net.Listener, mode string) error { return serveGwsComp(ln, gwsDeflate(mode, bits)) },
+		dial: func(nc net.Conn, addr, mode string) (compClient, error) {
+			return dialGwsComp(nc, addr, gwsDeflate(mode, bits))
+		},
+	}
+}
+
+func gwsDeflate(mode string, bits int) gws.PermessageDeflate {
 	return gws.PermessageDeflate{
 		Enabled:               mode != compOff,
 		Threshold:             1,
 		ServerContextTakeover: mode == compTakeover,
 		ClientContextTakeover: mode == compTakeover,
-		ServerMaxWindowBits:   15,
-		ClientMaxWindowBits:   15,
+		ServerMaxWindowBits:   bits,
+		ClientMaxWindowBits:   bits,
 	}
 }
 
-func serveGwsComp(ln net.Listener, mode string) error {
+func serveGwsComp(ln net.Listener, pd gws.PermessageDeflate) error {
 	upgrader := gws.NewUpgrader(gwsEcho{}, &gws.ServerOption{
 		ReadMaxPayloadSize: maxMessage,
-		PermessageDeflate:  gwsDeflate(mode),
+		PermessageDeflate:  pd,
 	})
 	return serveHTTP(ln, func(w http.ResponseWriter, r *http.Request) {
 		socket, err := upgrader.Upgrade(w, r)
@@ -285,12 +322,12 @@ type gwsClient struct {
 
 var errEchoDiffers = errors.New("echo differs")
 
-func dialGwsComp(nc net.Conn, addr, mode string) (compClient, error) {
+func dialGwsComp(nc net.Conn, addr string, pd gws.PermessageDeflate) (compClient, error) {
 	g := &gwsClient{want: make(chan []byte, 1), got: make(chan error, 1)}
 	socket, _, err := gws.NewClientFromConn(g, &gws.ClientOption{
 		Addr:               "ws://" + addr + "/",
 		ReadMaxPayloadSize: maxMessage,
-		PermessageDeflate:  gwsDeflate(mode),
+		PermessageDeflate:  pd,
 	}, nc)
 	if err != nil {
 		return nil, err

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"strings"
 	"testing"
 	"time"
 )
@@ -70,6 +71,23 @@ func TestCheckNegotiated(t *testing.T) {
 	} {
 		if err := checkNegotiated(c.mode, c.ext); (err == nil) != c.ok {
 			t.Errorf("checkNegotiated(%q, %q) = %v", c.mode, c.ext, err)
+		}
+	}
+}
+
+// TestWindowCases runs wsraise with each smaller window briefly.
+func TestWindowCases(t *testing.T) {
+	for _, w := range compWorkloads() {
+		w.msgs = w.msgs[:min(len(w.msgs), 32)]
+		for _, lib := range compWindowLibs {
+			r := runCompressCase(lib, compTakeover, w, 20*time.Millisecond)
+			if r.Errors > 0 || r.Mismatches > 0 || r.RoundTrips == 0 || r.DownWire >= r.Payload {
+				t.Errorf("%s %s: %d round trips, %d mismatches, %d errors (%s), %.0f B on the wire for %.0f",
+					lib.name, w.name, r.RoundTrips, r.Mismatches, r.Errors, r.FirstError, r.DownWire, r.Payload)
+			}
+			if !strings.Contains(r.Extensions, "server_max_window_bits="+strings.TrimPrefix(lib.name, "wsraise-w")) {
+				t.Errorf("%s: agreed %q", lib.name, r.Extensions)
+			}
 		}
 	}
 }
