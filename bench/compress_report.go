@@ -6,14 +6,28 @@ import (
 	"time"
 )
 
-// compressMarkdown renders the compression comparison as a section of
-// BENCH.md, with the chart at the link chart unless that is empty.
-func compressMarkdown(rs []compressResult, d time.Duration, chart string) string {
-	if len(rs) == 0 {
-		return ""
-	}
+// compressReport is what the compression section of BENCH.md shows; any
+// part may be missing.
+type compressReport struct {
+	D       time.Duration    // each comparison row's time
+	Results []compressResult // the comparison
+}
+
+// compressMarkdown renders the compression section of BENCH.md, with the
+// chart at the link chart unless that is empty.
+func compressMarkdown(cr compressReport, chart string) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "\n## Compression (permessage-deflate)\n\n"+
+	comparisonMarkdown(&b, cr.Results, cr.D, chart)
+	return b.String()
+}
+
+// comparisonMarkdown writes the comparison, with the chart at the link
+// chart unless that is empty.
+func comparisonMarkdown(b *strings.Builder, rs []compressResult, d time.Duration, chart string) {
+	if len(rs) == 0 {
+		return
+	}
+	fmt.Fprintf(b, "\n## Compression (permessage-deflate)\n\n"+
 		"Each library talks to itself: its own echo server and its own client, in one process over\n"+
 		"loopback TCP (not pinned), one connection, a closed loop of %s per row sending JSON chat\n"+
 		"as text messages and checking every echo byte for byte. So a row's round trips include\n"+
@@ -28,7 +42,7 @@ func compressMarkdown(rs []compressResult, d time.Duration, chart string) string
 		"without context takeover is 512). gorilla and coder compress with compress/flate at level 1\n"+
 		"(flate.BestSpeed), gws with klauspost/compress. gorilla implements no context takeover only.\n", d)
 	if chart != "" {
-		fmt.Fprintf(&b, "\n![Bar charts, per workload and compression mode: each library's compression ratio "+
+		fmt.Fprintf(b, "\n![Bar charts, per workload and compression mode: each library's compression ratio "+
 			"(higher is better) and CPU time per round trip (lower is better)](%s)\n", chart)
 	}
 	var workloads []string
@@ -40,7 +54,7 @@ func compressMarkdown(rs []compressResult, d time.Duration, chart string) string
 		}
 	}
 	for _, w := range workloads {
-		fmt.Fprintf(&b, "\n### %s\n\n", w)
+		fmt.Fprintf(b, "\n### %s\n\n", w)
 		b.WriteString("| library | compression | round trips/s | vs. off | CPU µs per round trip | wire B/msg up / down | ratio up / down | mismatches |\n" +
 			"|---|---|---:|---:|---:|---:|---:|---:|\n")
 		for _, r := range rs {
@@ -63,7 +77,7 @@ func compressMarkdown(rs []compressResult, d time.Duration, chart string) string
 			if r.Errors > 0 {
 				cell += fmt.Sprintf(" (%d errors: %s)", r.Errors, r.FirstError)
 			}
-			fmt.Fprintf(&b, "| %s | %s | %.0f | %s | %.1f | %.0f / %.0f | %s / %s | %s |\n",
+			fmt.Fprintf(b, "| %s | %s | %.0f | %s | %.1f | %.0f / %.0f | %s / %s | %s |\n",
 				r.Lib, r.Mode, r.RTPS, vs, r.CPUus, r.UpWire, r.DownWire, ratio(r.UpWire), ratio(r.DownWire), cell)
 		}
 		var avg float64
@@ -74,7 +88,7 @@ func compressMarkdown(rs []compressResult, d time.Duration, chart string) string
 			}
 		}
 		if n > 0 {
-			fmt.Fprintf(&b, "\nPayload: %.0f bytes per message on average.\n", avg/float64(n))
+			fmt.Fprintf(b, "\nPayload: %.0f bytes per message on average.\n", avg/float64(n))
 		}
 	}
 	b.WriteString("\nNegotiated (the server's `Sec-WebSocket-Extensions`):\n\n")
@@ -85,7 +99,6 @@ func compressMarkdown(rs []compressResult, d time.Duration, chart string) string
 			continue
 		}
 		done[k] = true
-		fmt.Fprintf(&b, "- %s, %s: `%s`\n", r.Lib, r.Mode, r.Extensions)
+		fmt.Fprintf(b, "- %s, %s: `%s`\n", r.Lib, r.Mode, r.Extensions)
 	}
-	return b.String()
 }

@@ -91,3 +91,22 @@ func TestWindowCases(t *testing.T) {
 		}
 	}
 }
+
+func TestSelectedLib(t *testing.T) {
+	for _, c := range []struct {
+		lib, only string
+		want      bool
+	}{
+		{"gws", "", true},
+		{"gws", "gws,coder", true},
+		{"gws-w12", "gws", true},
+		{"wsraise-w9", "wsraise", true},
+		{"wsraise-w9", "wsraise-w9", true},
+		{"wsraise", "wsraise-w9", false},
+		{"gorilla", "gws", false},
+	} {
+		if got := selectedLib(c.lib, c.only); got != c.want {
+			t.Errorf("selectedLib(%q, %q) = %v", c.lib, c.only, got)
+		}
+	}
+}

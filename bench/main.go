@@ -74,7 +74,7 @@ func main() {
 		err = json.NewEncoder(os.Stdout).Encode(runIdle(*lib, *addr, *k, *pid))
 	case "compress":
 		d := compressDuration(*quick)
-		_, err = fmt.Print(compressMarkdown(runCompress(d, *only), d, ""))
+		_, err = fmt.Print(compressMarkdown(compressReport{D: d, Results: runCompress(compLibs, d, *only)}, ""))
 	case "run":
 		err = runAll(*quick, *only, *client, *out, *svg)
 	default:

@@ -40,6 +40,11 @@ type benchRun struct {
 	CompressD time.Duration
 }
 
+// compressReport is the run's compression section.
+func (run benchRun) compressReport() compressReport {
+	return compressReport{D: run.CompressD, Results: run.Compress}
+}
+
 // runAll runs everything and writes the report to out, the main chart to
 // svg and the others next to it (siblingChart); client names the load
 // client that reads the echoes.
@@ -132,7 +137,7 @@ func runAll(quick bool, only, client, out, svg string) error {
 		run.Idle = append(run.Idle, ir)
 	}
 	run.CompressD = compressDuration(quick)
-	run.Compress = runCompress(run.CompressD, only)
+	run.Compress = runCompress(compLibs, run.CompressD, only)
 	idleSVG, compressSVG := siblingChart(svg, "idle"), siblingChart(svg, "compress")
 	charts := reportCharts{Main: chartLink(out, svg), Idle: chartLink(out, idleSVG), Compress: chartLink(out, compressSVG)}
 	if err := os.WriteFile(out, []byte(markdown(run, charts)), 0o644); err != nil {
