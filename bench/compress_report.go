@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 )
@@ -11,6 +12,7 @@ import (
 type compressReport struct {
 	D       time.Duration    // each comparison row's time
 	Results []compressResult // the comparison
+	Flate   []flateRefResult // the compress/flate reference
 }
 
 // compressMarkdown renders the compression section of BENCH.md, with the
@@ -18,6 +20,7 @@ type compressReport struct {
 func compressMarkdown(cr compressReport, chart string) string {
 	var b strings.Builder
 	comparisonMarkdown(&b, cr.Results, cr.D, chart)
+	flateRefMarkdown(&b, cr.Flate, cr.Results)
 	return b.String()
 }
 
@@ -101,4 +104,95 @@ func comparisonMarkdown(b *strings.Builder, rs []compressResult, d time.Duration
 		done[k] = true
 		fmt.Fprintf(b, "- %s, %s: `%s`\n", r.Lib, r.Mode, r.Extensions)
 	}
+}
+
+// workloadsOf lists the workloads of rs, in order.
+func workloadsOf[T any](rs []T, workload func(T) string) []string {
+	var out []string
+	for _, r := range rs {
+		if w := workload(r); !slices.Contains(out, w) {
+			out = append(out, w)
+		}
+	}
+	return out
+}
+
+// findCompress returns the row of lib in mode on workload w.
+func findCompress(rs []compressResult, lib, mode, w string) (compressResult, bool) {
+	for _, r := range rs {
+		if r.Lib == lib && r.Mode == mode && r.Workload == w && r.RoundTrips > 0 && r.Errors == 0 && r.Mismatches == 0 {
+			return r, true
+		}
+	}
+	return compressResult{}, false
+}
+
+// downRatio is a row's payload over the bytes the server sent.
+func downRatio(r compressResult) float64 {
+	if r.DownWire == 0 {
+		return 0
+	}
+	return r.Payload / r.DownWire
+}
+
+// flateRefMarkdown writes the compress/flate reference beside wsraise's
+// ratios from the comparison rs.
+func flateRefMarkdown(b *strings.Builder, refs []flateRefResult, rs []compressResult) {
+	if len(refs) == 0 {
+		return
+	}
+	fmt.Fprintf(b, "\n### Compression ratio against compress/flate\n\n"+
+		"compress/flate is no longer inside wsraise; this is its ratio on the same messages, in the\n"+
+		"same order, compressed in process (no network) as a permessage-deflate endpoint compresses\n"+
+		"them: Write and Flush per message, the trailing 00 00 ff ff left out; with context takeover\n"+
+		"one flate.Writer for all messages, without it a Reset before each. Each message is counted\n"+
+		"with the frame header a server puts before it, so the ratio (payload over bytes) compares\n"+
+		"with wsraise's from the server to the client in the comparison above (\"down\": wsraise's\n"+
+		"own encoder at its default level, 2, and window, 15 bits). compress/flate used %d to %d\n"+
+		"messages per row (whole rounds of the workload, at least 1 MiB).\n\n",
+		minFunc(refs, func(r flateRefResult) int { return r.Messages }), maxFunc(refs, func(r flateRefResult) int { return r.Messages }))
+	b.WriteString("| workload | compression | compress/flate level 1 | compress/flate level 2 | wsraise (level 2) | wsraise / level 2 |\n" +
+		"|---|---|---:|---:|---:|---:|\n")
+	ratio := func(w, mode string, level int) (float64, string) {
+		for _, r := range refs {
+			if r.Workload == w && r.Mode == mode && r.Level == level {
+				if r.Error != "" || r.Wire == 0 {
+					return 0, "- (" + r.Error + ")"
+				}
+				v := r.Payload / r.Wire
+				return v, fmt.Sprintf("%.2f", v)
+			}
+		}
+		return 0, "-"
+	}
+	for _, w := range workloadsOf(refs, func(r flateRefResult) string { return r.Workload }) {
+		for _, mode := range []string{compNoTakeover, compTakeover} {
+			_, l1 := ratio(w, mode, 1)
+			v2, l2 := ratio(w, mode, 2)
+			ours, vs := "-", "-"
+			if r, ok := findCompress(rs, "wsraise", mode, w); ok && downRatio(r) > 0 {
+				ours = fmt.Sprintf("%.2f", downRatio(r))
+				if v2 > 0 {
+					vs = fmt.Sprintf("%.3f", downRatio(r)/v2)
+				}
+			}
+			fmt.Fprintf(b, "| %s | %s | %s | %s | %s | %s |\n", w, mode, l1, l2, ours, vs)
+		}
+	}
+}
+
+func minFunc[T any](rs []T, f func(T) int) int {
+	m := f(rs[0])
+	for _, r := range rs[1:] {
+		m = min(m, f(r))
+	}
+	return m
+}
+
+func maxFunc[T any](rs []T, f func(T) int) int {
+	m := f(rs[0])
+	for _, r := range rs[1:] {
+		m = max(m, f(r))
+	}
+	return m
 }

@@ -110,3 +110,24 @@ func TestSelectedLib(t *testing.T) {
 		}
 	}
 }
+
+// TestFlateReference checks the compress/flate reference: it compresses,
+// context takeover compresses chat better, and it counts what it says.
+func TestFlateReference(t *testing.T) {
+	w := compWorkloads()[0]
+	none := flateReference(w, compNoTakeover, 1)
+	with := flateReference(w, compTakeover, 2)
+	for _, r := range []flateRefResult{none, with} {
+		if r.Error != "" || r.Messages < len(w.msgs) || r.Wire <= 0 || r.Wire >= r.Payload {
+			t.Errorf("%+v", r)
+		}
+	}
+	if with.Wire >= none.Wire {
+		t.Errorf("chat: %.0f B per message with context takeover, %.0f without", with.Wire, none.Wire)
+	}
+	for n, want := range map[int]int{0: 2, 125: 2, 126: 4, 65535: 4, 65536: 10} {
+		if got := serverFrameHeader(n); got != want {
+			t.Errorf("serverFrameHeader(%d) = %d, want %d", n, got, want)
+		}
+	}
+}

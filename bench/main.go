@@ -5,7 +5,7 @@
 //	go run . run -client bufio64 -out /tmp/BENCH-bufio64.md -svg /tmp/bench-bufio64.svg   # the same, another load client
 //	go run . serve -lib gws -addr 127.0.0.1:9000
 //	go run . load -lib gws -addr 127.0.0.1:9000 -size 512 -conns 100 -d 3s [-client bufio64]
-//	go run . compress [-quick] [-libs gws,gorilla]   # the compression comparison alone, to stdout
+//	go run . compress [-quick] [-libs gws,gorilla]   # the compression section alone, to stdout
 //	go run . idle -lib gws -addr 127.0.0.1:9000 -k 10000 -pid PID
 //	go run . serve -lib wsraise -cpuprofile cpu.prof   # then: go tool pprof cpu.prof
 //
@@ -73,8 +73,9 @@ func main() {
 	case "idle":
 		err = json.NewEncoder(os.Stdout).Encode(runIdle(*lib, *addr, *k, *pid))
 	case "compress":
-		d := compressDuration(*quick)
-		_, err = fmt.Print(compressMarkdown(compressReport{D: d, Results: runCompress(compLibs, d, *only)}, ""))
+		cr := runCompressAll(compressDuration(*quick), *only)
+		fmt.Print(compressMarkdown(cr, ""))
+		err = verdict(benchRun{Compress: cr.Results, FlateRef: cr.Flate})
 	case "run":
 		err = runAll(*quick, *only, *client, *out, *svg)
 	default:

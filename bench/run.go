@@ -38,11 +38,23 @@ type benchRun struct {
 	Rounds    int // each cell's load time is split over this many rounds
 	Compress  []compressResult
 	CompressD time.Duration
+	// The compress/flate reference.
+	FlateRef []flateRefResult
 }
 
 // compressReport is the run's compression section.
 func (run benchRun) compressReport() compressReport {
-	return compressReport{D: run.CompressD, Results: run.Compress}
+	return compressReport{D: run.CompressD, Results: run.Compress, Flate: run.FlateRef}
+}
+
+// runCompressAll runs the compression comparison, rows of d, and the
+// compress/flate reference, for the libraries in only (all if it is
+// empty).
+func runCompressAll(d time.Duration, only string) compressReport {
+	cr := compressReport{D: d}
+	cr.Results = runCompress(compLibs, d, only)
+	cr.Flate = runFlateReference()
+	return cr
 }
 
 // runAll runs everything and writes the report to out, the main chart to
@@ -136,8 +148,8 @@ func runAll(quick bool, only, client, out, svg string) error {
 			lib, ir.Conns, ir.BytesPerConn, ir.HandshakesPS, ir.Errors, ir.FirstError)
 		run.Idle = append(run.Idle, ir)
 	}
-	run.CompressD = compressDuration(quick)
-	run.Compress = runCompress(compLibs, run.CompressD, only)
+	cr := runCompressAll(compressDuration(quick), only)
+	run.CompressD, run.Compress, run.FlateRef = cr.D, cr.Results, cr.Flate
 	idleSVG, compressSVG := siblingChart(svg, "idle"), siblingChart(svg, "compress")
 	charts := reportCharts{Main: chartLink(out, svg), Idle: chartLink(out, idleSVG), Compress: chartLink(out, compressSVG)}
 	if err := os.WriteFile(out, []byte(markdown(run, charts)), 0o644); err != nil {
@@ -210,6 +222,11 @@ func verdict(run benchRun) error {
 	for _, r := range run.Compress {
 		if r.Mismatches > 0 || r.Errors > 0 && r.Lib == "wsraise" {
 			return fmt.Errorf("%s, compression %s, %s: %d mismatches, %d errors (%s)", r.Lib, r.Mode, r.Workload, r.Mismatches, r.Errors, r.FirstError)
+		}
+	}
+	for _, r := range run.FlateRef {
+		if r.Error != "" {
+			return fmt.Errorf("compress/flate reference, level %d, %s, %s: %s", r.Level, r.Mode, r.Workload, r.Error)
 		}
 	}
 	return nil
