@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"slices"
 
 	coder "github.com/coder/websocket"
 	gorilla "github.com/gorilla/websocket"
@@ -52,6 +53,20 @@ var compLibs = []compLib{
 var compWindowLibs = []compLib{
 	wsraiseCompLib("wsraise-w12", 12, compTakeover),
 	wsraiseCompLib("wsraise-w9", 9, compTakeover),
+}
+
+// compLibGwsDefault is gws with its own windows for context takeover, 12
+// bits both ways, for the memory test.
+var compLibGwsDefault = gwsCompLib("gws-w12", 12, compTakeover)
+
+// findCompLib returns the library of any of the lists above called name.
+func findCompLib(name string) (compLib, bool) {
+	for _, l := range append(append(slices.Clip(compLibs), compWindowLibs...), compLibGwsDefault) {
+		if l.name == name {
+			return l, true
+		}
+	}
+	return compLib{}, false
 }
 
 // onlyConn is a dialer that returns nc, once.
@@ -271,7 +286,7 @@ func (k coderClient) close() { k.c.CloseNow() }
 // a 32 KiB window (15 bits; its server's default is 12 with context
 // takeover) and a threshold of 1 byte (its default, 512, leaves shorter
 // messages uncompressed without context takeover, which would be most
-// chat messages).
+// chat messages). The memory test also runs it with its own windows.
 
 // gwsCompLib is gws with windows of bits bits both ways, in the modes
 // given.

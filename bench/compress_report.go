@@ -13,6 +13,7 @@ type compressReport struct {
 	D       time.Duration    // each comparison row's time
 	Results []compressResult // the comparison
 	Flate   []flateRefResult // the compress/flate reference
+	Idle    []compIdleResult // memory per idle connection
 }
 
 // compressMarkdown renders the compression section of BENCH.md, with the
@@ -21,6 +22,7 @@ func compressMarkdown(cr compressReport, chart string) string {
 	var b strings.Builder
 	comparisonMarkdown(&b, cr.Results, cr.D, chart)
 	flateRefMarkdown(&b, cr.Flate, cr.Results)
+	compIdleMarkdown(&b, cr.Idle)
 	return b.String()
 }
 
@@ -195,4 +197,66 @@ func maxFunc[T any](rs []T, f func(T) int) int {
 		m = max(m, f(r))
 	}
 	return m
+}
+
+// compIdleMarkdown writes the memory test.
+func compIdleMarkdown(b *strings.Builder, rs []compIdleResult) {
+	if len(rs) == 0 {
+		return
+	}
+	b.WriteString("\n### Memory per idle connection, compression used\n\n" +
+		"Each row's echo server runs alone in a child process, pinned to CPU 0. wsproto's client\n" +
+		"opens the connections one after another, sends on each one chat message of 300 to 400\n" +
+		"bytes, a different one each time, and reads its echo: so the server has decompressed one\n" +
+		"message and compressed one, and its compressor and decompressor hold what they keep between\n" +
+		"messages. The client checks the agreed extension, the echo, and that both frames had RSV1\n" +
+		"set (the message went compressed; gws sometimes sends a short message as a stored block,\n" +
+		"which is compressed all the same). The client's options match the server's; it offers\n" +
+		"`client_max_window_bits`, so a server may set the client's window. Before the baseline, one\n" +
+		"connection is opened and closed, and the server collects its garbage and returns its free\n" +
+		"memory to the system (debug.FreeOSMemory, on a signal). \"bytes per connection\": the growth\n" +
+		"of the server's VmRSS over the baseline, per connection, after 2 s idle, as in the idle table\n" +
+		"above; \"held\": the same after another debug.FreeOSMemory; \"Go heap\": the growth of the\n" +
+		"server's live heap objects and goroutine stacks (runtime.MemStats HeapAlloc + StackInuse)\n" +
+		"after a collection, which counts what was allocated whether or not its pages were ever\n" +
+		"touched (an untouched page is not resident, and compress/flate's Writer at level 1 leaves\n" +
+		"most of its hash arrays untouched; memory the allocator reuses is zeroed, and so touched).\n" +
+		"wsraise with compression off is the baseline of a connection. coder (compress/flate) keeps a\n" +
+		"flate.Writer per connection with context takeover, so it runs with fewer connections,\n" +
+		"which the table says. gorilla implements no context takeover only.\n\n")
+	b.WriteString("| library | compression | agreed | connections | bytes per connection | held | Go heap | / wsraise (bytes, Go heap) | RSV1 each way | mismatches | errors |\n" +
+		"|---|---|---|---:|---:|---:|---:|---:|---|---:|---:|\n")
+	var ours compIdleResult
+	for _, r := range rs {
+		if r.Lib == "wsraise" && r.Mode == compTakeover {
+			ours = r
+		}
+	}
+	for _, r := range rs {
+		conns := fmt.Sprintf("%d", r.Conns)
+		if r.Capped {
+			conns += " (capped)"
+		}
+		vs := "-"
+		if ours.BytesPerConn > 0 && ours.HeapBytesPerConn > 0 && r.Mode != compOff {
+			vs = fmt.Sprintf("%.2f, %.2f", r.BytesPerConn/ours.BytesPerConn, r.HeapBytesPerConn/ours.HeapBytesPerConn)
+		}
+		compressed := "yes"
+		switch {
+		case r.Mode == compOff:
+			compressed = "-"
+		case r.Uncompressed > 0:
+			compressed = fmt.Sprintf("no, on %d", r.Uncompressed)
+		}
+		errs := fmt.Sprintf("%d", r.Errors)
+		if r.Errors > 0 {
+			errs += " (" + strings.NewReplacer("|", "/", "\n", " ").Replace(r.FirstError) + ")"
+		}
+		agreed := "-"
+		if r.Extensions != "" {
+			agreed = "`" + r.Extensions + "`"
+		}
+		fmt.Fprintf(b, "| %s | %s | %s | %s | %.0f | %.0f | %.0f | %s | %s | %d | %s |\n",
+			r.Lib, r.Mode, agreed, conns, r.BytesPerConn, r.HeldBytesPerConn, r.HeapBytesPerConn, vs, compressed, r.Mismatches, errs)
+	}
 }

@@ -3,6 +3,9 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"net"
+	"os"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -71,6 +74,36 @@ func TestCheckNegotiated(t *testing.T) {
 	} {
 		if err := checkNegotiated(c.mode, c.ext); (err == nil) != c.ok {
 			t.Errorf("checkNegotiated(%q, %q) = %v", c.mode, c.ext, err)
+		}
+	}
+}
+
+// TestCompIdleCases runs every case of the memory test with a few
+// connections against a server in this process: the extension agreed
+// must be the case's, the echoes must match, and every message must go
+// compressed each way.
+func TestCompIdleCases(t *testing.T) {
+	freeMemory := func() (int64, error) {
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		return int64(ms.HeapAlloc + ms.StackInuse), nil
+	}
+	defer func(d time.Duration) { compIdleSettle = d }(compIdleSettle)
+	compIdleSettle = 40 * time.Millisecond
+	for _, c := range compIdleCases() {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		go c.lib.serve(ln, c.mode)
+		r := measureCompIdle(c, ln.Addr().String(), os.Getpid(), 4, freeMemory)
+		ln.Close()
+		if r.Errors > 0 || r.Mismatches > 0 || r.Uncompressed > 0 || r.Conns != 4 {
+			t.Errorf("%s %s: %d connections, %d mismatches, %d uncompressed, %d errors (%s)",
+				c.lib.name, c.mode, r.Conns, r.Mismatches, r.Uncompressed, r.Errors, r.FirstError)
+		}
+		if _, bits, ok := strings.Cut(c.lib.name, "-w"); ok && !strings.Contains(r.Extensions, "server_max_window_bits="+bits) {
+			t.Errorf("%s: agreed %q", c.lib.name, r.Extensions)
 		}
 	}
 }
