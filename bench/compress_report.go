@@ -12,6 +12,7 @@ import (
 type compressReport struct {
 	D       time.Duration    // each comparison row's time
 	Results []compressResult // the comparison
+	Windows []compressResult // wsraise with smaller windows, context takeover
 	Flate   []flateRefResult // the compress/flate reference
 	Idle    []compIdleResult // memory per idle connection
 }
@@ -23,6 +24,7 @@ func compressMarkdown(cr compressReport, chart string) string {
 	comparisonMarkdown(&b, cr.Results, cr.D, chart)
 	flateRefMarkdown(&b, cr.Flate, cr.Results)
 	compIdleMarkdown(&b, cr.Idle)
+	windowMarkdown(&b, cr)
 	return b.String()
 }
 
@@ -258,5 +260,52 @@ func compIdleMarkdown(b *strings.Builder, rs []compIdleResult) {
 		}
 		fmt.Fprintf(b, "| %s | %s | %s | %s | %.0f | %.0f | %.0f | %s | %s | %d | %s |\n",
 			r.Lib, r.Mode, agreed, conns, r.BytesPerConn, r.HeldBytesPerConn, r.HeapBytesPerConn, vs, compressed, r.Mismatches, errs)
+	}
+}
+
+// windowMarkdown writes wsraise's ratio, CPU time and memory by window
+// size, with context takeover.
+func windowMarkdown(b *strings.Builder, cr compressReport) {
+	if len(cr.Windows) == 0 {
+		return
+	}
+	rows := []struct {
+		lib  string
+		bits int
+	}{{"wsraise", 15}, {"wsraise-w12", 12}, {"wsraise-w9", 9}}
+	workloads := workloadsOf(cr.Results, func(r compressResult) string { return r.Workload })
+	b.WriteString("\n### wsraise by window size, context takeover\n\n" +
+		"WindowBits and PeerWindowBits set to the same value on both sides: each end compresses with\n" +
+		"a window of that size and keeps that much of the other's output. Ratio and CPU time come\n" +
+		"from rows like the comparison's (the 15-bit row is the comparison's own), the ratio from the\n" +
+		"server to the client; memory from the test above.\n\n| window |")
+	for _, w := range workloads {
+		fmt.Fprintf(b, " %s: ratio | %s: CPU µs per round trip |", w, w)
+	}
+	b.WriteString(" bytes per idle connection | Go heap |\n|---|")
+	for range workloads {
+		b.WriteString("---:|---:|")
+	}
+	b.WriteString("---:|---:|\n")
+	for _, row := range rows {
+		fmt.Fprintf(b, "| %d bits (%s) |", row.bits, sizeName(1<<row.bits))
+		for _, w := range workloads {
+			r, ok := findCompress(cr.Results, row.lib, compTakeover, w)
+			if !ok {
+				r, ok = findCompress(cr.Windows, row.lib, compTakeover, w)
+			}
+			if !ok {
+				b.WriteString(" - | - |")
+				continue
+			}
+			fmt.Fprintf(b, " %.2f | %.1f |", downRatio(r), r.CPUus)
+		}
+		mem, held := "-", "-"
+		for _, r := range cr.Idle {
+			if r.Lib == row.lib && r.Mode == compTakeover && r.Conns > 0 {
+				mem, held = fmt.Sprintf("%.0f", r.BytesPerConn), fmt.Sprintf("%.0f", r.HeapBytesPerConn)
+			}
+		}
+		fmt.Fprintf(b, " %s | %s |\n", mem, held)
 	}
 }

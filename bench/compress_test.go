@@ -125,6 +125,27 @@ func TestWindowCases(t *testing.T) {
 	}
 }
 
+// TestFlateReference checks the compress/flate reference: it compresses,
+// context takeover compresses chat better, and it counts what it says.
+func TestFlateReference(t *testing.T) {
+	w := compWorkloads()[0]
+	none := flateReference(w, compNoTakeover, 1)
+	with := flateReference(w, compTakeover, 2)
+	for _, r := range []flateRefResult{none, with} {
+		if r.Error != "" || r.Messages < len(w.msgs) || r.Wire <= 0 || r.Wire >= r.Payload {
+			t.Errorf("%+v", r)
+		}
+	}
+	if with.Wire >= none.Wire {
+		t.Errorf("chat: %.0f B per message with context takeover, %.0f without", with.Wire, none.Wire)
+	}
+	for n, want := range map[int]int{0: 2, 125: 2, 126: 4, 65535: 4, 65536: 10} {
+		if got := serverFrameHeader(n); got != want {
+			t.Errorf("serverFrameHeader(%d) = %d, want %d", n, got, want)
+		}
+	}
+}
+
 func TestSelectedLib(t *testing.T) {
 	for _, c := range []struct {
 		lib, only string
@@ -144,23 +165,38 @@ func TestSelectedLib(t *testing.T) {
 	}
 }
 
-// TestFlateReference checks the compress/flate reference: it compresses,
-// context takeover compresses chat better, and it counts what it says.
-func TestFlateReference(t *testing.T) {
-	w := compWorkloads()[0]
-	none := flateReference(w, compNoTakeover, 1)
-	with := flateReference(w, compTakeover, 2)
-	for _, r := range []flateRefResult{none, with} {
-		if r.Error != "" || r.Messages < len(w.msgs) || r.Wire <= 0 || r.Wire >= r.Payload {
-			t.Errorf("%+v", r)
+// TestCompressMarkdown checks that each part of the compression section
+// appears when it has figures, and the goals' quotients.
+func TestCompressMarkdown(t *testing.T) {
+	cr := compressReport{
+		D: time.Second,
+		Results: []compressResult{
+			{Lib: "wsraise", Mode: compTakeover, Workload: "chat message", RoundTrips: 10, Payload: 300, DownWire: 100, CPUus: 30},
+		},
+		Windows: []compressResult{
+			{Lib: "wsraise-w12", Mode: compTakeover, Workload: "chat message", RoundTrips: 10, Payload: 300, DownWire: 120, CPUus: 28},
+		},
+		Flate: []flateRefResult{{Workload: "chat message", Mode: compTakeover, Level: 2, Messages: 2000, Payload: 300, Wire: 96}},
+		Idle: []compIdleResult{
+			{Lib: "wsraise", Mode: compTakeover, Conns: 10, BytesPerConn: 40000, HeapBytesPerConn: 80000},
+			{Lib: "coder", Mode: compTakeover, Conns: 5, Capped: true, BytesPerConn: 200000, HeapBytesPerConn: 1200000},
+			{Lib: "wsraise-w12", Mode: compTakeover, Conns: 10, BytesPerConn: 30000, HeapBytesPerConn: 24000},
+		},
+	}
+	got := compressMarkdown(cr, "")
+	for _, want := range []string{
+		"## Compression (permessage-deflate)",
+		"| chat message | context takeover | - | 3.12 | 3.00 | 0.960 |",
+		"| coder | context takeover | - | 5 (capped) | 200000 | 0 | 1200000 | 5.00, 15.00 | yes | 0 | 0 |",
+		"| 15 bits (32 KiB) | 3.00 | 30.0 | 40000 | 80000 |",
+		"| 12 bits (4 KiB) | 2.50 | 28.0 | 30000 | 24000 |",
+		"| 9 bits (512 B) | - | - | - | - |",
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("no %q in\n%s", want, got)
 		}
 	}
-	if with.Wire >= none.Wire {
-		t.Errorf("chat: %.0f B per message with context takeover, %.0f without", with.Wire, none.Wire)
-	}
-	for n, want := range map[int]int{0: 2, 125: 2, 126: 4, 65535: 4, 65536: 10} {
-		if got := serverFrameHeader(n); got != want {
-			t.Errorf("serverFrameHeader(%d) = %d, want %d", n, got, want)
-		}
+	if got := compressMarkdown(compressReport{}, ""); got != "" {
+		t.Errorf("without figures: %q", got)
 	}
 }

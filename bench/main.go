@@ -121,7 +121,7 @@ func compressCommand(quick bool, n int, only string) error {
 		return err
 	}
 	fmt.Print(compressMarkdown(cr, ""))
-	return verdict(benchRun{Compress: cr.Results, FlateRef: cr.Flate, CompIdle: cr.Idle})
+	return verdict(benchRun{Compress: cr.Results, CompressWindows: cr.Windows, FlateRef: cr.Flate, CompIdle: cr.Idle})
 }
 
 // compIdleCommand prints the memory test with n connections.
