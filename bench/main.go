@@ -5,7 +5,7 @@
 //	go run . run -client bufio64 -out /tmp/BENCH-bufio64.md -svg /tmp/bench-bufio64.svg   # the same, another load client
 //	go run . serve -lib gws -addr 127.0.0.1:9000
 //	go run . load -lib gws -addr 127.0.0.1:9000 -size 512 -conns 100 -d 3s [-client bufio64]
-//	go run . compress [-quick] [-libs gws,gorilla] [-conns N]   # the compression section alone, to stdout
+//	go run . compress [-quick] [-libs gws,gorilla] [-conns N] [-chart ../docs/bench-compress.svg]   # the compression section alone, to stdout
 //	go run . compidle [-conns N] [-libs coder,gws]    # memory per idle connection with compression used, to stdout
 //	go run . serve -lib gws -comp takeover           # a compression echo (-comp off, no-takeover or takeover)
 //	go run . idle -lib gws -addr 127.0.0.1:9000 -k 10000 -pid PID
@@ -45,13 +45,14 @@ func main() {
 	k := fs.Int("k", 10000, "idle connections")
 	pid := fs.Int("pid", 0, "server process id (idle)")
 	quick := fs.Bool("quick", false, "run: the quick mode (under two minutes)")
-	out := fs.String("out", "../docs/BENCH.md", "run: report file")
+	out := fs.String("out", "../docs/BENCH.md", "run: report file; compress: the report -chart is linked from")
 	svg := fs.String("svg", "../docs/bench.svg", "run: main chart file; the others go next to it (name-idle.svg, name-compress.svg)")
 	only := fs.String("libs", "", "run: comma-separated libraries (default all)")
 	client := fs.String("client", clientDirect, "run, load: how the load client reads echoes: "+
 		clientDirect+" (a 4 KiB bufio.Reader, large echoes read into place) or "+
 		clientBufio64+" (a 64 KiB bufio.Reader, as most clients)")
 	comp := fs.String("comp", "", "serve: a compression echo in this mode (off, no-takeover, takeover)")
+	compChart := fs.String("chart", "", "compress: write the compression chart here, linked as from -out")
 	cpuprofile := fs.String("cpuprofile", "", "serve: write a CPU profile here until SIGTERM")
 	traceFile := fs.String("trace", "", "serve: write an execution trace here until SIGTERM")
 	fs.Parse(os.Args[2:])
@@ -88,7 +89,7 @@ func main() {
 	case "idle":
 		err = json.NewEncoder(os.Stdout).Encode(runIdle(*lib, *addr, *k, *pid))
 	case "compress":
-		err = compressCommand(*quick, memConns, *only)
+		err = compressCommand(*quick, memConns, *only, *compChart, *out)
 	case "compidle":
 		err = compIdleCommand(memConns, *only)
 	case "run":
@@ -110,8 +111,9 @@ func flagSet(fs *flag.FlagSet, name string) bool {
 }
 
 // compressCommand prints the compression section as run writes it, with
-// n connections in the memory test.
-func compressCommand(quick bool, n int, only string) error {
+// n connections in the memory test, and writes its chart to chart (if
+// not empty), linked as from the report out.
+func compressCommand(quick bool, n int, only, chart, out string) error {
 	self, err := os.Executable()
 	if err != nil {
 		return err
@@ -120,7 +122,14 @@ func compressCommand(quick bool, n int, only string) error {
 	if err != nil {
 		return err
 	}
-	fmt.Print(compressMarkdown(cr, ""))
+	link := ""
+	if chart != "" {
+		if err := os.WriteFile(chart, []byte(compressChart(cr.Results)), 0o644); err != nil {
+			return err
+		}
+		link = chartLink(out, chart)
+	}
+	fmt.Print(compressMarkdown(cr, link))
 	return verdict(benchRun{Compress: cr.Results, CompressWindows: cr.Windows, FlateRef: cr.Flate, CompIdle: cr.Idle})
 }
 
