@@ -125,24 +125,39 @@ func TestWindowCases(t *testing.T) {
 	}
 }
 
-// TestFlateReference checks the compress/flate reference: it compresses,
-// context takeover compresses chat better, and it counts what it says.
+// TestFlateReference checks the in-process reference: every encoder
+// compresses, context takeover compresses chat better, and wsraise's
+// frames are read right.
 func TestFlateReference(t *testing.T) {
 	w := compWorkloads()[0]
-	none := flateReference(w, compNoTakeover, 1)
-	with := flateReference(w, compTakeover, 2)
-	for _, r := range []flateRefResult{none, with} {
-		if r.Error != "" || r.Messages < len(w.msgs) || r.Wire <= 0 || r.Wire >= r.Payload {
-			t.Errorf("%+v", r)
+	w.msgs = w.msgs[:200]
+	none, with := flateReference(w, compNoTakeover), flateReference(w, compTakeover)
+	if len(none) != 3 || len(with) != 3 {
+		t.Fatalf("%d and %d rows, want 3 each (flate 1 and 2, wsraise)", len(none), len(with))
+	}
+	for i := range none {
+		for _, r := range []flateRefResult{none[i], with[i]} {
+			if r.Error != "" || r.Messages < len(w.msgs) || r.Wire <= 0 || r.Wire >= r.Payload || r.NsPerMsg <= 0 {
+				t.Errorf("%+v", r)
+			}
+		}
+		if with[i].Wire >= none[i].Wire {
+			t.Errorf("%s level %d: %.0f B per message with context takeover, %.0f without", none[i].Lib, none[i].Level, with[i].Wire, none[i].Wire)
 		}
 	}
-	if with.Wire >= none.Wire {
-		t.Errorf("chat: %.0f B per message with context takeover, %.0f without", with.Wire, none.Wire)
+	if none[2].Lib != refWsraise {
+		t.Errorf("third row is %s, want wsraise", none[2].Lib)
 	}
 	for n, want := range map[int]int{0: 2, 125: 2, 126: 4, 65535: 4, 65536: 10} {
 		if got := serverFrameHeader(n); got != want {
 			t.Errorf("serverFrameHeader(%d) = %d, want %d", n, got, want)
 		}
+	}
+	if _, err := compressedPayload([]byte{0x81, 0x80, 1, 2, 3, 4}); err == nil {
+		t.Error("compressedPayload took a frame without RSV1")
+	}
+	if n, err := compressedPayload(append([]byte{0xc1, 0xfe, 0, 130, 1, 2, 3, 4}, make([]byte, 130)...)); n != 130 || err != nil {
+		t.Errorf("compressedPayload: %d, %v", n, err)
 	}
 }
 
@@ -176,7 +191,10 @@ func TestCompressMarkdown(t *testing.T) {
 		Windows: []compressResult{
 			{Lib: "wsraise-w12", Mode: compTakeover, Workload: "chat message", RoundTrips: 10, Payload: 300, DownWire: 120, CPUus: 28},
 		},
-		Flate: []flateRefResult{{Workload: "chat message", Mode: compTakeover, Level: 2, Messages: 2000, Payload: 300, Wire: 96}},
+		Flate: []flateRefResult{
+			{Workload: "chat message", Mode: compTakeover, Lib: refFlate, Level: 2, Messages: 2000, Payload: 300, Wire: 96, NsPerMsg: 4000},
+			{Workload: "chat message", Mode: compTakeover, Lib: refWsraise, Level: 2, Messages: 2000, Payload: 300, Wire: 100, NsPerMsg: 3000},
+		},
 		Idle: []compIdleResult{
 			{Lib: "wsraise", Mode: compTakeover, Conns: 10, BytesPerConn: 40000, HeapBytesPerConn: 80000},
 			{Lib: "coder", Mode: compTakeover, Conns: 5, Capped: true, BytesPerConn: 200000, HeapBytesPerConn: 1200000},
@@ -186,7 +204,7 @@ func TestCompressMarkdown(t *testing.T) {
 	got := compressMarkdown(cr, "")
 	for _, want := range []string{
 		"## Compression (permessage-deflate)",
-		"| chat message | context takeover | - | 3.12 | 3.00 | 0.960 |",
+		"| chat message | context takeover | - | 3.12 | 3.00 | 0.960 | - | 4.0 | 3.0 | 0.75 |",
 		"| coder | context takeover | - | 5 (capped) | 200000 | 0 | 1200000 | 5.00, 15.00 | yes | 0 | 0 |",
 		"| 15 bits (32 KiB) | 3.00 | 30.0 | 40000 | 80000 |",
 		"| 12 bits (4 KiB) | 2.50 | 28.0 | 30000 | 24000 |",

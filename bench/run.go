@@ -240,7 +240,7 @@ func verdict(run benchRun) error {
 	}
 	for _, r := range run.FlateRef {
 		if r.Error != "" {
-			return fmt.Errorf("compress/flate reference, level %d, %s, %s: %s", r.Level, r.Mode, r.Workload, r.Error)
+			return fmt.Errorf("compression reference, %s level %d, %s, %s: %s", r.Lib, r.Level, r.Mode, r.Workload, r.Error)
 		}
 	}
 	for _, r := range run.CompIdle {
