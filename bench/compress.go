@@ -59,13 +59,14 @@ func compWorkloads() []compWorkload {
 // maxCompRoundTrips bounds a case in count as well as in time.
 const maxCompRoundTrips = 5_000_000
 
-// runCompress runs every library in every mode on every workload, each
-// for d.
-func runCompress(d time.Duration, only string) []compressResult {
+// runCompress runs every library of libs in every mode on every
+// workload, each for d: those named in only, if it is not empty (see
+// selectedLib).
+func runCompress(libs []compLib, d time.Duration, only string) []compressResult {
 	var out []compressResult
 	for _, w := range compWorkloads() {
-		for _, lib := range compLibs {
-			if only != "" && !strings.Contains(","+only+",", ","+lib.name+",") {
+		for _, lib := range libs {
+			if !selectedLib(lib.name, only) {
 				continue
 			}
 			for _, mode := range lib.modes {
@@ -232,4 +233,13 @@ func compressDuration(quick bool) time.Duration {
 		return 100 * time.Millisecond
 	}
 	return 2 * time.Second
+}
+
+// selectedLib reports whether the comma-separated list only is empty or
+// names lib, or the library lib is a window variant of ("wsraise" for
+// "wsraise-w12").
+func selectedLib(lib, only string) bool {
+	has := func(name string) bool { return strings.Contains(","+only+",", ","+name+",") }
+	base, _, _ := strings.Cut(lib, "-w")
+	return only == "" || has(lib) || has(base)
 }

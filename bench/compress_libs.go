@@ -7,7 +7,9 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"slices"
 
+	coder "github.com/coder/websocket"
 	gorilla "github.com/gorilla/websocket"
 	"github.com/lxzan/gws"
 
@@ -42,7 +44,29 @@ type compClient interface {
 var compLibs = []compLib{
 	compLibWsraise,
 	{name: "gorilla", modes: []string{compOff, compNoTakeover}, serve: serveGorillaComp, dial: dialGorillaComp},
-	{name: "gws", modes: []string{compOff, compNoTakeover, compTakeover}, serve: serveGwsComp, dial: dialGwsComp},
+	compLibCoder,
+	gwsCompLib("gws", 15, compOff, compNoTakeover, compTakeover),
+}
+
+// compWindowLibs are wsraise with smaller windows, both ways, with context
+// takeover: the table by window size, beside wsraise's default of 15 bits.
+var compWindowLibs = []compLib{
+	wsraiseCompLib("wsraise-w12", 12, compTakeover),
+	wsraiseCompLib("wsraise-w9", 9, compTakeover),
+}
+
+// compLibGwsDefault is gws with its own windows for context takeover, 12
+// bits both ways, for the memory test.
+var compLibGwsDefault = gwsCompLib("gws-w12", 12, compTakeover)
+
+// findCompLib returns the library of any of the lists above called name.
+func findCompLib(name string) (compLib, bool) {
+	for _, l := range append(append(slices.Clip(compLibs), compWindowLibs...), compLibGwsDefault) {
+		if l.name == name {
+			return l, true
+		}
+	}
+	return compLib{}, false
 }
 
 // onlyConn is a dialer that returns nc, once.
@@ -57,24 +81,42 @@ func onlyConn(nc net.Conn) func(context.Context, string, string) (net.Conn, erro
 	}
 }
 
-// wsraise (wsproto): CompressionOptions at its defaults (level 1 without
-// context takeover, 2 with it; a threshold of 128 bytes, under every
-// message here), the same on both sides.
+// wsraise (wsproto): CompressionOptions at its defaults (level 2, a
+// 32 KiB window, a threshold of 128 bytes, under every message here), the
+// same on both sides; "no context takeover" sets NoContextTakeover and
+// PeerNoContextTakeover, "context takeover" is the zero value.
 
-var compLibWsraise = compLib{name: "wsraise", modes: []string{compOff, compNoTakeover, compTakeover}, serve: serveWsprotoComp, dial: dialWsprotoComp}
+var compLibWsraise = wsraiseCompLib("wsraise", 0, compOff, compNoTakeover, compTakeover)
 
-func wsprotoCompression(mode string) *wsproto.CompressionOptions {
+// wsraiseCompLib is wsraise with windows of bits bits both ways (0 for
+// the default, 15), in the modes given.
+func wsraiseCompLib(name string, bits int, modes ...string) compLib {
+	return compLib{
+		name:  name,
+		modes: modes,
+		serve: func(ln net.Listener, mode string) error {
+			return serveWsprotoComp(ln, wsprotoCompression(mode, bits))
+		},
+		dial: func(nc net.Conn, addr, mode string) (compClient, error) {
+			return dialWsprotoComp(nc, addr, wsprotoCompression(mode, bits))
+		},
+	}
+}
+
+// wsprotoCompression is the options of a mode, with windows of bits bits
+// (WindowBits and PeerWindowBits; 0 for the default).
+func wsprotoCompression(mode string, bits int) *wsproto.CompressionOptions {
 	switch mode {
 	case compNoTakeover:
-		return &wsproto.CompressionOptions{NoContextTakeover: true, PeerNoContextTakeover: true}
+		return &wsproto.CompressionOptions{NoContextTakeover: true, PeerNoContextTakeover: true, WindowBits: bits, PeerWindowBits: bits}
 	case compTakeover:
-		return &wsproto.CompressionOptions{}
+		return &wsproto.CompressionOptions{WindowBits: bits, PeerWindowBits: bits}
 	}
 	return nil
 }
 
-func serveWsprotoComp(ln net.Listener, mode string) error {
-	opts := &wsproto.UpgradeOptions{Compression: wsprotoCompression(mode), ReadLimit: maxMessage}
+func serveWsprotoComp(ln net.Listener, compression *wsproto.CompressionOptions) error {
+	opts := &wsproto.UpgradeOptions{Compression: compression, ReadLimit: maxMessage}
 	return serveHTTP(ln, func(w http.ResponseWriter, r *http.Request) {
 		c, err := wsproto.Upgrade(w, r, opts)
 		if err != nil {
@@ -102,11 +144,11 @@ type wsprotoClient struct {
 	buf []byte
 }
 
-func dialWsprotoComp(nc net.Conn, addr, mode string) (compClient, error) {
+func dialWsprotoComp(nc net.Conn, addr string, compression *wsproto.CompressionOptions) (compClient, error) {
 	c, _, err := wsproto.Dial(context.Background(), "ws://"+addr+"/", &wsproto.DialOptions{
 		NetDial:     onlyConn(nc),
 		ReadLimit:   maxMessage,
-		Compression: wsprotoCompression(mode),
+		Compression: compression,
 	})
 	if err != nil {
 		return nil, err
@@ -179,28 +221,101 @@ func (g gorillaClient) echo(msg []byte) (bool, error) {
 
 func (g gorillaClient) close() { g.c.NetConn().Close() }
 
+// coder: compress/flate at flate.BestSpeed. With context takeover it keeps
+// a flate.Writer per connection (its documentation says 1.2 MB) and a
+// 32 KiB window for reading: compress/flate as a connection keeps it. Both
+// sides compress from 128 bytes, wsraise's default threshold (coder's own
+// is 512 without context takeover, which would leave most chat messages
+// uncompressed).
+
+const coderThreshold = 128
+
+var compLibCoder = compLib{name: "coder", modes: []string{compOff, compNoTakeover, compTakeover}, serve: serveCoderComp, dial: dialCoderComp}
+
+func coderCompression(mode string) coder.CompressionMode {
+	switch mode {
+	case compNoTakeover:
+		return coder.CompressionNoContextTakeover
+	case compTakeover:
+		return coder.CompressionContextTakeover
+	}
+	return coder.CompressionDisabled
+}
+
+func serveCoderComp(ln net.Listener, mode string) error {
+	return serveHTTP(ln, func(w http.ResponseWriter, r *http.Request) {
+		c, err := coder.Accept(w, r, &coder.AcceptOptions{CompressionMode: coderCompression(mode), CompressionThreshold: coderThreshold})
+		if err != nil {
+			return
+		}
+		coderEcho(c)
+	})
+}
+
+type coderClient struct{ c *coder.Conn }
+
+func dialCoderComp(nc net.Conn, addr, mode string) (compClient, error) {
+	c, _, err := coder.Dial(context.Background(), "ws://"+addr+"/", &coder.DialOptions{
+		HTTPClient:           &http.Client{Transport: &http.Transport{DialContext: onlyConn(nc)}},
+		CompressionMode:      coderCompression(mode),
+		CompressionThreshold: coderThreshold,
+	})
+	if err != nil {
+		return nil, err
+	}
+	c.SetReadLimit(maxMessage)
+	return coderClient{c}, nil
+}
+
+func (k coderClient) echo(msg []byte) (bool, error) {
+	ctx := context.Background()
+	if err := k.c.Write(ctx, coder.MessageText, msg); err != nil {
+		return false, err
+	}
+	typ, got, err := k.c.Read(ctx)
+	if err != nil {
+		return false, err
+	}
+	return typ == coder.MessageText && bytes.Equal(got, msg), nil
+}
+
+func (k coderClient) close() { k.c.CloseNow() }
+
 // gws: PermessageDeflate, with its default level (flate.BestSpeed) and
 // two settings changed on both sides so that it does what the others do:
 // a 32 KiB window (15 bits; its server's default is 12 with context
 // takeover) and a threshold of 1 byte (its default, 512, leaves shorter
 // messages uncompressed without context takeover, which would be most
-// chat messages).
+// chat messages). The memory test also runs it with its own windows.
 
-func gwsDeflate(mode string) gws.PermessageDeflate {
+// gwsCompLib is gws with windows of bits bits both ways, in the modes
+// given.
+func gwsCompLib(name string, bits int, modes ...string) compLib {
+	return compLib{
+		name:  name,
+		modes: modes,
+		serve: func(ln net.Listener, mode string) error { return serveGwsComp(ln, gwsDeflate(mode, bits)) },
+		dial: func(nc net.Conn, addr, mode string) (compClient, error) {
+			return dialGwsComp(nc, addr, gwsDeflate(mode, bits))
+		},
+	}
+}
+
+func gwsDeflate(mode string, bits int) gws.PermessageDeflate {
 	return gws.PermessageDeflate{
 		Enabled:               mode != compOff,
 		Threshold:             1,
 		ServerContextTakeover: mode == compTakeover,
 		ClientContextTakeover: mode == compTakeover,
-		ServerMaxWindowBits:   15,
-		ClientMaxWindowBits:   15,
+		ServerMaxWindowBits:   bits,
+		ClientMaxWindowBits:   bits,
 	}
 }
 
-func serveGwsComp(ln net.Listener, mode string) error {
+func serveGwsComp(ln net.Listener, pd gws.PermessageDeflate) error {
 	upgrader := gws.NewUpgrader(gwsEcho{}, &gws.ServerOption{
 		ReadMaxPayloadSize: maxMessage,
-		PermessageDeflate:  gwsDeflate(mode),
+		PermessageDeflate:  pd,
 	})
 	return serveHTTP(ln, func(w http.ResponseWriter, r *http.Request) {
 		socket, err := upgrader.Upgrade(w, r)
@@ -222,12 +337,12 @@ type gwsClient struct {
 
 var errEchoDiffers = errors.New("echo differs")
 
-func dialGwsComp(nc net.Conn, addr, mode string) (compClient, error) {
+func dialGwsComp(nc net.Conn, addr string, pd gws.PermessageDeflate) (compClient, error) {
 	g := &gwsClient{want: make(chan []byte, 1), got: make(chan error, 1)}
 	socket, _, err := gws.NewClientFromConn(g, &gws.ClientOption{
 		Addr:               "ws://" + addr + "/",
 		ReadMaxPayloadSize: maxMessage,
-		PermessageDeflate:  gwsDeflate(mode),
+		PermessageDeflate:  pd,
 	}, nc)
 	if err != nil {
 		return nil, err

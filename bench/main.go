@@ -5,7 +5,9 @@
 //	go run . run -client bufio64 -out /tmp/BENCH-bufio64.md -svg /tmp/bench-bufio64.svg   # the same, another load client
 //	go run . serve -lib gws -addr 127.0.0.1:9000
 //	go run . load -lib gws -addr 127.0.0.1:9000 -size 512 -conns 100 -d 3s [-client bufio64]
-//	go run . compress [-quick] [-libs gws,gorilla]   # the compression comparison alone, to stdout
+//	go run . compress [-quick] [-libs gws,gorilla] [-conns N] [-chart ../docs/bench-compress.svg]   # the compression section alone, to stdout
+//	go run . compidle [-conns N] [-libs coder,gws]    # memory per idle connection with compression used, to stdout
+//	go run . serve -lib gws -comp takeover           # a compression echo (-comp off, no-takeover or takeover)
 //	go run . idle -lib gws -addr 127.0.0.1:9000 -k 10000 -pid PID
 //	go run . serve -lib wsraise -cpuprofile cpu.prof   # then: go tool pprof cpu.prof
 //
@@ -23,6 +25,7 @@ import (
 	"os/signal"
 	"runtime/pprof"
 	"runtime/trace"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -30,27 +33,36 @@ import (
 func main() {
 	raiseFileLimit()
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: wsbench run|serve|load|idle|compress [flags]")
+		fmt.Fprintln(os.Stderr, "usage: wsbench run|serve|load|idle|compress|compidle [flags]")
 		os.Exit(64)
 	}
 	fs := flag.NewFlagSet(os.Args[1], flag.ExitOnError)
 	lib := fs.String("lib", "wsraise", "library")
 	addr := fs.String("addr", "127.0.0.1:0", "address")
 	size := fs.Int("size", 512, "message size in bytes")
-	conns := fs.Int("conns", 1, "connections")
+	conns := fs.Int("conns", 1, "connections (load); compress, compidle: connections of the memory test, 10000 unless set (1000 with -quick), 0 for none")
 	d := fs.Duration("d", 3*time.Second, "duration of a load run")
 	k := fs.Int("k", 10000, "idle connections")
 	pid := fs.Int("pid", 0, "server process id (idle)")
 	quick := fs.Bool("quick", false, "run: the quick mode (under two minutes)")
-	out := fs.String("out", "../docs/BENCH.md", "run: report file")
+	out := fs.String("out", "../docs/BENCH.md", "run: report file; compress: the report -chart is linked from")
 	svg := fs.String("svg", "../docs/bench.svg", "run: main chart file; the others go next to it (name-idle.svg, name-compress.svg)")
 	only := fs.String("libs", "", "run: comma-separated libraries (default all)")
 	client := fs.String("client", clientDirect, "run, load: how the load client reads echoes: "+
 		clientDirect+" (a 4 KiB bufio.Reader, large echoes read into place) or "+
 		clientBufio64+" (a 64 KiB bufio.Reader, as most clients)")
+	comp := fs.String("comp", "", "serve: a compression echo in this mode (off, no-takeover, takeover)")
+	compChart := fs.String("chart", "", "compress: write the compression chart here, linked as from -out")
 	cpuprofile := fs.String("cpuprofile", "", "serve: write a CPU profile here until SIGTERM")
 	traceFile := fs.String("trace", "", "serve: write an execution trace here until SIGTERM")
 	fs.Parse(os.Args[2:])
+	memConns := *conns
+	if !flagSet(fs, "conns") {
+		memConns = 10000
+		if *quick {
+			memConns = 1000
+		}
+	}
 	if _, err := readBufferSize(*client); err != nil {
 		fmt.Fprintln(os.Stderr, "wsbench:", err)
 		os.Exit(64)
@@ -67,14 +79,19 @@ func main() {
 	var err error
 	switch os.Args[1] {
 	case "serve":
-		err = serve(*lib, *addr)
+		if *comp != "" {
+			err = serveComp(*lib, *comp, *addr)
+		} else {
+			err = serve(*lib, *addr)
+		}
 	case "load":
 		err = json.NewEncoder(os.Stdout).Encode(runLoad(*lib, *addr, *client, *size, *conns, *d))
 	case "idle":
 		err = json.NewEncoder(os.Stdout).Encode(runIdle(*lib, *addr, *k, *pid))
 	case "compress":
-		d := compressDuration(*quick)
-		_, err = fmt.Print(compressMarkdown(runCompress(d, *only), d, ""))
+		err = compressCommand(*quick, memConns, *only, *compChart, *out)
+	case "compidle":
+		err = compIdleCommand(memConns, *only)
 	case "run":
 		err = runAll(*quick, *only, *client, *out, *svg)
 	default:
@@ -84,6 +101,52 @@ func main() {
 		fmt.Fprintln(os.Stderr, "wsbench:", err)
 		os.Exit(1)
 	}
+}
+
+// flagSet reports whether the flag called name was given.
+func flagSet(fs *flag.FlagSet, name string) bool {
+	set := false
+	fs.Visit(func(f *flag.Flag) { set = set || f.Name == name })
+	return set
+}
+
+// compressCommand prints the compression section as run writes it, with
+// n connections in the memory test, and writes its chart to chart (if
+// not empty), linked as from the report out.
+func compressCommand(quick bool, n int, only, chart, out string) error {
+	self, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	cr, err := runCompressAll(self, compressDuration(quick), n, only)
+	if err != nil {
+		return err
+	}
+	link := ""
+	if chart != "" {
+		if err := os.WriteFile(chart, []byte(compressChart(cr.Results)), 0o644); err != nil {
+			return err
+		}
+		link = chartLink(out, chart)
+	}
+	fmt.Print(compressMarkdown(cr, link))
+	return verdict(benchRun{Compress: cr.Results, CompressWindows: cr.Windows, FlateRef: cr.Flate, CompIdle: cr.Idle})
+}
+
+// compIdleCommand prints the memory test with n connections.
+func compIdleCommand(n int, only string) error {
+	self, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	rs, err := runCompIdle(self, n, only)
+	var b strings.Builder
+	compIdleMarkdown(&b, rs)
+	fmt.Print(b.String())
+	if err != nil {
+		return err
+	}
+	return verdict(benchRun{CompIdle: rs})
 }
 
 // profileUntilSignal writes a CPU profile to cpuPath and an execution

@@ -2,8 +2,12 @@ package main
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"os/exec"
+	"os/signal"
+	"runtime"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"syscall"
@@ -43,3 +47,23 @@ func processCPU(pid int) time.Duration {
 	const ticksPerSecond = 100 // sysconf(_SC_CLK_TCK), fixed at 100 on Linux
 	return time.Duration(utime+stime) * time.Second / ticksPerSecond
 }
+
+// freeMemoryOnSignal makes this process, on SIGUSR1, collect its garbage,
+// return its free memory to the system (debug.FreeOSMemory), so that its
+// VmRSS is then what it holds, and print "memory HEAP STACKS": the bytes
+// of live heap objects and of goroutine stacks.
+func freeMemoryOnSignal() {
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGUSR1)
+	go func() {
+		for range sig {
+			debug.FreeOSMemory()
+			var ms runtime.MemStats
+			runtime.ReadMemStats(&ms)
+			fmt.Printf("memory %d %d\n", ms.HeapAlloc, ms.StackInuse)
+		}
+	}()
+}
+
+// askFreeMemory sends SIGUSR1 to process pid (see freeMemoryOnSignal).
+func askFreeMemory(pid int) error { return syscall.Kill(pid, syscall.SIGUSR1) }

@@ -203,7 +203,7 @@ func markdown(run benchRun, charts reportCharts) string {
 				"past the open-file limit it stops accepting and exits, and there is no figure.\n")
 		}
 	}
-	b.WriteString(compressMarkdown(run.Compress, run.CompressD, charts.Compress))
+	b.WriteString(compressMarkdown(run.compressReport(), charts.Compress))
 	return b.String()
 }
 

@@ -38,6 +38,34 @@ type benchRun struct {
 	Rounds    int // each cell's load time is split over this many rounds
 	Compress  []compressResult
 	CompressD time.Duration
+	// wsraise's smaller windows, the compress/flate reference and the
+	// memory of idle connections that used compression.
+	CompressWindows []compressResult
+	FlateRef        []flateRefResult
+	CompIdle        []compIdleResult
+}
+
+// compressReport is the run's compression section.
+func (run benchRun) compressReport() compressReport {
+	return compressReport{D: run.CompressD, Results: run.Compress, Windows: run.CompressWindows, Flate: run.FlateRef, Idle: run.CompIdle}
+}
+
+// runCompressAll runs the compression comparison, rows of d, wsraise's
+// smaller windows, the compress/flate reference, and the memory test
+// with n connections (none if n is 0), for the libraries in only (all if
+// it is empty).
+func runCompressAll(self string, d time.Duration, n int, only string) (compressReport, error) {
+	cr := compressReport{D: d}
+	cr.Results = runCompress(compLibs, d, only)
+	cr.Windows = runCompress(compWindowLibs, d, only)
+	cr.Flate = runFlateReference()
+	if n > 0 {
+		var err error
+		if cr.Idle, err = runCompIdle(self, n, only); err != nil {
+			return cr, err
+		}
+	}
+	return cr, nil
 }
 
 // runAll runs everything and writes the report to out, the main chart to
@@ -131,8 +159,11 @@ func runAll(quick bool, only, client, out, svg string) error {
 			lib, ir.Conns, ir.BytesPerConn, ir.HandshakesPS, ir.Errors, ir.FirstError)
 		run.Idle = append(run.Idle, ir)
 	}
-	run.CompressD = compressDuration(quick)
-	run.Compress = runCompress(run.CompressD, only)
+	cr, err := runCompressAll(self, compressDuration(quick), k, only)
+	if err != nil {
+		return err
+	}
+	run.CompressD, run.Compress, run.CompressWindows, run.FlateRef, run.CompIdle = cr.D, cr.Results, cr.Windows, cr.Flate, cr.Idle
 	idleSVG, compressSVG := siblingChart(svg, "idle"), siblingChart(svg, "compress")
 	charts := reportCharts{Main: chartLink(out, svg), Idle: chartLink(out, idleSVG), Compress: chartLink(out, compressSVG)}
 	if err := os.WriteFile(out, []byte(markdown(run, charts)), 0o644); err != nil {
@@ -202,9 +233,19 @@ func verdict(run benchRun) error {
 			return fmt.Errorf("%s idle: %d errors (%s)", r.Lib, r.Errors, r.FirstError)
 		}
 	}
-	for _, r := range run.Compress {
-		if r.Mismatches > 0 || r.Errors > 0 && r.Lib == "wsraise" {
+	for _, r := range append(slices.Clip(run.Compress), run.CompressWindows...) {
+		if r.Mismatches > 0 || r.Errors > 0 && strings.HasPrefix(r.Lib, "wsraise") {
 			return fmt.Errorf("%s, compression %s, %s: %d mismatches, %d errors (%s)", r.Lib, r.Mode, r.Workload, r.Mismatches, r.Errors, r.FirstError)
+		}
+	}
+	for _, r := range run.FlateRef {
+		if r.Error != "" {
+			return fmt.Errorf("compression reference, %s level %d, %s, %s: %s", r.Lib, r.Level, r.Mode, r.Workload, r.Error)
+		}
+	}
+	for _, r := range run.CompIdle {
+		if r.Mismatches > 0 || strings.HasPrefix(r.Lib, "wsraise") && (r.Errors > 0 || r.Uncompressed > 0) {
+			return fmt.Errorf("%s idle with compression %s: %d mismatches, %d uncompressed, %d errors (%s)", r.Lib, r.Mode, r.Mismatches, r.Uncompressed, r.Errors, r.FirstError)
 		}
 	}
 	return nil
@@ -212,23 +253,32 @@ func verdict(run benchRun) error {
 
 // startServer starts "wsbench serve" on CPU 0 and returns its address.
 func startServer(self, lib string) (*exec.Cmd, string, error) {
-	cmd := pinned(0, self, "serve", "-lib", lib, "-addr", "127.0.0.1:0")
+	cmd, addr, _, err := startServerOutput(self, lib)
+	return cmd, addr, err
+}
+
+// startServerOutput starts "wsbench serve" on CPU 0, with more flags if
+// any, and returns its address and the rest of its output.
+func startServerOutput(self, lib string, flags ...string) (*exec.Cmd, string, *bufio.Reader, error) {
+	cmd := pinned(0, self, append([]string{"serve", "-lib", lib, "-addr", "127.0.0.1:0"}, flags...)...)
 	cmd.Stderr = os.Stderr
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
-		return nil, "", err
+		return nil, "", nil, err
 	}
 	if err := cmd.Start(); err != nil {
-		return nil, "", err
+		return nil, "", nil, err
 	}
-	line, err := bufio.NewReader(stdout).ReadString('\n')
+	out := bufio.NewReader(stdout)
+	line, err := out.ReadString('\n')
 	if err != nil {
 		cmd.Process.Kill()
-		return nil, "", fmt.Errorf("%s server: %v", lib, err)
+		cmd.Wait()
+		return nil, "", nil, fmt.Errorf("%s server: %v", lib, err)
 	}
 	addr := strings.TrimSpace(strings.TrimPrefix(line, "listening"))
 	// With taskset, the pid is taskset's until it execs: same pid.
-	return cmd, addr, nil
+	return cmd, addr, out, nil
 }
 
 // runJSON runs "wsbench args..." on CPU 1 and decodes its output.

@@ -201,26 +201,32 @@ func serveCoder(ln net.Listener) error {
 		if err != nil {
 			return
 		}
-		defer c.CloseNow()
-		c.SetReadLimit(maxMessage)
-		ctx := context.Background()
-		for {
-			typ, rd, err := c.Reader(ctx)
-			if err != nil {
-				return
-			}
-			wr, err := c.Writer(ctx, typ)
-			if err != nil {
-				return
-			}
-			if _, err := io.Copy(wr, rd); err != nil {
-				return
-			}
-			if err := wr.Close(); err != nil {
-				return
-			}
-		}
+		coderEcho(c)
 	})
+}
+
+// coderEcho echoes messages on c, as coder's README does, until an error;
+// then it closes c.
+func coderEcho(c *coder.Conn) {
+	defer c.CloseNow()
+	c.SetReadLimit(maxMessage)
+	ctx := context.Background()
+	for {
+		typ, rd, err := c.Reader(ctx)
+		if err != nil {
+			return
+		}
+		wr, err := c.Writer(ctx, typ)
+		if err != nil {
+			return
+		}
+		if _, err := io.Copy(wr, rd); err != nil {
+			return
+		}
+		if err := wr.Close(); err != nil {
+			return
+		}
+	}
 }
 
 func serveGobwas(ln net.Listener) error {

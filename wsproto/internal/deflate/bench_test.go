@@ -72,3 +72,54 @@ func BenchmarkCompare(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkCompareNoTakeover is BenchmarkCompare without context
+// takeover: each message a deflate stream of its own, as
+// server_no_context_takeover asks. compress/flate's Writer is Reset
+// before each message, as a pooled writer would be.
+func BenchmarkCompareNoTakeover(b *testing.B) {
+	doc := benchDoc(64 << 10)
+	loads := []struct {
+		name string
+		msg  func(i int) []byte
+	}{{"chat", benchChat}, {"doc64K", func(int) []byte { return doc }}}
+	for _, wl := range loads {
+		msgs := make([][]byte, 64)
+		for i := range msgs {
+			msgs[i] = wl.msg(i)
+		}
+		for _, level := range []int{1, 2} {
+			b.Run(fmt.Sprintf("%s/ours/level=%d", wl.name, level), func(b *testing.B) {
+				e := New(15, level, false)
+				var out []byte
+				in, wire := 0, 0
+				b.SetBytes(int64(len(msgs[0])))
+				b.ReportAllocs()
+				for i := 0; b.Loop(); i++ {
+					m := msgs[i%len(msgs)]
+					out = e.Flush(e.Write(out[:0], m))
+					in += len(m)
+					wire += len(out)
+				}
+				b.ReportMetric(float64(in)/float64(wire), "ratio")
+			})
+			b.Run(fmt.Sprintf("%s/flate/level=%d", wl.name, level), func(b *testing.B) {
+				w := &sliceW{}
+				fw, _ := flate.NewWriter(w, level)
+				in, wire := 0, 0
+				b.SetBytes(int64(len(msgs[0])))
+				b.ReportAllocs()
+				for i := 0; b.Loop(); i++ {
+					m := msgs[i%len(msgs)]
+					w.b = w.b[:0]
+					fw.Reset(w)
+					fw.Write(m)
+					fw.Flush()
+					in += len(m)
+					wire += len(w.b) - 4
+				}
+				b.ReportMetric(float64(in)/float64(wire), "ratio")
+			})
+		}
+	}
+}
