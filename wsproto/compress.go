@@ -26,9 +26,10 @@ type CompressionOptions struct {
 	// which is 6) or -2 (flate.HuffmanOnly, no matches, only Huffman
 	// codes). The compressor is wsraise's own, which honours any window
 	// size: a higher level follows its hash chains further. 0 picks the
-	// default, 2: on chat messages and JSON documents it compresses about
-	// as well as compress/flate's level 2, in less time
-	// (docs/PERFORMANCE.md).
+	// default: 2 with context takeover, 1 without, where each message is
+	// a stream of its own. On chat messages and JSON documents they
+	// compress about as well as compress/flate's levels 2 and 1, in less
+	// time (docs/PERFORMANCE.md).
 	Level int
 	// Threshold is the size, in bytes, under which a message is sent
 	// uncompressed. 0 picks DefaultCompressionThreshold; a negative value
