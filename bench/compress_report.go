@@ -150,7 +150,8 @@ func flateRefMarkdown(b *strings.Builder, refs []flateRefResult) {
 		"in the same order, in process (no network), as a permessage-deflate endpoint compresses\n"+
 		"them: Write and Flush per message, the trailing 00 00 ff ff left out; with context takeover\n"+
 		"one flate.Writer for all messages, without it a Reset before each (as a pooled writer is).\n"+
-		"wsraise's own encoder, at its default level (2) and window (15 bits), goes through the\n"+
+		"wsraise's own encoder, at its default level (2, or 1 without context takeover) and window\n"+
+		"(15 bits), goes through the "+
 		"public API: a wsproto client whose connection answers the handshake itself and keeps the\n"+
 		"frames written, so its time also holds framing and masking. Each message counts with the\n"+
 		"header of a server's frame, so the ratio (payload over bytes) compares with the \"down\"\n"+
