@@ -133,9 +133,9 @@ func (b *blockWriter) writeBlock(tokens []uint32, in []byte) {
 		fixed += int(f) * 5
 	}
 	dynamic := 3 + extra + b.buildDynamic()
-	// Stored: 3 header bits padded to the byte, LEN and NLEN, the bytes;
-	// a stored block holds at most 65535 (section 3.2.4).
-	stored := 8 * (len(in) + 5*max(1, (len(in)+65534)/65535))
+	// Stored: 3 header bits padded to the byte (about 8 bits), LEN and
+	// NLEN, the bytes. maxBlock keeps in within one stored block.
+	stored := 8 * (len(in) + 5)
 	switch {
 	case stored < min(fixed, dynamic):
 		b.writeStored(in)
@@ -154,8 +154,11 @@ func (b *blockWriter) writeBlock(tokens []uint32, in []byte) {
 // sequence that describes them (section 3.2.7), and returns the bits all
 // of it costs: the header and the coded symbols, less the extra bits.
 func (b *blockWriter) buildDynamic() int {
+	// Section 3.2.7: code lengths are 0 to 15, and the code length
+	// alphabet's own lengths are sent in 3 bits, so 7 at most.
 	b.hs.buildLengths(b.litFreq[:], b.lit.length, 15)
 	b.hs.buildLengths(b.distFreq[:], b.dist.length, 15)
+	// HLIT counts at least 257 codes, HDIST at least 1, HCLEN at least 4.
 	nlit, ndist := numLitLen, numDist
 	for nlit > 257 && b.lit.length[nlit-1] == 0 {
 		nlit--
@@ -269,17 +272,15 @@ func (b *blockWriter) writeTokens(tokens []uint32, lit, dist *huffCode) {
 	b.bits(uint32(lit.code[endBlock]), uint(lit.length[endBlock]))
 }
 
-// writeStored writes in as stored blocks (section 3.2.4): after the
-// header, padding to the byte, LEN and its complement NLEN, and the bytes.
+// writeStored writes in as a stored block (section 3.2.4): after the
+// header, padding to the byte, LEN and its complement NLEN, and the
+// bytes. A block covers at most maxBlock bytes, 65535, all LEN can say.
 func (b *blockWriter) writeStored(in []byte) {
-	for first := true; first || len(in) > 0; first = false {
-		n := min(len(in), 65535)
-		b.bits(headerStored, 3)
-		b.align()
-		b.out = append(b.out, byte(n), byte(n>>8), ^byte(n), ^byte(n>>8))
-		b.out = append(b.out, in[:n]...)
-		in = in[n:]
-	}
+	n := len(in)
+	b.bits(headerStored, 3)
+	b.align()
+	b.out = append(b.out, byte(n), byte(n>>8), ^byte(n), ^byte(n>>8))
+	b.out = append(b.out, in...)
 }
 
 // syncFlush ends a message as RFC 7692 section 7.2.1 requires: an empty

@@ -13,7 +13,7 @@
 //   - Messages, not a byte stream: Flush ends each with the sync flush of
 //     RFC 7692 section 7.2.1, less its final 00 00 ff ff.
 //
-// The matcher is LZ77 with a hash table of 4-byte prefixes, whose entries
+// The matcher is LZ77 with a hash table of 5-byte prefixes, whose entries
 // are the heads of chains through earlier positions of the same message
 // (section 4 of RFC 1951 describes the scheme), and greedy: it takes the
 // longest match it finds at each position. Each block is written in the
@@ -25,6 +25,7 @@ import (
 	"encoding/binary"
 	"math/bits"
 	"sync"
+	"unsafe"
 )
 
 // Window sizes, in bits, that RFC 7692 section 7.1.2 allows.
@@ -40,8 +41,13 @@ const HuffmanOnly = -2
 // can hold (RFC 1951 section 3.2.4), so any block can fall back to one.
 const maxBlock = 65535
 
+// minTaken is the shortest match the encoder takes. DEFLATE allows 3
+// (RFC 1951 section 3.2.5), but a 3-byte match far back costs about as
+// many bits as three literals, and the 5-byte hash rarely finds one.
+const minTaken = 4
+
 // maxTokens is the most tokens one block holds; a block ends early when
-// it has this many, which keeps the scratch small.
+// it has this many, which bounds the tokens slice at 64 KiB.
 const maxTokens = 1 << 14
 
 // tableBits is the size of the hash table for a window: one entry per
@@ -70,8 +76,8 @@ var levels = [10]struct{ chain, nice, hashInside int }{
 // The levels New uses for level 0: with context takeover, 2, which
 // follows chains far enough to find much in earlier messages; without,
 // 1, as each message is a stream of its own and a short one gains little
-// from looking harder. Both compress about as well as compress/flate's
-// levels 2 and 1, in less time (docs/PERFORMANCE.md).
+// from looking harder. docs/PERFORMANCE.md compares them with
+// compress/flate's levels 2 and 1.
 const (
 	DefaultLevel           = 2
 	DefaultLevelNoTakeover = 1
@@ -105,7 +111,7 @@ type scratch struct {
 	*blockWriter
 	in     []byte   // input waiting to be compressed, up to maxBlock
 	tokens []uint32 // the current block's, up to maxTokens
-	prev   []uint16 // hash chains: prev[pos mod 2^15] is the previous position with the same hash
+	prev   []uint16 // hash chains: prev[pos mod window] is the previous position with the same hash
 }
 
 var (
@@ -122,10 +128,11 @@ var (
 
 // New returns an encoder for a window of 2^windowBits bytes, at a level
 // from 1 (fastest) to 9 (smallest output), HuffmanOnly, or 0 for the
-// default (DefaultLevel, or DefaultLevelNoTakeover). With takeover, each message may refer to the ones before
-// (RFC 7692 section 7.1.1); without, each is a stream of its own, and the
-// encoder keeps nothing between messages. It panics on a window or level
-// out of range: the callers check them first.
+// default (DefaultLevel, or DefaultLevelNoTakeover). With takeover, each
+// message may refer to the ones before (RFC 7692 section 7.1.1); without,
+// each is a stream of its own, and the encoder keeps nothing between
+// messages. HuffmanOnly never refers back, so it keeps nothing either. It
+// panics on a window or level out of range: the callers check them first.
 func New(windowBits, level int, takeover bool) *Encoder {
 	if windowBits < MinWindowBits || windowBits > MaxWindowBits {
 		panic("deflate: window bits out of range")
@@ -138,6 +145,9 @@ func New(windowBits, level int, takeover bool) *Encoder {
 		}
 	case level == HuffmanOnly:
 		level = 0
+		// Section 7.2.1 lets a compressor refer to earlier messages or
+		// not; this one never refers to anything, so it needs no history.
+		takeover = false
 	case level < 1 || level > 9:
 		panic("deflate: level out of range")
 	}
@@ -147,9 +157,9 @@ func New(windowBits, level int, takeover bool) *Encoder {
 // Kept returns the bytes the encoder holds between messages, its own
 // struct included.
 func (e *Encoder) Kept() int {
-	n := 80 // the Encoder struct
+	n := int(unsafe.Sizeof(*e))
 	if e.hist != nil {
-		n += 48 + len(e.hist.ring) + 2*len(e.hist.head)
+		n += int(unsafe.Sizeof(*e.hist)) + len(e.hist.ring) + 2*len(e.hist.head)
 	}
 	return n
 }
@@ -204,8 +214,9 @@ func (e *Encoder) Flush(dst []byte) []byte {
 }
 
 // Reset forgets every message before: the next message starts a new
-// stream, which any decoder reads whatever window it holds. It also gives
-// up a message begun and not flushed.
+// stream, which refers to nothing before it, so a peer inflates it
+// whatever its window holds. It also gives up a message begun and not
+// flushed.
 func (e *Encoder) Reset() {
 	if e.s != nil {
 		e.s.in = e.s.in[:0]
@@ -227,10 +238,12 @@ func (e *Encoder) Reset() {
 func (e *Encoder) begin() {
 	if e.hist == nil {
 		if h, ok := historyPools[e.windowBits].Get().(*history); ok {
+			// Whatever a pooled history holds is harmless: a candidate
+			// is used only within the bytes this stream has put in the
+			// ring (avail, in compressBlock), and only once its bytes
+			// are compared.
 			e.hist = h
 		} else {
-			// Whatever a pooled table holds is harmless: every candidate
-			// is checked against the bytes (compressBlock).
 			e.hist = &history{ring: make([]byte, 1<<e.windowBits), head: make([]uint16, 1<<tableBits(e.windowBits))}
 		}
 	}
@@ -243,8 +256,8 @@ func (e *Encoder) begin() {
 // value of 32-shift bits. Five bytes, not four: in JSON, 4-byte strings
 // such as `":"u` recur so often that their table entries keep being
 // overwritten, and a 5-byte hash keeps a candidate from earlier messages
-// that is worth trying (7% more ratio on chat messages). A 4-byte match
-// is still found, through a chain or a colliding hash.
+// that is worth trying. Matches are then in effect 5 bytes or longer; a
+// 4-byte one is found only through a colliding hash.
 func hash5(b []byte, shift uint) uint32 {
 	v := binary.LittleEndian.Uint64(b) << 24 // the first 5 bytes, on top
 	return uint32((v * 0x9e3779b97f4a7c15) >> (32 + shift))
@@ -297,21 +310,23 @@ func (e *Encoder) compressBlock() {
 			// A candidate can only beat the best match so far if it
 			// agrees at the byte where the best one stopped: check that
 			// byte first, as zlib does.
-			if bestLen > 0 && e.byteBack(i+bestLen, d) != in[i+bestLen] {
-				// not longer
-			} else if l := e.matchLen(i, d, maxLen); l > bestLen {
-				bestLen, bestDist = l, d
-				if l >= e.nice || l == maxLen {
-					break
+			if bestLen == 0 || e.byteBack(i+bestLen, d) == in[i+bestLen] {
+				if l := e.matchLen(i, d, maxLen); l > bestLen {
+					bestLen, bestDist = l, d
+					if l >= e.nice || l == maxLen {
+						break
+					}
 				}
 			}
+			// prev is pooled scratch: its entries for positions before
+			// this message belong to other messages or connections.
 			if d > i+e.msgIn {
-				break // chains link this message's positions only
+				break
 			}
 			cand = s.prev[(e.pos+uint32(i-d))&mask]
 			lastDist = d
 		}
-		if bestLen < 4 {
+		if bestLen < minTaken {
 			s.countLiteral(in[i])
 			s.tokens = append(s.tokens, uint32(in[i]))
 			i++
@@ -319,8 +334,8 @@ func (e *Encoder) compressBlock() {
 		}
 		s.countMatch(bestLen, bestDist)
 		s.tokens = append(s.tokens, matchToken(bestLen, bestDist))
-		// Hash the positions inside the match too (those with 4 bytes
-		// to hash), so later matches can start at them; inside a long
+		// Hash the positions inside the match too (those with 8 bytes
+		// left to read), so later matches can start at them; inside a long
 		// one, only the last, which costs little of the ratio and saves
 		// much time on repetitive input.
 		start := i + 1
@@ -340,8 +355,12 @@ func (e *Encoder) compressBlock() {
 	s.writeBlock(s.tokens, in[blockStart:])
 	s.tokens = s.tokens[:0]
 
-	// Keep the last window of input for the matches to come.
+	// Keep the last window of input for the matches to come (none come
+	// at HuffmanOnly).
 	tail := in[max(0, n-window):]
+	if e.chain == 0 {
+		tail = nil
+	}
 	for len(tail) > 0 {
 		r := int((e.pos + uint32(n-len(tail))) & mask)
 		k := copy(h.ring[r:], tail)

@@ -8,6 +8,8 @@ import (
 	"math/rand/v2"
 	"runtime"
 	"testing"
+
+	"wsraise/internal/rawpeer"
 )
 
 // inflateStream decodes messages that one encoder compressed, as one
@@ -155,5 +157,100 @@ func TestBlockChoice(t *testing.T) {
 	e = New(15, 0, true)
 	if got := inflateStream(t, [][]byte{e.Flush(nil), e.Flush(e.Write(nil, random[:100]))}); !bytes.Equal(got, random[:100]) {
 		t.Error("a message after an empty one does not inflate")
+	}
+}
+
+// Edge sizes (around a byte, the hash's 8-byte read, the windows and a
+// block), written whole or in pieces of 1 to 9 bytes, at every window:
+// rawpeer's inflater gets each message back and finds no distance past
+// the window, and compress/flate inflates the whole stream.
+func TestEdgeSizes(t *testing.T) {
+	rng := rand.New(rand.NewPCG(9, 9))
+	makeMsg := func(n, kind int) []byte {
+		b := make([]byte, n)
+		for i := range b {
+			switch kind {
+			case 0:
+				b[i] = byte(rng.IntN(256))
+			case 1:
+				b[i] = "abcab"[rng.IntN(5)]
+			case 2:
+				b[i] = byte(i % 251)
+			default:
+				b[i] = byte(i / 300 % 7)
+			}
+		}
+		return b
+	}
+	sizes := []int{0, 1, 2, 7, 8, 9, 255, 256, 257, 511, 512, 513, maxBlock - 1, maxBlock, maxBlock + 1}
+	for _, wb := range []int{8, 9, 12, 15} {
+		for _, level := range []int{HuffmanOnly, 1, 2, 9} {
+			for _, takeover := range []bool{true, false} {
+				e := New(wb, level, takeover)
+				ref := rawpeer.NewInflater(wb, 1<<20)
+				var msgs, outs [][]byte
+				for _, n := range sizes {
+					for kind := range 4 {
+						m := makeMsg(n, kind)
+						var out []byte
+						if kind%2 == 0 {
+							out = e.Flush(e.Write(nil, m))
+						} else {
+							for i := 0; i < len(m); {
+								k := min(len(m)-i, 1+rng.IntN(9))
+								out = e.Write(out, m[i:i+k])
+								i += k
+							}
+							out = e.Flush(out)
+						}
+						if !takeover {
+							ref.Reset()
+						}
+						got, maxDist, err := ref.Message(out)
+						if err != nil || !bytes.Equal(got, m) {
+							t.Fatalf("window %d level %d takeover %v, %d bytes of kind %d: %v", wb, level, takeover, n, kind, err)
+						}
+						if maxDist > 1<<wb {
+							t.Fatalf("window %d level %d: a distance of %d", wb, level, maxDist)
+						}
+						msgs, outs = append(msgs, m), append(outs, out)
+					}
+				}
+				if takeover {
+					if got := inflateStream(t, outs); !bytes.Equal(got, bytes.Join(msgs, nil)) {
+						t.Fatalf("window %d level %d: the stream does not inflate to the input", wb, level)
+					}
+				}
+			}
+		}
+	}
+}
+
+// Reset in the middle of a message gives it up; the next message starts
+// a new stream, which a peer inflates whatever its window holds.
+func TestResetMidMessage(t *testing.T) {
+	e := New(15, 0, true)
+	a := bytes.Repeat([]byte("hello world "), 100)
+	first := e.Flush(e.Write(nil, a))
+	e.Write(nil, bytes.Repeat([]byte("zzzz"), 30000))
+	e.Reset()
+	next := e.Flush(e.Write(nil, a))
+	if got := inflateStream(t, [][]byte{first, next}); !bytes.Equal(got, append(bytes.Clone(a), a...)) {
+		t.Fatal("the message after Reset does not inflate")
+	}
+}
+
+// HuffmanOnly never refers back, so even with context takeover agreed it
+// keeps no history between messages.
+func TestHuffmanOnlyKeepsNothing(t *testing.T) {
+	e := New(15, HuffmanOnly, true)
+	fresh := e.Kept()
+	msg := []byte("some message some message some message")
+	out := e.Flush(e.Write(nil, msg))
+	if e.Kept() != fresh {
+		t.Errorf("HuffmanOnly keeps %d bytes after a message, %d before", e.Kept(), fresh)
+	}
+	if got := inflateStream(t, [][]byte{out}); !bytes.Equal(got, msg) {
+		t.Error("HuffmanOnly's message does not inflate")
 	}
 }

@@ -37,9 +37,9 @@ func (s *huffScratch) init(n int) {
 // buildLengths sets length[i] for every symbol i of freq: the lengths of
 // a Huffman code of at most maxBits bits for these frequencies, 0 for the
 // symbols that do not occur. At least two symbols get a code, so that the
-// code is complete: decoders refuse an incomplete one (zlib's inflate and
-// compress/flate both do) but for the single distance code section
-// 3.2.7 allows, which this avoids needing.
+// code is complete: decoders reject most incomplete codes. A frequency
+// must be under 2^23, as it is packed above the symbol's 9 bits in a
+// uint32; a block has at most maxTokens+1 symbols of each alphabet.
 func (s *huffScratch) buildLengths(freq []uint32, length []uint8, maxBits int) {
 	clear(length)
 	freq = s.freq[:copy(s.freq, freq)]

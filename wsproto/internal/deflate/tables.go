@@ -54,6 +54,8 @@ var (
 )
 
 func init() {
+	// 258 has a code of its own (285, the last), not 284's last extra
+	// value: each code covers up to the next code's base.
 	for c := range lengthBase {
 		end := maxMatch + 1
 		if c+1 < len(lengthBase) {
@@ -63,8 +65,6 @@ func init() {
 			lengthCode[l-minMatch] = uint8(c)
 		}
 	}
-	// 258 has a code of its own (285), not 284's last extra value.
-	lengthCode[maxMatch-minMatch] = 28
 	for c := range distBase {
 		end := 1<<15 + 1
 		if c+1 < len(distBase) {
