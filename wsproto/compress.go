@@ -39,9 +39,9 @@ type CompressionOptions struct {
 	// own, as a new deflate stream, and say so in the handshake (RFC 7692
 	// section 7.1.1): a server answers with server_no_context_takeover, a
 	// client offers client_no_context_takeover, so the peer need not keep
-	// a window for it either. Compressors are then borrowed from a pool
-	// for one message at a time, and an idle connection holds nothing for
-	// compressing. Without it, the default, this endpoint's messages refer
+	// a window for it either. The compressor's window and table are then
+	// borrowed from a pool for one message at a time, like its scratch,
+	// and an idle connection holds nothing for compressing. Without it, the default, this endpoint's messages refer
 	// to the ones it sent before whenever the peer allows it: short,
 	// similar messages such as a chat's compress far better, and the
 	// compressor keeps its state for the connection's life once it has
@@ -68,7 +68,8 @@ type CompressionOptions struct {
 	WindowBits int
 	// PeerWindowBits asks the peer to compress with a window of at most
 	// 2^PeerWindowBits bytes, 8 to 15; 0 asks nothing. A client offers it
-	// as server_max_window_bits (section 7.1.2.1). A server answers with
+	// as server_max_window_bits (section 7.1.2.1), under 15 only: 15 is
+	// what a server does unasked. A server answers with
 	// client_max_window_bits, the smaller of it and the offer's value, but
 	// only when the offer has client_max_window_bits: a client that leaves
 	// it out may not support it (section 7.1.2.2). Asking nothing, a server
@@ -157,8 +158,12 @@ func negotiateServer(lines []string, o *CompressionOptions) *compressionConfig {
 // window goes in client_max_window_bits only when under 15 bits: a bare
 // one says the same, and is what browsers send (RFC 7692 section 7.1.2.2).
 func clientOffer(o *CompressionOptions) deflateParams {
-	p := deflateParams{clientNoContextTakeover: o.NoContextTakeover, serverNoContextTakeover: o.PeerNoContextTakeover,
-		serverMaxWindowBits: o.PeerWindowBits}
+	p := deflateParams{clientNoContextTakeover: o.NoContextTakeover, serverNoContextTakeover: o.PeerNoContextTakeover}
+	// 15 asks for nothing a server does not do anyway; offering it would
+	// make the handshake fail against a server that leaves it out.
+	if o.PeerWindowBits < 15 {
+		p.serverMaxWindowBits = o.PeerWindowBits
+	}
 	if o.WindowBits < 15 {
 		p.clientMaxWindowBits = o.WindowBits
 	}
@@ -225,7 +230,8 @@ func (c *Conn) Compressed() bool { return c.deflate != nil }
 
 // Extensions returns the Sec-WebSocket-Extensions value agreed in the
 // handshake, such as "permessage-deflate; server_no_context_takeover", or
-// "" if none was.
+// "" if none was. A client writes the parameters of the server's answer in
+// its own fixed order.
 func (c *Conn) Extensions() string { return c.extensions }
 
 // compressBuffers hold Write's compressed messages while they go out.

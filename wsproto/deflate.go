@@ -14,17 +14,17 @@ import (
 // encoder (internal/deflate). Each serves one direction of one connection;
 // neither is safe for concurrent use.
 //
-// Memory: a flate reader is small. An inflater borrows one from a pool
-// for each message; with context takeover it keeps only the last 2^bits
-// bytes of output (the LZ77 window the peer agreed to compress with, 512
-// bytes to 32 KiB), given to the reader as its dictionary at the next
-// message.
-// An idle connection without context takeover holds nothing for
-// compression. docs/PERFORMANCE.md has the sizes.
+// Memory: a flate reader is about 40 KiB (its 32 KiB window and Huffman
+// tables). An inflater borrows one from a pool for each message; with
+// context takeover it keeps only the last 2^bits bytes of output (the
+// LZ77 window the peer agreed to compress with, 512 bytes to 32 KiB),
+// given to the reader as its dictionary at the next message. An idle
+// connection without context takeover holds nothing for compression.
+// docs/PERFORMANCE.md has the sizes.
 
 // deflateWindow is the largest LZ77 window, 15 bits or 32 KiB (RFC 7692
-// sections 7.1.2.1, 7.1.2.2), and the only one compress/flate compresses
-// with.
+// sections 7.1.2.1, 7.1.2.2): compress/flate's decoder window, and the
+// size of the pooled window buffers.
 const deflateWindow = 1 << 15
 
 // inflateEnd follows a message's compressed bytes into the flate reader:

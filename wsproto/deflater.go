@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"unsafe"
 
 	"wsraise/wsproto/internal/deflate"
 )
@@ -94,11 +95,12 @@ func (d *deflater) emit(step func(dst, p []byte) []byte, p []byte) error {
 }
 
 // fail gives up the current message: Write and finish then report
-// errDeflaterIdle until the next begins. The encoder forgets its history: the
-// peer did not get all of this message, so the next one starts a new
-// stream, which refers to nothing before it and so inflates whatever the
-// peer's window holds (RFC 7692 section 7.2.1 lets the sender choose what
-// its compressor refers to).
+// errDeflaterIdle until the next begins. The encoder forgets its history,
+// so that it stays consistent: the next message would start a new stream,
+// referring to nothing before it (RFC 7692 section 7.2.1 lets the sender
+// choose what its compressor refers to). The peer, though, got part of a
+// message and is left in the middle of a block: the connection has to
+// fail anyway, and fail keeps the encoder from making it worse.
 func (d *deflater) fail() {
 	d.dst = nil
 	d.enc.Reset()
@@ -117,4 +119,4 @@ func (d *deflater) appendCompress(dst, msg []byte) ([]byte, error) {
 }
 
 // kept returns the bytes the deflater holds between messages.
-func (d *deflater) kept() int { return 48 + d.enc.Kept() }
+func (d *deflater) kept() int { return int(unsafe.Sizeof(*d)) + d.enc.Kept() }

@@ -130,16 +130,18 @@
 // The compressor then keeps its state for the connection's life once it
 // has sent a compressed message: its window plus a hash table of at most
 // 8 KiB, 40 KiB for the default 32 KiB window. NoContextTakeover makes
-// each message stand alone, announced in the handshake: compressors are
-// then borrowed from a pool for one message at a time, and an idle
-// connection holds nothing for compressing. To decompress a peer that uses
+// each message stand alone, announced in the handshake: the window and
+// table are then borrowed from a pool for one message at a time too, and
+// an idle connection holds nothing for compressing. To decompress a peer that uses
 // context takeover (browsers do), an endpoint keeps the last 2^bits bytes
 // of its output, bits being the peer's window (32 KiB unless a smaller one
 // was agreed); PeerNoContextTakeover asks the peer not to, and saves them.
-// Pooled state is held only while a message is being compressed (a
-// compressor, without context takeover) or decompressed (in both modes),
-// so its peak follows the number of messages in flight, not of
-// connections. In steady state Write and ReadAppend allocate nothing per
+// Pooled state is held only while a message is being compressed (about
+// 200 KiB of scratch: the block's input, its tokens, hash chains and
+// Huffman tables) or decompressed (a flate reader, about 40 KiB), in both
+// modes, so its peak follows the number of messages in flight, not of
+// connections. A Writer holds its scratch from its first compressed
+// bytes until Close, even while the application pauses between Writes. In steady state Write and ReadAppend allocate nothing per
 // compressed message, except small tables that compress/flate's decoder
 // makes for some blocks of large messages.
 //
