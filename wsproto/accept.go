@@ -77,7 +77,16 @@ func Upgrade(w http.ResponseWriter, r *http.Request, opts *UpgradeOptions) (*Con
 	if opts == nil {
 		opts = &UpgradeOptions{}
 	}
-	if status, err := checkRequest(r); err != nil {
+	// An HTTP/2 extended CONNECT (RFC 8441, h2.go), or an HTTP/1.1
+	// upgrade.
+	h2 := isExtendedConnect(r)
+	refuse := refuse
+	if h2 {
+		refuse = refuseH2
+		if status, err := checkExtendedConnect(r); err != nil {
+			return nil, refuse(w, status, err)
+		}
+	} else if status, err := checkRequest(r); err != nil {
 		return nil, refuse(w, status, err)
 	}
 	subprotocol := selectSubprotocol(ClientSubprotocols(r), opts.Subprotocols)
@@ -104,6 +113,37 @@ func Upgrade(w http.ResponseWriter, r *http.Request, opts *UpgradeOptions) (*Con
 			extra.WriteString(name + ": " + v + "\r\n")
 		}
 	}
+	timeout := opts.HandshakeTimeout
+	if timeout <= 0 {
+		timeout = DefaultHandshakeTimeout
+	}
+	cfg := config{
+		readLimit:       opts.ReadLimit,
+		closeTimeout:    opts.CloseTimeout,
+		writeTimeout:    opts.WriteTimeout,
+		readBufferSize:  opts.ReadBufferSize,
+		writeBufferSize: opts.WriteBufferSize,
+		onPong:          opts.OnPong,
+		subprotocol:     subprotocol,
+		compression:     compression,
+	}
+	if h2 {
+		headers := opts.Header.Clone()
+		if headers == nil {
+			headers = http.Header{}
+		}
+		if subprotocol != "" {
+			headers.Set("Sec-WebSocket-Protocol", subprotocol)
+		}
+		if compression != nil {
+			headers.Set("Sec-WebSocket-Extensions", compression.extension)
+		}
+		nc, err := acceptH2(w, r, headers, timeout)
+		if err != nil {
+			return nil, err
+		}
+		return newConn(nc, nil, true, cfg), nil
+	}
 
 	nc, brw, err := http.NewResponseController(w).Hijack()
 	if err != nil {
@@ -122,10 +162,6 @@ func Upgrade(w http.ResponseWriter, r *http.Request, opts *UpgradeOptions) (*Con
 	}
 	resp += extra.String() + "\r\n"
 
-	timeout := opts.HandshakeTimeout
-	if timeout <= 0 {
-		timeout = DefaultHandshakeTimeout
-	}
 	// net/http may have left its own deadlines on the connection.
 	nc.SetDeadline(time.Time{})
 	nc.SetWriteDeadline(time.Now().Add(timeout))
@@ -135,16 +171,7 @@ func Upgrade(w http.ResponseWriter, r *http.Request, opts *UpgradeOptions) (*Con
 	}
 	nc.SetWriteDeadline(time.Time{})
 	// Bytes the HTTP server read past the request are the first frames.
-	return newConn(nc, brw.Reader, true, config{
-		readLimit:       opts.ReadLimit,
-		closeTimeout:    opts.CloseTimeout,
-		writeTimeout:    opts.WriteTimeout,
-		readBufferSize:  opts.ReadBufferSize,
-		writeBufferSize: opts.WriteBufferSize,
-		onPong:          opts.OnPong,
-		subprotocol:     subprotocol,
-		compression:     compression,
-	}), nil
+	return newConn(nc, brw.Reader, true, cfg), nil
 }
 
 var (

@@ -1,0 +1,279 @@
+// Package h2test tests WebSockets over HTTP/2 (RFC 8441) end to end, in a
+// package of its own: net/http accepts extended CONNECT only when
+// GODEBUG=http2xconnect=1 is in the environment before it starts, so
+// TestMain runs the tests again in a process that has it.
+package h2test
+
+import (
+	"bufio"
+	"context"
+	"crypto/tls"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/net/http2"
+
+	"wsraise/internal/rawpeer"
+	"wsraise/wsproto"
+)
+
+func TestMain(m *testing.M) {
+	if !strings.Contains(os.Getenv("GODEBUG"), "http2xconnect=1") {
+		cmd := exec.Command(os.Args[0], os.Args[1:]...)
+		cmd.Env = append(os.Environ(), "GODEBUG=http2xconnect=1,"+os.Getenv("GODEBUG"))
+		cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
+		if err := cmd.Run(); err != nil {
+			var exit *exec.ExitError
+			if errors.As(err, &exit) {
+				os.Exit(exit.ExitCode())
+			}
+			panic(err)
+		}
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
+// echo upgrades and echoes every message until the connection ends. Over
+// HTTP/2 the handler keeps the stream: it returns only once the
+// connection is over.
+func echo(t *testing.T, opts *wsproto.UpgradeOptions, seen chan<- *http.Request) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if seen != nil {
+			seen <- r
+		}
+		c, err := wsproto.Upgrade(w, r, opts)
+		if err != nil {
+			return
+		}
+		ctx := context.Background()
+		var buf []byte
+		for {
+			typ, p, err := c.ReadAppend(ctx, buf[:0])
+			if err != nil {
+				break
+			}
+			buf = p
+			if c.Write(ctx, typ, p) != nil {
+				break
+			}
+		}
+		<-c.Done()
+	})
+}
+
+// servers starts h over HTTP/2 with TLS and over cleartext HTTP/2 (h2c),
+// and returns the base URL and a client transport for each.
+func servers(t *testing.T, h http.Handler) map[string]struct {
+	url string
+	rt  http.RoundTripper
+} {
+	tlsSrv := httptest.NewUnstartedServer(h)
+	tlsSrv.EnableHTTP2 = true
+	tlsSrv.StartTLS()
+	t.Cleanup(tlsSrv.Close)
+
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	h2c := &http.Server{Handler: h, Protocols: new(http.Protocols)}
+	h2c.Protocols.SetUnencryptedHTTP2(true)
+	go h2c.Serve(ln)
+	t.Cleanup(func() { h2c.Close() })
+
+	return map[string]struct {
+		url string
+		rt  http.RoundTripper
+	}{
+		"tls": {tlsSrv.URL, &http2.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}},
+		"h2c": {"http://" + ln.Addr().String(), &http2.Transport{AllowHTTP: true,
+			DialTLSContext: func(ctx context.Context, network, addr string, _ *tls.Config) (net.Conn, error) {
+				return new(net.Dialer).DialContext(ctx, network, addr)
+			}}},
+	}
+}
+
+// stream is a client's HTTP/2 stream as a net.Conn, for rawpeer: it
+// writes into the request body and reads the response body. Its
+// deadlines do nothing; the test's timeout bounds a hang.
+type stream struct {
+	pw   *io.PipeWriter
+	body io.ReadCloser
+}
+
+func (s *stream) Read(p []byte) (int, error)       { return s.body.Read(p) }
+func (s *stream) Write(p []byte) (int, error)      { return s.pw.Write(p) }
+func (s *stream) Close() error                     { s.pw.Close(); return s.body.Close() }
+func (s *stream) LocalAddr() net.Addr              { return nil }
+func (s *stream) RemoteAddr() net.Addr             { return nil }
+func (s *stream) SetDeadline(time.Time) error      { return nil }
+func (s *stream) SetReadDeadline(time.Time) error  { return nil }
+func (s *stream) SetWriteDeadline(time.Time) error { return nil }
+
+// open sends an extended CONNECT (RFC 8441 section 4) with headers and
+// returns the response and, on a 2xx, a raw client peer on the stream.
+func open(t *testing.T, rt http.RoundTripper, url string, header http.Header) (*http.Response, *rawpeer.Peer) {
+	t.Helper()
+	pr, pw := io.Pipe()
+	req, err := http.NewRequest(http.MethodConnect, url, pr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header = header
+	req.Header[":protocol"] = []string{"websocket"}
+	resp, err := rt.RoundTrip(req)
+	if err != nil {
+		t.Fatalf("extended CONNECT: %v", err)
+	}
+	if resp.StatusCode/100 != 2 {
+		pw.Close()
+		resp.Body.Close()
+		return resp, nil
+	}
+	s := &stream{pw: pw, body: resp.Body}
+	t.Cleanup(func() { s.Close() })
+	return resp, &rawpeer.Peer{T: t, Conn: s, R: bufio.NewReader(s), Client: true, Response: resp}
+}
+
+func wsHeader() http.Header {
+	return http.Header{"Sec-Websocket-Version": {"13"}}
+}
+
+// A WebSocket over an HTTP/2 stream, over TLS and h2c: the server answers
+// 200 with the subprotocol it chose (RFC 8441 section 5), sees the
+// request as HTTP/2, echoes text and binary messages, answers a ping,
+// and ends with the close handshake and the stream's end.
+func TestEchoOverHTTP2(t *testing.T) {
+	seen := make(chan *http.Request, 1)
+	for name, s := range servers(t, echo(t, &wsproto.UpgradeOptions{Subprotocols: []string{"chat"}}, seen)) {
+		t.Run(name, func(t *testing.T) {
+			h := wsHeader()
+			h.Set("Sec-WebSocket-Protocol", "superchat, chat")
+			resp, p := open(t, s.rt, s.url+"/ws", h)
+			if p == nil {
+				t.Fatalf("status %d", resp.StatusCode)
+			}
+			r := <-seen
+			if r.ProtoMajor != 2 || r.Method != http.MethodConnect {
+				t.Errorf("the server saw %s %s", r.Proto, r.Method)
+			}
+			if resp.StatusCode != http.StatusOK || resp.Header.Get("Sec-WebSocket-Protocol") != "chat" {
+				t.Errorf("response %d, subprotocol %q", resp.StatusCode, resp.Header.Get("Sec-WebSocket-Protocol"))
+			}
+			for _, k := range []string{"Upgrade", "Connection", "Sec-Websocket-Accept"} {
+				if v := resp.Header.Values(k); len(v) > 0 {
+					t.Errorf("the response has %s: %q, which HTTP/2 has no use for", k, v)
+				}
+			}
+			p.Send(rawpeer.Text("hello over h2"))
+			p.ExpectText("hello over h2")
+			big := make([]byte, 300<<10) // past HTTP/2's initial flow-control windows
+			for i := range big {
+				big[i] = byte(i * 7)
+			}
+			p.Send(rawpeer.Binary(big))
+			p.ExpectMessage(rawpeer.OpBinary, big)
+			p.Send(rawpeer.Ping([]byte("ping")))
+			p.ExpectPong([]byte("ping"))
+			p.CloseNormally()
+		})
+	}
+}
+
+// An extended CONNECT without Sec-WebSocket-Version 13 is refused with
+// 400 naming the version, and no Upgrade or Connection header, which
+// HTTP/2 forbids. The connection carries on: the next stream works.
+func TestRefusalOverHTTP2(t *testing.T) {
+	for name, s := range servers(t, echo(t, nil, nil)) {
+		t.Run(name, func(t *testing.T) {
+			for _, version := range []string{"", "8"} {
+				h := http.Header{}
+				if version != "" {
+					h.Set("Sec-WebSocket-Version", version)
+				}
+				resp, p := open(t, s.rt, s.url+"/ws", h)
+				if p != nil || resp.StatusCode != http.StatusBadRequest || resp.Header.Get("Sec-WebSocket-Version") != "13" {
+					t.Errorf("version %q: status %d, Sec-WebSocket-Version %q", version, resp.StatusCode, resp.Header.Get("Sec-WebSocket-Version"))
+				}
+				if resp.Header.Get("Upgrade") != "" || resp.Header.Get("Connection") != "" {
+					t.Errorf("version %q: the refusal has Upgrade or Connection", version)
+				}
+			}
+			_, p := open(t, s.rt, s.url+"/ws", wsHeader())
+			if p == nil {
+				t.Fatal("a good request after the refusals was refused")
+			}
+			p.Send(rawpeer.Text("still here"))
+			p.ExpectText("still here")
+			p.CloseNormally()
+		})
+	}
+}
+
+// A read cut by its context leaves the connection usable, as over TCP:
+// the stream's read deadline is emulated, since a real one would end
+// the stream. Then the client resets the stream (RST_STREAM) in the
+// middle of a message: the server's connection ends, as when a TCP
+// connection drops.
+func TestReadDeadlineThenResetOverHTTP2(t *testing.T) {
+	type result struct {
+		first, second, third error
+		echoed               string
+	}
+	results := make(chan result, 1)
+	firstDone := make(chan struct{}, 1)
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, err := wsproto.Upgrade(w, r, nil)
+		if err != nil {
+			return
+		}
+		var res result
+		ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+		_, _, res.first = c.Read(ctx) // nothing comes: cut by the context
+		cancel()
+		firstDone <- struct{}{}
+		var p []byte
+		_, p, res.second = c.Read(context.Background())
+		res.echoed = string(p)
+		if res.second == nil {
+			c.Write(context.Background(), wsproto.MessageText, p)
+		}
+		_, _, res.third = c.Read(context.Background()) // the client resets mid-message
+		<-c.Done()
+		results <- res
+	})
+	for name, s := range servers(t, h) {
+		t.Run(name, func(t *testing.T) {
+			_, p := open(t, s.rt, s.url+"/ws", wsHeader())
+			if p == nil {
+				t.Fatal("refused")
+			}
+			<-firstDone // the server's first read is over
+			p.Send(rawpeer.Text("after the deadline"))
+			p.ExpectText("after the deadline")
+			frame := rawpeer.Text(strings.Repeat("x", 1000)).Mask().Encode()
+			p.Write(frame[:500])
+			p.Conn.(*stream).body.Close() // RST_STREAM CANCEL
+			res := <-results
+			if !errors.Is(res.first, context.DeadlineExceeded) {
+				t.Errorf("the first read: %v, want the context's deadline", res.first)
+			}
+			if res.second != nil || res.echoed != "after the deadline" {
+				t.Errorf("the read after it: %q, %v", res.echoed, res.second)
+			}
+			var ce *wsproto.CloseError
+			if !errors.As(res.third, &ce) || ce.Code != wsproto.StatusAbnormalClosure {
+				t.Errorf("a read when the client resets the stream: %v, want a disconnect (1006)", res.third)
+			}
+		})
+	}
+}
