@@ -4,6 +4,8 @@
 // TestMain runs the tests again in a process that has it.
 package h2test
 
+//lint:file-ignore SA1019 x/net/http2.Transport is deprecated for http.Transport, but only it can send the :protocol pseudo-header of an extended CONNECT (RFC 8441 section 4).
+
 import (
 	"bufio"
 	"context"
