@@ -90,7 +90,11 @@ func (ws *WebSocket) Accept(opts ...AcceptOption) error {
 	ws.conn.Store(c)
 	ws.w = nil // it holds net/http's buffers for the connection, now ours
 	ws.state.Store(int32(Connected))
-	close(ws.hijacked)
+	// Over HTTP/2 (RFC 8441) nothing is hijacked: the stream is the
+	// handler's until it returns, so App.serve waits for the end.
+	if ws.req.ProtoMajor < 2 {
+		close(ws.hijacked)
+	}
 	if cfg.sendOnly {
 		ws.readAhead()
 	}

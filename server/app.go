@@ -228,9 +228,13 @@ func (a *App) Handle(pattern string, h Handler) *Route {
 	} else if method != http.MethodGet {
 		misuse("pattern %q: a WebSocket handshake is a GET, not %s", pattern, method)
 	}
-	a.mux.Handle(pattern, http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+	serve := http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		a.serve(r, w, req)
-	}))
+	})
+	a.mux.Handle(pattern, serve)
+	// Over HTTP/2 the handshake is an extended CONNECT (RFC 8441 section
+	// 4), which net/http accepts when GODEBUG=http2xconnect=1.
+	a.mux.Handle(http.MethodConnect+strings.TrimPrefix(pattern, http.MethodGet), serve)
 	return r
 }
 
@@ -334,7 +338,9 @@ func (a *App) serve(route *Route, w http.ResponseWriter, r *http.Request) {
 	// net/http's part ends with the handshake. Once the connection is
 	// hijacked, return, so that net/http frees what it held for the
 	// request (its buffers, about 6 KiB) while the handler goes on in its
-	// own goroutine. A refusal is written before done is closed.
+	// own goroutine. A refusal is written before done is closed. Over
+	// HTTP/2 the stream is never hijacked: this waits for the handler's
+	// end, and returning ends the stream.
 	select {
 	case <-ws.hijacked:
 	case <-done:

@@ -183,7 +183,12 @@ var (
 
 // CheckRequest reports whether r is a valid opening handshake, as Upgrade
 // would judge it: 0 and nil, or the HTTP status Upgrade would refuse it with.
-func CheckRequest(r *http.Request) (status int, err error) { return checkRequest(r) }
+func CheckRequest(r *http.Request) (status int, err error) {
+	if isExtendedConnect(r) {
+		return checkExtendedConnect(r)
+	}
+	return checkRequest(r)
+}
 
 // checkRequest applies the rules of RFC 6455 section 4.2.1 to a request
 // and returns the status to refuse it with, or 0 and nil.

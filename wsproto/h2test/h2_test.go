@@ -12,6 +12,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -24,6 +25,7 @@ import (
 	"golang.org/x/net/http2"
 
 	"wsraise/internal/rawpeer"
+	"wsraise/server"
 	"wsraise/wsproto"
 )
 
@@ -275,6 +277,76 @@ func TestReadDeadlineThenResetOverHTTP2(t *testing.T) {
 			var ce *wsproto.CloseError
 			if !errors.As(res.third, &ce) || ce.Code != wsproto.StatusAbnormalClosure {
 				t.Errorf("a read when the client resets the stream: %v, want a disconnect (1006)", res.third)
+			}
+		})
+	}
+}
+
+// CustomException is an application's own error type, as in the
+// framework's examples.
+type CustomException struct{}
+
+func (*CustomException) Error() string { return "custom exception" }
+
+// The framework over HTTP/2: the same handlers and the same exception
+// semantics as over HTTP/1.1. A raised WebSocketException after accept
+// closes with its code and reason; a registered exception handler
+// closes with its own; an exception before accept is an HTTP status on
+// the stream, 403 with the reason. The handler sees an HTTP/2 request.
+func TestFrameworkOverHTTP2(t *testing.T) {
+	app := server.New(server.Options{Logger: slog.New(slog.DiscardHandler)})
+	protos := make(chan int, 4)
+	app.Handle("/ws", func(ws *server.WebSocket) error {
+		protos <- ws.Request().ProtoMajor
+		if err := ws.Accept(); err != nil {
+			return err
+		}
+		return server.Raise(wsproto.StatusPolicyViolation, "Closing the connection...")
+	})
+	server.HandleException(app, func(ws *server.WebSocket, err *CustomException) error {
+		return ws.Close(wsproto.StatusPolicyViolation, "Custom exception")
+	})
+	app.Handle("/custom", func(ws *server.WebSocket) error {
+		if err := ws.Accept(); err != nil {
+			return err
+		}
+		return &CustomException{}
+	})
+	app.Handle("/reject", func(ws *server.WebSocket) error {
+		return server.Raise(wsproto.StatusPolicyViolation, "not today")
+	})
+	for name, s := range servers(t, app) {
+		t.Run(name, func(t *testing.T) {
+			_, p := open(t, s.rt, s.url+"/ws", wsHeader())
+			if p == nil {
+				t.Fatal("/ws refused")
+			}
+			if reason := p.ExpectClose(1008); reason != "Closing the connection..." {
+				t.Errorf("/ws: close reason %q", reason)
+			}
+			if proto := <-protos; proto != 2 {
+				t.Errorf("the handler saw HTTP/%d", proto)
+			}
+			_, p = open(t, s.rt, s.url+"/custom", wsHeader())
+			if p == nil {
+				t.Fatal("/custom refused")
+			}
+			if reason := p.ExpectClose(1008); reason != "Custom exception" {
+				t.Errorf("/custom: close reason %q", reason)
+			}
+			pr, pw := io.Pipe()
+			defer pw.Close()
+			req, _ := http.NewRequest(http.MethodConnect, s.url+"/reject", pr)
+			req.Header = wsHeader()
+			req.Header[":protocol"] = []string{"websocket"}
+			resp, err := s.rt.RoundTrip(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusForbidden || !strings.Contains(string(body), "not today") {
+				t.Errorf("/reject: status %d, body %q", resp.StatusCode, body)
 			}
 		})
 	}
