@@ -5,6 +5,8 @@ import (
 	"log/slog"
 	"net/http"
 	"time"
+
+	"wsraise/wsproto"
 )
 
 // The http.Server settings a WebSocket service should run on. An
@@ -51,6 +53,14 @@ func (a *App) Server(h http.Handler) *http.Server {
 		IdleTimeout:       IdleTimeout,
 		MaxHeaderBytes:    MaxHeaderBytes,
 		ErrorLog:          slog.NewLogLogger(a.logger.Handler(), slog.LevelWarn),
+	}
+	// Once, at start: whether browsers may open this app's WebSockets on
+	// an HTTP/2 connection (RFC 8441), which takes an environment
+	// variable net/http reads when it starts.
+	if wsproto.ExtendedConnect() {
+		a.logger.Info("websockets over HTTP/2 (RFC 8441): on")
+	} else {
+		a.logger.Info("websockets over HTTP/2 (RFC 8441): off; HTTP/2 clients use HTTP/1.1 for them. Start with GODEBUG=http2xconnect=1 to turn it on")
 	}
 	srv.RegisterOnShutdown(func() {
 		// http.Server runs this without waiting for it: close the

@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -20,6 +21,18 @@ import (
 // net/http's HTTP/2 server accepts extended CONNECT only when the program
 // runs with GODEBUG=http2xconnect=1 in its environment; it then
 // advertises SETTINGS_ENABLE_CONNECT_PROTOCOL (section 3).
+
+// ExtendedConnect reports whether net/http's HTTP/2 server in this
+// process accepts extended CONNECT, so that clients may open WebSockets
+// over HTTP/2 (RFC 8441). Since Go 1.24 it does when the program starts
+// with GODEBUG=http2xconnect=1 in its environment; net/http reads it once,
+// when it starts, and it cannot be set from code. Upgrade accepts a
+// WebSocket over HTTP/2 whenever one arrives: nothing else needs setting.
+func ExtendedConnect() bool { return extendedConnect }
+
+// extendedConnect is net/http's own test of GODEBUG (h2_bundle.go in Go
+// 1.26), made when this package starts, just after net/http's.
+var extendedConnect = strings.Contains(os.Getenv("GODEBUG"), "http2xconnect=1")
 
 // isExtendedConnect reports whether r asks for a WebSocket over HTTP/2:
 // an extended CONNECT with :protocol websocket (RFC 8441 section 4).

@@ -351,3 +351,18 @@ func TestFrameworkOverHTTP2(t *testing.T) {
 		})
 	}
 }
+
+// With GODEBUG=http2xconnect=1, as TestMain runs these tests,
+// ExtendedConnect says so, and App.Server says at start that WebSockets
+// over HTTP/2 are on.
+func TestExtendedConnectReported(t *testing.T) {
+	if !wsproto.ExtendedConnect() {
+		t.Error("ExtendedConnect() is false with GODEBUG=http2xconnect=1")
+	}
+	var logged strings.Builder
+	app := server.New(server.Options{Logger: slog.New(slog.NewTextHandler(&logged, nil))})
+	app.Server(nil)
+	if !strings.Contains(logged.String(), "websockets over HTTP/2 (RFC 8441): on") {
+		t.Errorf("App.Server logged %q", logged.String())
+	}
+}
