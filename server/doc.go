@@ -154,6 +154,15 @@
 // Options.MaxBufferedBytes (1013 for a message that would go past it) cap
 // what all clients together can make the server hold.
 //
+// # HTTP/2
+//
+// Every route also answers WebSockets over HTTP/2 (RFC 8441), with the
+// same handlers and the same semantics: an exception before accept is an
+// HTTP status on the stream, after accept a close frame. net/http accepts
+// them only when the program starts with GODEBUG=http2xconnect=1 in its
+// environment; app.Server logs at start whether it did. Without it,
+// browsers use HTTP/1.1 for WebSockets.
+//
 // # Testing
 //
 // Package wstest dials an app over loopback and asserts what a real client

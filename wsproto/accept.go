@@ -64,8 +64,12 @@ const DefaultHandshakeTimeout = 10 * time.Second
 // method other than GET; 426 with "Upgrade: websocket" when the request is
 // not an HTTP/1.1 upgrade to websocket; 426 with "Sec-WebSocket-Version: 13"
 // for another protocol version; 400 for a missing or malformed
-// Sec-WebSocket-Key; 501 when the ResponseWriter cannot be hijacked (as
-// with HTTP/2).
+// Sec-WebSocket-Key; 501 when the ResponseWriter cannot be hijacked.
+//
+// Over HTTP/2, Upgrade accepts an extended CONNECT whose :protocol is
+// websocket (RFC 8441), answering 200, or refuses it with 400 when
+// Sec-WebSocket-Version is not 13; the handler must then not return
+// before the connection ends (see HTTP/2 in the package documentation).
 //
 // Upgrade does not check the Origin header. By default the connection has
 // no write timeout (set UpgradeOptions.WriteTimeout), and nothing pings

@@ -27,6 +27,32 @@
 //
 //	c, _, err := wsproto.Dial(ctx, "wss://example.com/echo", nil)
 //
+// # HTTP/2
+//
+// A browser opens a WebSocket on an HTTP/2 connection it already has when
+// the server advertises extended CONNECT (RFC 8441): one TCP and TLS
+// handshake for a page's requests and all its WebSockets. Upgrade accepts
+// such a request as it accepts an HTTP/1.1 upgrade, with the same options
+// and the same connection after; it answers 200 instead of 101. net/http
+// advertises it only when the program starts with GODEBUG=http2xconnect=1
+// in its environment (ExtendedConnect tells); without it, browsers use
+// HTTP/1.1 for WebSockets, which works as before.
+//
+// Nothing is hijacked over HTTP/2: the stream belongs to the handler, and
+// returning from the handler ends it. So a handler that goes on with the
+// connection in other goroutines must not return before it ends:
+//
+//	c, err := wsproto.Upgrade(w, r, nil)
+//	if err != nil {
+//		return
+//	}
+//	go serve(c)
+//	<-c.Done() // over HTTP/2, returning would end the stream
+//
+// Its flow control is HTTP/2's: a peer that stops reading blocks writes,
+// as over TCP, up to the write timeout. A peer that resets the stream
+// (RST_STREAM) is a disconnect, 1006.
+//
 // # What Upgrade leaves to the application
 //
 // Upgrade's defaults do not make a server safe to expose. Three things are
