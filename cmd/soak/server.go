@@ -34,8 +34,11 @@ func (e *endCounter) WithGroup(string) slog.Handler            { return e }
 func (e *endCounter) Handle(_ context.Context, r slog.Record) error {
 	var by, reason string
 	code := int64(-1)
+	conn := false // the record is about a connection
 	r.Attrs(func(a slog.Attr) bool {
 		switch a.Key {
+		case "remote":
+			conn = true
 		case "closed_by":
 			by = a.Value.String()
 		case "code":
@@ -45,6 +48,9 @@ func (e *endCounter) Handle(_ context.Context, r slog.Record) error {
 		}
 		return true
 	})
+	if !conn && r.Level < slog.LevelWarn {
+		return nil // a notice of the app's, such as App.Server's at start
+	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if r.Message == "websocket connection ended" {
