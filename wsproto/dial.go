@@ -39,6 +39,13 @@ type DialOptions struct {
 	// Compression, if set, offers permessage-deflate (RFC 7692); the
 	// server may decline it. nil offers nothing.
 	Compression *CompressionOptions
+	// HTTP2, if set, opens the WebSocket over HTTP/2 (RFC 8441) through
+	// this transport: an extended CONNECT on a connection it opens or
+	// reuses, so that many WebSockets share one connection. It must send
+	// the :protocol pseudo-header, as golang.org/x/net/http2's Transport
+	// does (net/http's does not); TLSConfig and NetDial are then its own
+	// business. A server that does not speak RFC 8441 fails the dial.
+	HTTP2 http.RoundTripper
 }
 
 // maxErrorBody is how much of a refusal's body a HandshakeError keeps.
@@ -73,15 +80,20 @@ func Dial(ctx context.Context, rawURL string, opts *DialOptions) (*Conn, *http.R
 	if u.Fragment != "" || strings.Contains(rawURL, "#") {
 		return nil, nil, errors.New("websocket: URL must not have a fragment")
 	}
+	timeout := opts.HandshakeTimeout
+	if timeout <= 0 {
+		timeout = DefaultHandshakeTimeout
+	}
+	if opts.HTTP2 != nil {
+		ctx, cancel := context.WithTimeout(ctx, timeout)
+		defer cancel()
+		return dialH2(ctx, u, opts)
+	}
 	addr := u.Host
 	if u.Port() == "" {
 		addr = net.JoinHostPort(u.Hostname(), port)
 	}
 
-	timeout := opts.HandshakeTimeout
-	if timeout <= 0 {
-		timeout = DefaultHandshakeTimeout
-	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 

@@ -53,6 +53,10 @@
 // as over TCP, up to the write timeout. A peer that resets the stream
 // (RST_STREAM) is a disconnect, 1006.
 //
+// A client dials over HTTP/2 with DialOptions.HTTP2, a transport that can
+// send an extended CONNECT, such as golang.org/x/net/http2's: each Dial
+// through it opens a stream on a connection it shares.
+//
 // # What Upgrade leaves to the application
 //
 // Upgrade's defaults do not make a server safe to expose. Three things are

@@ -88,8 +88,38 @@ func acceptH2(w http.ResponseWriter, r *http.Request, headers http.Header, timeo
 		return nil, err
 	}
 	local, _ := r.Context().Value(http.LocalAddrContextKey).(net.Addr)
-	return newH2Stream(r.Body, w, rc, local, h2Addr(r.RemoteAddr)), nil
+	return newH2Stream(r.Body, &serverSide{w: w, rc: rc}, local, h2Addr(r.RemoteAddr)), nil
 }
+
+// streamWriter is the sending half of an HTTP/2 stream.
+type streamWriter interface {
+	Write(p []byte) (int, error) // sends p on the stream
+	SetWriteDeadline(t time.Time) error
+	abort()      // ends the stream at once, cutting a blocked write
+	closeWrite() // ends this side of the stream, once the Conn is done with it
+}
+
+// serverSide sends through the handler's ResponseWriter, flushing each
+// write. Its end of the stream comes when the handler returns.
+type serverSide struct {
+	w  http.ResponseWriter
+	rc *http.ResponseController
+}
+
+func (s *serverSide) Write(p []byte) (int, error) {
+	n, err := s.w.Write(p)
+	if err == nil {
+		err = s.rc.Flush()
+	}
+	return n, err
+}
+
+func (s *serverSide) SetWriteDeadline(t time.Time) error { return s.rc.SetWriteDeadline(t) }
+
+// abort: a write deadline in the past resets the stream.
+func (s *serverSide) abort() { s.rc.SetWriteDeadline(time.Unix(1, 0)) }
+
+func (s *serverSide) closeWrite() {}
 
 // h2Addr is a peer's address as net/http gives it.
 type h2Addr string
@@ -108,8 +138,7 @@ func (a h2Addr) String() string  { return string(a) }
 // ends the connection anyway.
 type h2Stream struct {
 	body          io.ReadCloser
-	w             http.ResponseWriter
-	rc            *http.ResponseController
+	out           streamWriter
 	local, remote net.Addr
 
 	chunks  chan []byte   // the reader's reads, one at a time
@@ -122,13 +151,13 @@ type h2Stream struct {
 	moved     chan struct{} // closed when the read deadline changes
 	wmu       sync.Mutex    // one write at a time; guards closed
 	closed    bool
-	ended     atomic.Bool   // Close has begun: the ResponseWriter is not to be touched
+	ended     atomic.Bool   // Close has begun: a server's ResponseWriter is not to be touched
 	done      chan struct{} // closed by Close
 	closeOnce sync.Once
 }
 
-func newH2Stream(body io.ReadCloser, w http.ResponseWriter, rc *http.ResponseController, local, remote net.Addr) *h2Stream {
-	s := &h2Stream{body: body, w: w, rc: rc, local: local, remote: remote,
+func newH2Stream(body io.ReadCloser, out streamWriter, local, remote net.Addr) *h2Stream {
+	s := &h2Stream{body: body, out: out, local: local, remote: remote,
 		chunks: make(chan []byte), taken: make(chan struct{}), moved: make(chan struct{}), done: make(chan struct{})}
 	go s.readBody()
 	return s
@@ -213,26 +242,23 @@ func (s *h2Stream) Write(p []byte) (int, error) {
 	if s.closed {
 		return 0, net.ErrClosed
 	}
-	n, err := s.w.Write(p)
-	if err == nil {
-		err = s.rc.Flush()
-	}
-	return n, err
+	return s.out.Write(p)
 }
 
-// Close ends the stream's use by the Conn; the handler's return then
-// ends the stream itself. A write blocked on flow control is cut with a
-// write deadline in the past, which resets the stream.
+// Close ends the stream's use by the Conn; on a server the handler's
+// return then ends the stream, and a client ends its side. A write
+// blocked on flow control is cut by resetting the stream.
 func (s *h2Stream) Close() error {
 	s.closeOnce.Do(func() {
 		s.ended.Store(true)
 		if !s.wmu.TryLock() {
-			s.rc.SetWriteDeadline(time.Unix(1, 0))
+			s.out.abort()
 			s.wmu.Lock()
 		}
 		s.closed = true
 		s.wmu.Unlock()
 		close(s.done)
+		s.out.closeWrite()
 		s.body.Close()
 	})
 	return nil
@@ -259,5 +285,5 @@ func (s *h2Stream) SetWriteDeadline(t time.Time) error {
 	if s.ended.Load() {
 		return net.ErrClosed
 	}
-	return s.rc.SetWriteDeadline(t)
+	return s.out.SetWriteDeadline(t)
 }

@@ -366,3 +366,90 @@ func TestExtendedConnectReported(t *testing.T) {
 		t.Errorf("App.Server logged %q", logged.String())
 	}
 }
+
+// wsraise's own client over HTTP/2 (DialOptions.HTTP2) against its own
+// server, over TLS and h2c: ten WebSockets on one HTTP/2 connection,
+// each with permessage-deflate and a subprotocol agreed as over
+// HTTP/1.1, echoing messages past the flow-control windows, then
+// closing with its own code.
+func TestDialOverHTTP2(t *testing.T) {
+	remotes := make(chan string, 20)
+	codes := make(chan wsproto.StatusCode, 20)
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		remotes <- r.RemoteAddr
+		c, err := wsproto.Upgrade(w, r, &wsproto.UpgradeOptions{Subprotocols: []string{"chat"}, Compression: &wsproto.CompressionOptions{}})
+		if err != nil {
+			return
+		}
+		ctx := context.Background()
+		for {
+			typ, p, err := c.Read(ctx)
+			if err != nil {
+				var ce *wsproto.CloseError
+				if errors.As(err, &ce) {
+					codes <- ce.Code
+				} else {
+					codes <- 0
+				}
+				break
+			}
+			if c.Write(ctx, typ, p) != nil {
+				break
+			}
+		}
+		<-c.Done()
+	})
+	for name, s := range servers(t, h) {
+		t.Run(name, func(t *testing.T) {
+			url := "wss" + strings.TrimPrefix(s.url, "https") + "/ws"
+			if name == "h2c" {
+				url = "ws" + strings.TrimPrefix(s.url, "http") + "/ws"
+			}
+			opts := &wsproto.DialOptions{HTTP2: s.rt, Subprotocols: []string{"chat"}, Compression: &wsproto.CompressionOptions{}}
+			ctx := context.Background()
+			var conns []*wsproto.Conn
+			for i := range 10 {
+				c, resp, err := wsproto.Dial(ctx, url, opts)
+				if err != nil {
+					t.Fatalf("WebSocket %d: %v", i, err)
+				}
+				if resp.ProtoMajor != 2 || c.Subprotocol() != "chat" || c.Extensions() != "permessage-deflate" {
+					t.Errorf("WebSocket %d: HTTP/%d, subprotocol %q, extensions %q", i, resp.ProtoMajor, c.Subprotocol(), c.Extensions())
+				}
+				conns = append(conns, c)
+			}
+			first := <-remotes
+			for range 9 {
+				if r := <-remotes; r != first {
+					t.Errorf("WebSockets from %s and %s: not one HTTP/2 connection", first, r)
+				}
+			}
+			big := []byte(strings.Repeat("all on one connection; ", 20000))
+			for i, c := range conns {
+				for _, msg := range [][]byte{[]byte("hello"), big} {
+					if err := c.Write(ctx, wsproto.MessageText, msg); err != nil {
+						t.Fatalf("WebSocket %d: %v", i, err)
+					}
+					_, got, err := c.Read(ctx)
+					if err != nil || string(got) != string(msg) {
+						t.Fatalf("WebSocket %d: echo of %d bytes, %v", i, len(got), err)
+					}
+				}
+			}
+			for i, c := range conns {
+				if err := c.Close(wsproto.StatusCode(4000+i), "bye"); err != nil {
+					t.Errorf("WebSocket %d: Close: %v", i, err)
+				}
+			}
+			got := map[wsproto.StatusCode]bool{}
+			for range conns {
+				got[<-codes] = true
+			}
+			for i := range conns {
+				if !got[wsproto.StatusCode(4000+i)] {
+					t.Errorf("the server did not see close code %d: %v", 4000+i, got)
+				}
+			}
+		})
+	}
+}
