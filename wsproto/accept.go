@@ -85,6 +85,9 @@ func Upgrade(w http.ResponseWriter, r *http.Request, opts *UpgradeOptions) (*Con
 	// upgrade.
 	h2 := isExtendedConnect(r)
 	refuse := refuse
+	if isOtherExtendedConnect(r) {
+		return nil, refuseH2(w, http.StatusBadRequest, errProtocol)
+	}
 	if h2 {
 		refuse = refuseH2
 		if status, err := checkExtendedConnect(r); err != nil {
@@ -188,6 +191,9 @@ var (
 // CheckRequest reports whether r is a valid opening handshake, as Upgrade
 // would judge it: 0 and nil, or the HTTP status Upgrade would refuse it with.
 func CheckRequest(r *http.Request) (status int, err error) {
+	if isOtherExtendedConnect(r) {
+		return http.StatusBadRequest, errProtocol
+	}
 	if isExtendedConnect(r) {
 		return checkExtendedConnect(r)
 	}

@@ -1,6 +1,7 @@
 package wsproto
 
 import (
+	"errors"
 	"io"
 	"net"
 	"net/http"
@@ -40,6 +41,15 @@ var extendedConnect = strings.Contains(os.Getenv("GODEBUG"), "http2xconnect=1")
 func isExtendedConnect(r *http.Request) bool {
 	p := r.Header[":protocol"]
 	return r.ProtoMajor >= 2 && r.Method == http.MethodConnect && len(p) == 1 && p[0] == "websocket"
+}
+
+// errProtocol refuses an extended CONNECT for a protocol other than
+// websocket, which this server does not speak (RFC 8441 section 4).
+var errProtocol = errors.New("the :protocol of an extended CONNECT must be websocket")
+
+// isOtherExtendedConnect reports an extended CONNECT for another protocol.
+func isOtherExtendedConnect(r *http.Request) bool {
+	return r.ProtoMajor >= 2 && r.Method == http.MethodConnect && len(r.Header[":protocol"]) > 0 && !isExtendedConnect(r)
 }
 
 // checkExtendedConnect applies RFC 8441 section 5 to an extended

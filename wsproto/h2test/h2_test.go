@@ -453,3 +453,93 @@ func TestDialOverHTTP2(t *testing.T) {
 		})
 	}
 }
+
+// Bad extended CONNECTs get a 4xx on their stream, and the HTTP/2
+// connection carries on: a CONNECT without :protocol is not a WebSocket
+// handshake (405, as any method but GET); one for another protocol is
+// refused with 400 (RFC 8441 section 4 defines only websocket here); a
+// refused stream that brought a body is refused all the same. After
+// them, a good WebSocket opens on the same connection.
+func TestBadExtendedConnectsOverHTTP2(t *testing.T) {
+	for name, s := range servers(t, echo(t, nil, nil)) {
+		t.Run(name, func(t *testing.T) {
+			for _, tc := range []struct {
+				name     string
+				protocol string // "" for none
+				body     string
+				status   int
+			}{
+				{"CONNECT without :protocol", "", "", http.StatusMethodNotAllowed},
+				{":protocol other than websocket", "chat", "", http.StatusBadRequest},
+				{"a refused stream with a body", "chat", "data the server never reads", http.StatusBadRequest},
+			} {
+				pr, pw := io.Pipe()
+				req, err := http.NewRequest(http.MethodConnect, s.url+"/ws", pr)
+				if err != nil {
+					t.Fatal(err)
+				}
+				req.Header = wsHeader()
+				if tc.protocol != "" {
+					req.Header[":protocol"] = []string{tc.protocol}
+				}
+				if tc.body != "" {
+					go pw.Write([]byte(tc.body))
+				}
+				resp, err := s.rt.RoundTrip(req)
+				if err != nil {
+					t.Fatalf("%s: %v", tc.name, err)
+				}
+				resp.Body.Close()
+				pw.Close()
+				if resp.StatusCode != tc.status || resp.Header.Get("Upgrade") != "" || resp.Header.Get("Connection") != "" {
+					t.Errorf("%s: status %d (want %d), Upgrade %q, Connection %q", tc.name, resp.StatusCode, tc.status, resp.Header.Get("Upgrade"), resp.Header.Get("Connection"))
+				}
+			}
+			_, p := open(t, s.rt, s.url+"/ws", wsHeader())
+			if p == nil {
+				t.Fatal("a good WebSocket after the bad ones was refused")
+			}
+			p.Send(rawpeer.Text("the connection carried on"))
+			p.ExpectText("the connection carried on")
+			p.CloseNormally()
+		})
+	}
+}
+
+// The app's Shutdown closes WebSockets over HTTP/2 as it closes the
+// others: a close frame with 1001, the handler sees a disconnect, and
+// Shutdown returns once the handler has, so http.Server.Shutdown, which
+// waits for HTTP/2 streams, is not left waiting.
+func TestShutdownOverHTTP2(t *testing.T) {
+	for _, name := range []string{"tls", "h2c"} {
+		t.Run(name, func(t *testing.T) {
+			app := server.New(server.Options{Logger: slog.New(slog.DiscardHandler)})
+			accepted := make(chan struct{}, 1)
+			app.Handle("/ws", func(ws *server.WebSocket) error {
+				if err := ws.Accept(); err != nil {
+					return err
+				}
+				accepted <- struct{}{}
+				for {
+					if _, _, err := ws.Receive(ws.Context()); err != nil {
+						return err
+					}
+				}
+			})
+			s := servers(t, app)[name]
+			_, p := open(t, s.rt, s.url+"/ws", wsHeader())
+			if p == nil {
+				t.Fatal("refused")
+			}
+			<-accepted
+			ctx, cancel := context.WithTimeout(context.Background(), rawpeer.Wait)
+			defer cancel()
+			errc := make(chan error, 1)
+			go func() { errc <- app.Shutdown(ctx) }()
+			p.ExpectClose(1001)
+			if err := <-errc; err != nil {
+				t.Errorf("Shutdown: %v", err)
+			}
+		})
+	}
+}
