@@ -133,6 +133,18 @@ type clientSide struct {
 
 func (c *clientSide) Write(p []byte) (int, error) { return c.pw.Write(p) }
 
+func (c *clientSide) writeVector(bufs [][]byte) (int64, error) {
+	var total int64
+	for _, b := range bufs {
+		n, err := c.pw.Write(b)
+		total += int64(n)
+		if err != nil {
+			return total, err
+		}
+	}
+	return total, nil
+}
+
 // SetWriteDeadline arms a timer that resets the stream when it fires, as
 // a write deadline on a server's stream does: a write that times out
 // ends the connection.

@@ -101,9 +101,18 @@ func acceptH2(w http.ResponseWriter, r *http.Request, headers http.Header, timeo
 	return newH2Stream(r.Body, &serverSide{w: w, rc: rc}, local, h2Addr(r.RemoteAddr)), nil
 }
 
+// vectorWriter is a net.Conn that sends several buffers as one write.
+// net.Buffers.WriteTo writes an HTTP/2 stream a buffer at a time, and
+// each write is flushed, so a frame's header and payload would go out as
+// two DATA frames.
+type vectorWriter interface {
+	writeVector(bufs [][]byte) (int64, error)
+}
+
 // streamWriter is the sending half of an HTTP/2 stream.
 type streamWriter interface {
-	Write(p []byte) (int, error) // sends p on the stream
+	Write(p []byte) (int, error)              // sends p on the stream
+	writeVector(bufs [][]byte) (int64, error) // sends the buffers as one write
 	SetWriteDeadline(t time.Time) error
 	abort()      // ends the stream at once, cutting a blocked write
 	closeWrite() // ends this side of the stream, once the Conn is done with it
@@ -122,6 +131,19 @@ func (s *serverSide) Write(p []byte) (int, error) {
 		err = s.rc.Flush()
 	}
 	return n, err
+}
+
+// writeVector writes the buffers, then flushes once.
+func (s *serverSide) writeVector(bufs [][]byte) (int64, error) {
+	var total int64
+	for _, b := range bufs {
+		n, err := s.w.Write(b)
+		total += int64(n)
+		if err != nil {
+			return total, err
+		}
+	}
+	return total, s.rc.Flush()
 }
 
 func (s *serverSide) SetWriteDeadline(t time.Time) error { return s.rc.SetWriteDeadline(t) }
@@ -272,6 +294,15 @@ func (s *h2Stream) Close() error {
 		s.body.Close()
 	})
 	return nil
+}
+
+func (s *h2Stream) writeVector(bufs [][]byte) (int64, error) {
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	if s.closed {
+		return 0, net.ErrClosed
+	}
+	return s.out.writeVector(bufs)
 }
 
 func (s *h2Stream) LocalAddr() net.Addr  { return s.local }

@@ -232,7 +232,11 @@ func (c *Conn) sendFrameLocked(fin bool, rsv byte, op opcode, p, q []byte) (writ
 			if len(q) == 0 {
 				c.bufs = c.bufs[:2]
 			}
-			written, err = c.bufs.WriteTo(c.nc)
+			if vw, ok := c.nc.(vectorWriter); ok {
+				written, err = vw.writeVector(c.bufs)
+			} else {
+				written, err = c.bufs.WriteTo(c.nc)
+			}
 			c.bufsArr = [3][]byte{}
 		}
 	} else {
