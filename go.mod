@@ -5,5 +5,3 @@ go 1.26.0
 toolchain go1.26.10
 
 require golang.org/x/net v0.62.0
-
-require golang.org/x/text v0.43.0 // indirect

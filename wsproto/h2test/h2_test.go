@@ -1,7 +1,10 @@
 // Package h2test tests WebSockets over HTTP/2 (RFC 8441) end to end, in a
 // package of its own: net/http accepts extended CONNECT only when
 // GODEBUG=http2xconnect=1 is in the environment before it starts, so
-// TestMain runs the tests again in a process that has it.
+// TestMain runs the tests again in a process that has it. It is a module
+// of its own too: x/net's HTTP/2 client, the only Go client that sends
+// :protocol, needs golang.org/x/text, which the main module does not
+// require.
 package h2test
 
 //lint:file-ignore SA1019 x/net/http2.Transport is deprecated for http.Transport, but only it can send the :protocol pseudo-header of an extended CONNECT (RFC 8441 section 4).
