@@ -158,12 +158,8 @@ func handshake(ctx context.Context, nc net.Conn, u *url.URL, secure bool, opts *
 		req.WriteString("Sec-WebSocket-Extensions: " + deflateOffer(clientOffer(opts.Compression)) + "\r\n")
 	}
 	for name, values := range opts.Header {
-		switch http.CanonicalHeaderKey(name) {
-		case "Host", "Upgrade", "Connection", "Sec-Websocket-Key", "Sec-Websocket-Version", "Sec-Websocket-Protocol", "Sec-Websocket-Extensions":
-			return nil, nil, fmt.Errorf("websocket: header %s is set by Dial", name)
-		}
-		if !isToken(name) {
-			return nil, nil, fmt.Errorf("websocket: invalid header name %q", name)
+		if err := checkDialHeader(name); err != nil {
+			return nil, nil, err
 		}
 		for _, v := range values {
 			if !validHeaderValue(v) {
@@ -200,7 +196,13 @@ func handshake(ctx context.Context, nc net.Conn, u *url.URL, secure bool, opts *
 	if err != nil {
 		return nil, resp, err
 	}
-	return newConn(nc, br, false, config{
+	return newConn(nc, br, false, opts.config(resp, compression)), resp, nil
+}
+
+// config is what newConn takes of the options, with what the server's
+// response agreed.
+func (opts *DialOptions) config(resp *http.Response, compression *compressionConfig) config {
+	return config{
 		readLimit:       opts.ReadLimit,
 		closeTimeout:    opts.CloseTimeout,
 		writeTimeout:    opts.WriteTimeout,
@@ -209,7 +211,31 @@ func handshake(ctx context.Context, nc net.Conn, u *url.URL, secure bool, opts *
 		onPong:          opts.OnPong,
 		subprotocol:     resp.Header.Get("Sec-WebSocket-Protocol"),
 		compression:     compression,
-	}), resp, nil
+	}
+}
+
+// checkDialHeader refuses a header Dial sets itself, or a name that is
+// not a token.
+func checkDialHeader(name string) error {
+	switch http.CanonicalHeaderKey(name) {
+	case "Host", "Upgrade", "Connection", "Sec-Websocket-Key", "Sec-Websocket-Version", "Sec-Websocket-Protocol", "Sec-Websocket-Extensions":
+		return fmt.Errorf("websocket: header %s is set by Dial", name)
+	}
+	if !isToken(name) {
+		return fmt.Errorf("websocket: invalid header name %q", name)
+	}
+	return nil
+}
+
+// checkSubprotocolChosen applies RFC 6455 section 4.1 item 6: a
+// subprotocol in the response only from those offered.
+func checkSubprotocolChosen(h http.Header, offered []string) error {
+	if p := h["Sec-Websocket-Protocol"]; len(p) > 0 {
+		if len(p) > 1 || selectSubprotocol(offered, p) == "" {
+			return errors.New("websocket: server chose a subprotocol that was not offered")
+		}
+	}
+	return nil
 }
 
 // checkResponse applies RFC 6455 section 4.1's checks to a 101 response;
@@ -243,11 +269,5 @@ func checkResponse(resp *http.Response, key string, offered []string) error {
 	if resp.Header.Get("Sec-WebSocket-Accept") != acceptKey(key) {
 		return errors.New("websocket: server's Sec-WebSocket-Accept does not match the key")
 	}
-	// Item 6: a subprotocol only from those offered.
-	if p := resp.Header["Sec-Websocket-Protocol"]; len(p) > 0 {
-		if len(p) > 1 || selectSubprotocol(offered, p) == "" {
-			return errors.New("websocket: server chose a subprotocol that was not offered")
-		}
-	}
-	return nil
+	return checkSubprotocolChosen(resp.Header, offered)
 }

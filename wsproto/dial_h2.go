@@ -2,7 +2,6 @@ package wsproto
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -29,9 +28,13 @@ func dialH2(ctx context.Context, u *url.URL, opts *DialOptions) (*Conn, *http.Re
 	}
 	header := http.Header{}
 	for name, values := range opts.Header {
-		switch http.CanonicalHeaderKey(name) {
-		case "Host", "Upgrade", "Connection", "Sec-Websocket-Key", "Sec-Websocket-Version", "Sec-Websocket-Protocol", "Sec-Websocket-Extensions":
-			return nil, nil, fmt.Errorf("websocket: header %s is set by Dial", name)
+		if err := checkDialHeader(name); err != nil {
+			return nil, nil, err
+		}
+		for _, v := range values {
+			if !validHeaderValue(v) {
+				return nil, nil, fmt.Errorf("websocket: invalid value for header %s", name)
+			}
 		}
 		header[name] = values
 	}
@@ -97,10 +100,8 @@ func dialH2(ctx context.Context, u *url.URL, opts *DialOptions) (*Conn, *http.Re
 		body, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
 		return fail(&HandshakeError{Status: resp.StatusCode, Header: resp.Header, Body: string(body)})
 	}
-	if p := resp.Header["Sec-Websocket-Protocol"]; len(p) > 0 {
-		if len(p) > 1 || selectSubprotocol(opts.Subprotocols, p) == "" {
-			return fail(errors.New("websocket: server chose a subprotocol that was not offered"))
-		}
+	if err := checkSubprotocolChosen(resp.Header, opts.Subprotocols); err != nil {
+		return fail(err)
 	}
 	compression, err := negotiateClient(resp.Header["Sec-Websocket-Extensions"], opts.Compression)
 	if err != nil {
@@ -108,16 +109,7 @@ func dialH2(ctx context.Context, u *url.URL, opts *DialOptions) (*Conn, *http.Re
 	}
 	out := &clientSide{pw: pw, reset: reset}
 	s := newH2Stream(resp.Body, out, nil, h2Addr(target.Host))
-	return newConn(s, nil, false, config{
-		readLimit:       opts.ReadLimit,
-		closeTimeout:    opts.CloseTimeout,
-		writeTimeout:    opts.WriteTimeout,
-		readBufferSize:  opts.ReadBufferSize,
-		writeBufferSize: opts.WriteBufferSize,
-		onPong:          opts.OnPong,
-		subprotocol:     resp.Header.Get("Sec-WebSocket-Protocol"),
-		compression:     compression,
-	}), resp, nil
+	return newConn(s, nil, false, opts.config(resp, compression)), resp, nil
 }
 
 // clientSide sends into the request body, which the transport sends as

@@ -546,3 +546,54 @@ func TestShutdownOverHTTP2(t *testing.T) {
 		})
 	}
 }
+
+// Dial over HTTP/2 fails cleanly where the handshake does: a refusal is
+// a *HandshakeError with the status and body; a subprotocol the client
+// did not offer fails it (RFC 6455 section 4.1 item 6); a header Dial
+// sets itself is refused before anything is sent; and a server that
+// never answers is cut by the context.
+func TestDialOverHTTP2Failures(t *testing.T) {
+	release := make(chan struct{})
+	t.Cleanup(func() { close(release) })
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/refuse":
+			http.Error(w, "go away", http.StatusForbidden)
+		case "/bogus":
+			w.Header().Set("Sec-WebSocket-Protocol", "bogus")
+			w.WriteHeader(http.StatusOK)
+			http.NewResponseController(w).Flush()
+			<-release
+		case "/silent":
+			<-release
+		}
+	})
+	for name, s := range servers(t, h) {
+		t.Run(name, func(t *testing.T) {
+			base := "wss" + strings.TrimPrefix(s.url, "https")
+			if name == "h2c" {
+				base = "ws" + strings.TrimPrefix(s.url, "http")
+			}
+			opts := &wsproto.DialOptions{HTTP2: s.rt, Subprotocols: []string{"chat"}}
+			ctx := context.Background()
+			_, _, err := wsproto.Dial(ctx, base+"/refuse", opts)
+			var he *wsproto.HandshakeError
+			if !errors.As(err, &he) || he.Status != http.StatusForbidden || !strings.Contains(he.Body, "go away") {
+				t.Errorf("a refusal: %v, want a HandshakeError with 403 and its body", err)
+			}
+			if _, _, err := wsproto.Dial(ctx, base+"/bogus", opts); err == nil || !strings.Contains(err.Error(), "not offered") {
+				t.Errorf("a subprotocol not offered: %v", err)
+			}
+			bad := *opts
+			bad.Header = http.Header{"Sec-Websocket-Key": {"x"}}
+			if _, _, err := wsproto.Dial(ctx, base+"/refuse", &bad); err == nil || !strings.Contains(err.Error(), "set by Dial") {
+				t.Errorf("a header Dial sets: %v", err)
+			}
+			short, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
+			defer cancel()
+			if _, _, err := wsproto.Dial(short, base+"/silent", opts); !errors.Is(err, context.DeadlineExceeded) {
+				t.Errorf("a server that never answers: %v, want the context's deadline", err)
+			}
+		})
+	}
+}
