@@ -8,13 +8,13 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"os/exec"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"wsraise/internal/xconnect"
 	"wsraise/wsproto"
 )
 
@@ -22,22 +22,7 @@ import (
 // GODEBUG=http2xconnect=1: net/http's HTTP/2 server accepts extended
 // CONNECT (RFC 8441) only then, and reads the setting once, when it
 // starts, so it cannot be set from a test.
-func TestMain(m *testing.M) {
-	if !strings.Contains(os.Getenv("GODEBUG"), "http2xconnect=1") {
-		cmd := exec.Command(os.Args[0], os.Args[1:]...)
-		cmd.Env = append(os.Environ(), "GODEBUG=http2xconnect=1,"+os.Getenv("GODEBUG"))
-		cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
-		if err := cmd.Run(); err != nil {
-			var exit *exec.ExitError
-			if errors.As(err, &exit) {
-				os.Exit(exit.ExitCode())
-			}
-			panic(err)
-		}
-		os.Exit(0)
-	}
-	os.Exit(m.Run())
-}
+func TestMain(m *testing.M) { xconnect.Main(m) }
 
 // h2Streams is how many WebSockets h2_client.js opens on its one session.
 const h2Streams = 100

@@ -19,8 +19,6 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -28,26 +26,12 @@ import (
 	"golang.org/x/net/http2"
 
 	"wsraise/internal/rawpeer"
+	"wsraise/internal/xconnect"
 	"wsraise/server"
 	"wsraise/wsproto"
 )
 
-func TestMain(m *testing.M) {
-	if !strings.Contains(os.Getenv("GODEBUG"), "http2xconnect=1") {
-		cmd := exec.Command(os.Args[0], os.Args[1:]...)
-		cmd.Env = append(os.Environ(), "GODEBUG=http2xconnect=1,"+os.Getenv("GODEBUG"))
-		cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
-		if err := cmd.Run(); err != nil {
-			var exit *exec.ExitError
-			if errors.As(err, &exit) {
-				os.Exit(exit.ExitCode())
-			}
-			panic(err)
-		}
-		os.Exit(0)
-	}
-	os.Exit(m.Run())
-}
+func TestMain(m *testing.M) { xconnect.Main(m) }
 
 // echo upgrades and echoes every message until the connection ends. Over
 // HTTP/2 the handler keeps the stream: it returns only once the
