@@ -114,17 +114,7 @@ func (s *stream) SetWriteDeadline(time.Time) error { return nil }
 // returns the response and, on a 2xx, a raw client peer on the stream.
 func open(t *testing.T, rt http.RoundTripper, url string, header http.Header) (*http.Response, *rawpeer.Peer) {
 	t.Helper()
-	pr, pw := io.Pipe()
-	req, err := http.NewRequest(http.MethodConnect, url, pr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header = header
-	req.Header[":protocol"] = []string{"websocket"}
-	resp, err := rt.RoundTrip(req)
-	if err != nil {
-		t.Fatalf("extended CONNECT: %v", err)
-	}
+	resp, pw := connect(t, rt, url, header, "websocket", "")
 	if resp.StatusCode/100 != 2 {
 		pw.Close()
 		resp.Body.Close()
@@ -133,6 +123,30 @@ func open(t *testing.T, rt http.RoundTripper, url string, header http.Header) (*
 	s := &stream{pw: pw, body: resp.Body}
 	t.Cleanup(func() { s.Close() })
 	return resp, &rawpeer.Peer{T: t, Conn: s, R: bufio.NewReader(s), Client: true, Response: resp}
+}
+
+// connect sends a CONNECT with header and, unless protocol is empty, that
+// :protocol, with body (if any) going out in the request body meanwhile,
+// and returns the response and the writer of the request body.
+func connect(t *testing.T, rt http.RoundTripper, url string, header http.Header, protocol, body string) (*http.Response, *io.PipeWriter) {
+	t.Helper()
+	pr, pw := io.Pipe()
+	if body != "" {
+		go pw.Write([]byte(body)) // ends when the stream does: Close makes it fail
+	}
+	req, err := http.NewRequest(http.MethodConnect, url, pr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header = header
+	if protocol != "" {
+		req.Header[":protocol"] = []string{protocol}
+	}
+	resp, err := rt.RoundTrip(req)
+	if err != nil {
+		t.Fatalf("CONNECT %s: %v", url, err)
+	}
+	return resp, pw
 }
 
 func wsHeader() http.Header {
@@ -321,15 +335,8 @@ func TestFrameworkOverHTTP2(t *testing.T) {
 			if reason := p.ExpectClose(1008); reason != "Custom exception" {
 				t.Errorf("/custom: close reason %q", reason)
 			}
-			pr, pw := io.Pipe()
+			resp, pw := connect(t, s.rt, s.url+"/reject", wsHeader(), "websocket", "")
 			defer pw.Close()
-			req, _ := http.NewRequest(http.MethodConnect, s.url+"/reject", pr)
-			req.Header = wsHeader()
-			req.Header[":protocol"] = []string{"websocket"}
-			resp, err := s.rt.RoundTrip(req)
-			if err != nil {
-				t.Fatal(err)
-			}
 			body, _ := io.ReadAll(resp.Body)
 			resp.Body.Close()
 			if resp.StatusCode != http.StatusForbidden || !strings.Contains(string(body), "not today") {
@@ -460,22 +467,7 @@ func TestBadExtendedConnectsOverHTTP2(t *testing.T) {
 				{":protocol other than websocket", "chat", "", http.StatusBadRequest},
 				{"a refused stream with a body", "chat", "data the server never reads", http.StatusBadRequest},
 			} {
-				pr, pw := io.Pipe()
-				req, err := http.NewRequest(http.MethodConnect, s.url+"/ws", pr)
-				if err != nil {
-					t.Fatal(err)
-				}
-				req.Header = wsHeader()
-				if tc.protocol != "" {
-					req.Header[":protocol"] = []string{tc.protocol}
-				}
-				if tc.body != "" {
-					go pw.Write([]byte(tc.body))
-				}
-				resp, err := s.rt.RoundTrip(req)
-				if err != nil {
-					t.Fatalf("%s: %v", tc.name, err)
-				}
+				resp, pw := connect(t, s.rt, s.url+"/ws", wsHeader(), tc.protocol, tc.body)
 				resp.Body.Close()
 				pw.Close()
 				if resp.StatusCode != tc.status || resp.Header.Get("Upgrade") != "" || resp.Header.Get("Connection") != "" {
